@@ -1,0 +1,37 @@
+# Two entry points: `make demo` and `make test`. Each builds .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Torch for Detoxify must be the CPU build. Where pip cannot find it locally, point this at the
+# PyTorch CPU index, e.g. TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu".
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+
+.PHONY: demo test check lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.base: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" $(TORCH_INDEX)
+	$(BIN)/python -m pip install --quiet -e ".[dev,detoxify]"
+	@$(BIN)/python -c "import torch, sys; sys.exit(0 if '+cpu' in torch.__version__ or not torch.cuda.is_available() else 1)" \
+		|| (echo "torch is not the CPU build; see README" && exit 1)
+	touch $@
+
+demo: $(VENV)/.base
+	$(BIN)/longform demo
+
+test: $(VENV)/.dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check.sh
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,170 @@
+"""What the engine decides. Each decision says why (``reason``) and on what (``evidence``).
+
+Decisions are requests to an adapter, never actions in themselves: Longform never bans or deletes,
+and a human moderator can undo anything it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from bot.core.events import ConversationKey
+
+
+class Signal(StrEnum):
+    """A pattern the detectors recognise."""
+
+    PILE_ON = "pile_on"
+    AD_HOMINEM = "ad_hominem"
+    ESCALATION = "escalation"
+    LONG_EXCHANGE = "long_exchange"
+
+
+class PromptKind(StrEnum):
+    """Why a member is being prompted privately."""
+
+    PILE_ON_TARGET = "pile_on_target"
+    LATE_JOINER = "late_joiner"
+    AD_HOMINEM_AUTHOR = "ad_hominem_author"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The messages a judgement rests on and the scores that moved it."""
+
+    message_ids: tuple[str, ...] = ()
+    scores: tuple[tuple[str, float], ...] = ()
+
+    def union(self, other: Evidence) -> Evidence:
+        """Both evidences, each message and score once, in a stable order."""
+        ids = tuple(dict.fromkeys(self.message_ids + other.message_ids))
+        scores = dict(self.scores)
+        for name, value in other.scores:
+            scores[name] = max(value, scores.get(name, value))
+        return Evidence(ids, tuple(sorted(scores.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A signal crossed its detection threshold on ``message_id``."""
+
+    signal: Signal
+    message_id: str
+    conversation: ConversationKey
+    at: datetime
+    target: str | None
+    score: float
+    evidence: Evidence
+    cue: str
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    conversation: ConversationKey
+    message_id: str
+    at: datetime
+    signal: Signal
+    reason: str
+    evidence: Evidence
+    severity: int = field(default=1, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PostNotice(_Decision):
+    """Post a short, neutral notice in the conversation. ``offers_longform`` adds the invitation."""
+
+    text: str
+    offers_longform: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PromptMember(_Decision):
+    """Send ``member`` a private, kind prompt (a DM or the platform's nearest equivalent)."""
+
+    member: str
+    kind: PromptKind
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetSlowMode(_Decision):
+    """Slow the conversation to one message per member every ``seconds`` until ``until``."""
+
+    seconds: int
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LiftSlowMode(_Decision):
+    """Lift a slow mode this engine set earlier (``message_id`` is the message that caused it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLongformSpace(_Decision):
+    """Open a structured long-form space (forum post or topic) for the conversation."""
+
+    title: str
+    template: tuple[str, ...]
+    participants: tuple[str, ...]
+    key_messages: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertModerators(_Decision):
+    """Tell the human moderators, with the evidence; they decide what happens next."""
+
+    text: str
+
+
+Decision = (
+    PostNotice | PromptMember | SetSlowMode | LiftSlowMode | OpenLongformSpace | AlertModerators
+)
+
+
+def recipient(decision: Decision) -> str | None:
+    """Who or where the decision is addressed: a member, a channel or thread, or None (moderators)."""
+    if isinstance(decision, PromptMember):
+        return decision.member
+    if isinstance(decision, AlertModerators | OpenLongformSpace):
+        return None
+    return decision.conversation.place
+
+
+def merge(decisions: Iterable[Decision]) -> tuple[Decision, ...]:
+    """Merge decisions aimed at the same place and recipient: the most severe wins.
+
+    Evidence of the merged-away decisions is kept. Merging is idempotent: merging a merged list, or
+    a decision with itself, changes nothing. Order is that of each key's first appearance.
+    """
+    merged: dict[tuple[type, ConversationKey, str | None], Decision] = {}
+    for decision in decisions:
+        key = (type(decision), decision.conversation, recipient(decision))
+        kept = merged.get(key)
+        if kept is None:
+            merged[key] = decision
+            continue
+        winner = decision if decision.severity > kept.severity else kept
+        merged[key] = replace(winner, evidence=kept.evidence.union(decision.evidence))
+    return tuple(merged.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Decisions:
+    """What one event or tick produced: what was noticed, and what to do about it."""
+
+    detections: tuple[Detection, ...] = ()
+    actions: tuple[Decision, ...] = ()
+
+    def __iter__(self) -> Iterator[Decision]:
+        return iter(self.actions)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def __bool__(self) -> bool:
+        return bool(self.actions or self.detections)

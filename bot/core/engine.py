@@ -1,0 +1,326 @@
+"""The engine: events in, decisions out, deterministic and bounded.
+
+How it works: every message is analysed once (language cues, and a scorer's attributes unless the
+caller already scored it) and offered to three detectors: ad hominem (the message itself), pile-on
+(pressure on the member it replies to or mentions) and escalation (the conversation's heat and any
+long two-person exchange). Each detection is mapped through the channel's policy levels to
+decisions, which pass cooldowns (one prompt per member per thread per N hours, one notice or alert
+per thread and signal per N minutes) and are merged so that the most severe wins.
+
+Memory is bounded: messages are remembered for ``memory.message_hours`` (at most
+``memory.max_messages`` of them), conversations idle for ``memory.idle_conversation_hours`` are
+forgotten, and joins and cooldowns expire with the windows that use them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from bot.core.ad_hominem import AdHominemDetector, AdHominemFinding
+from bot.core.decisions import Decision, Decisions, Detection, merge
+from bot.core.escalation import EscalationDetector
+from bot.core.events import (
+    ConversationKey,
+    Event,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+)
+from bot.core.language import analyse
+from bot.core.pile_on import PileOnDetector, message_pressure
+from bot.core.responses import Responder
+from bot.core.scoring import Scorer, Scores, hostility
+from bot.core.settings import Policy, Settings
+
+_HOUSEKEEPING_EVERY = 1024  # events between sweeps of idle state when nobody calls tick()
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What the engine remembers of a message: never its text."""
+
+    conversation: ConversationKey
+    author: str
+    at: datetime
+    pressed: tuple[str, ...]
+    attack: float
+    hostility: float
+    scores: Scores
+
+
+@dataclass(slots=True)
+class _Conversation:
+    pile_on: PileOnDetector = field(default_factory=PileOnDetector)
+    escalation: EscalationDetector = field(default_factory=EscalationDetector)
+    first_seen: dict[str, datetime] = field(default_factory=dict)
+    last_author: str | None = None
+    last_at: datetime | None = None
+
+
+class Engine:
+    """Longform's judgement. ``feed`` and ``tick`` are the only ways in; both return Decisions.
+
+    Guarantees: no clock, I/O or randomness; the same events fed in the same order (with the same
+    ticks) give the same decisions; memory stays bounded however many events arrive.
+    """
+
+    def __init__(self, policy: Policy, scorer: Scorer | None = None) -> None:
+        self._policy = policy
+        self._channel_settings = dict(policy.channels)
+        self._scorer = scorer
+        self._ad_hominem = AdHominemDetector()
+        self._responder = Responder()
+        self._messages: OrderedDict[str, _Seen] = OrderedDict()
+        self._conversations: OrderedDict[ConversationKey, _Conversation] = OrderedDict()
+        self._joins: OrderedDict[tuple[str, str], datetime] = OrderedDict()
+        self._now: datetime | None = None
+        self._events_since_sweep = 0
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force."""
+        return self._policy
+
+    def replace_policy(self, policy: Policy) -> None:
+        """Put a new, already validated policy in force; what the engine remembers is kept."""
+        self._policy = policy
+        self._channel_settings = dict(policy.channels)
+
+    def settings_for(self, channel: str) -> Settings:
+        """The effective settings in ``channel``."""
+        return self._channel_settings.get(channel, self._policy.settings)
+
+    @property
+    def size(self) -> dict[str, int]:
+        """How much the engine currently remembers (for metrics and the memory benchmark)."""
+        return {
+            "messages": len(self._messages),
+            "conversations": len(self._conversations),
+            "joins": len(self._joins),
+            "cooldowns": self._responder.size,
+        }
+
+    def feed(self, event: Event, scores: Scores | None = None) -> Decisions:
+        """Judge one event. ``scores`` are the scorer's attributes for a message's text, if the
+        caller scored it already (the runtime scores off the event loop, in batches)."""
+        self._advance(event.at)
+        if isinstance(event, MessagePosted):
+            return self._on_message(event, scores)
+        if isinstance(event, MessageEdited):
+            return self._on_edit(event, scores)
+        if isinstance(event, MessageDeleted):
+            self._on_delete(event)
+            return Decisions()
+        self._joins[(event.community, event.user)] = event.at
+        self._joins.move_to_end((event.community, event.user))
+        return Decisions()
+
+    def tick(self, now: datetime) -> Decisions:
+        """Time passes: lift expired slow modes and forget what has expired."""
+        self._advance(now)
+        self._sweep(now)
+        lifts: list[Decision] = list(self._responder.due_lifts(now))
+        return Decisions(actions=tuple(lifts))
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _on_message(self, message: MessagePosted, scores: Scores | None) -> Decisions:
+        settings = self.settings_for(message.channel)
+        conversation = self._conversation(message.conversation, message.at)
+        reply_author = self._reply_author(message)
+        if reply_author != message.reply_to_author:
+            message = replace(message, reply_to_author=reply_author)
+        last_other = (
+            conversation.last_author if conversation.last_author != message.author else None
+        )
+        conversation.first_seen.setdefault(message.author, message.at)
+        conversation.last_author, conversation.last_at = message.author, message.at
+        if not settings.exempt_roles or message.author_roles.isdisjoint(settings.exempt_roles):
+            return self._judge(message, scores, settings, conversation, last_other)
+        self._remember(message, (), 0.0, 0.0, {})
+        return Decisions()
+
+    def _judge(
+        self,
+        message: MessagePosted,
+        scores: Scores | None,
+        settings: Settings,
+        conversation: _Conversation,
+        last_other: str | None,
+    ) -> Decisions:
+        scores = self._score(message.text) if scores is None else scores
+        analysis = analyse(message.text)
+        finding = self._ad_hominem.judge(message, scores, last_other)
+        attack = finding.score if finding else 0.0
+        hostile = hostility(scores)
+        pressed = _pressed(message, finding)
+        self._remember(message, pressed, attack, hostile, scores)
+        detections: list[Detection] = []
+        actions: list[Decision] = []
+        if finding is not None and attack >= settings.ad_hominem.detect_at:
+            self._respond(
+                self._responder.ad_hominem(message, finding, scores, settings), detections, actions
+            )
+        pressure = message_pressure(attack, hostile, analysis.disagreement, analysis.warmth)
+        newcomer = self._is_newcomer(message, conversation, settings)
+        for target in pressed:
+            found = conversation.pile_on.add(
+                target, message.at, message.author, message.id, pressure, newcomer, settings.pile_on
+            )
+            if found is not None:
+                self._respond(
+                    self._responder.pile_on(message, found, settings), detections, actions
+                )
+        heat = conversation.escalation.add(
+            message.at, message.author, message.id, hostile, attack, settings.escalation
+        )
+        if heat is not None:
+            self._respond(self._responder.escalation(message, heat, settings), detections, actions)
+        if settings.long_exchange.enabled:
+            turn = conversation.escalation.add_turn(
+                message.at, message.author, message.id, max(hostile, attack), settings.long_exchange
+            )
+            if turn is not None:
+                self._respond(
+                    self._responder.long_exchange(message, turn, settings), detections, actions
+                )
+        return Decisions(tuple(detections), merge(actions))
+
+    def _on_edit(self, edit: MessageEdited, scores: Scores | None) -> Decisions:
+        seen = self._messages.get(edit.id)
+        if seen is None:
+            return Decisions()  # too old, never seen, or from an exempt member
+        settings = self.settings_for(seen.conversation.channel)
+        scores = self._score(edit.text) if scores is None else scores
+        original = MessagePosted(
+            id=edit.id, at=seen.at, community=seen.conversation.community,
+            channel=seen.conversation.channel, thread=seen.conversation.thread,
+            author=seen.author, text=edit.text,
+            reply_to_author=seen.pressed[0] if seen.pressed else None,
+        )  # fmt: skip
+        finding = self._ad_hominem.judge(original, scores, None)
+        attack = finding.score if finding else 0.0
+        was_attack = seen.attack >= settings.ad_hominem.detect_at
+        seen.attack, seen.hostility, seen.scores = attack, hostility(scores), scores
+        conversation = self._conversations.get(seen.conversation)
+        if conversation is not None:
+            analysis = analyse(edit.text)
+            pressure = message_pressure(
+                attack, seen.hostility, analysis.disagreement, analysis.warmth
+            )
+            conversation.pile_on.update_pressure(edit.id, pressure)
+        if finding is None or was_attack or attack < settings.ad_hominem.detect_at:
+            return Decisions()
+        detections: list[Detection] = []
+        actions: list[Decision] = []
+        edited = replace(original, at=edit.at)
+        self._respond(
+            self._responder.ad_hominem(edited, finding, scores, settings), detections, actions
+        )
+        return Decisions(tuple(detections), merge(actions))
+
+    def _on_delete(self, deletion: MessageDeleted) -> None:
+        seen = self._messages.pop(deletion.id, None)
+        if seen is None:
+            return
+        conversation = self._conversations.get(seen.conversation)
+        if conversation is not None:
+            conversation.pile_on.forget(deletion.id)
+            conversation.escalation.forget(deletion.id)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _respond(
+        response: tuple[Detection, tuple[Decision, ...]],
+        detections: list[Detection],
+        actions: list[Decision],
+    ) -> None:
+        detection, decided = response
+        detections.append(detection)
+        actions.extend(decided)
+
+    def _score(self, text: str) -> Scores:
+        if self._scorer is None:
+            return {}
+        return self._scorer.score([text])[0]
+
+    def _reply_author(self, message: MessagePosted) -> str | None:
+        if message.reply_to_author or not message.reply_to:
+            return message.reply_to_author
+        seen = self._messages.get(message.reply_to)
+        return seen.author if seen else None
+
+    def _conversation(self, key: ConversationKey, at: datetime) -> _Conversation:
+        conversation = self._conversations.get(key)
+        if conversation is None:
+            conversation = self._conversations[key] = _Conversation()
+        self._conversations.move_to_end(key)
+        return conversation
+
+    def _is_newcomer(
+        self, message: MessagePosted, conversation: _Conversation, settings: Settings
+    ) -> bool:
+        recent = timedelta(hours=settings.pile_on.newcomer_hours)
+        joined = message.author_joined_at or self._joins.get((message.community, message.author))
+        if joined is not None and message.at - joined <= recent:
+            return True
+        window = timedelta(minutes=settings.pile_on.window_minutes)
+        return message.at - conversation.first_seen[message.author] <= window
+
+    def _remember(
+        self,
+        message: MessagePosted,
+        pressed: tuple[str, ...],
+        attack: float,
+        hostile: float,
+        scores: Scores,
+    ) -> None:
+        self._messages[message.id] = _Seen(
+            message.conversation, message.author, message.at, pressed, attack, hostile, scores
+        )
+        self._messages.move_to_end(message.id)
+        while len(self._messages) > self._policy.memory.max_messages:
+            self._messages.popitem(last=False)
+
+    def _advance(self, at: datetime) -> None:
+        self._now = at if self._now is None else max(self._now, at)
+        self._events_since_sweep += 1
+        if self._events_since_sweep >= _HOUSEKEEPING_EVERY:
+            self._sweep(self._now)
+
+    def _sweep(self, now: datetime) -> None:
+        """Forget what has expired. Oldest entries sit first in each ordered map."""
+        self._events_since_sweep = 0
+        memory = self._policy.memory
+        message_horizon = now - timedelta(hours=memory.message_hours)
+        while self._messages and next(iter(self._messages.values())).at < message_horizon:
+            self._messages.popitem(last=False)
+        idle_horizon = now - timedelta(hours=memory.idle_conversation_hours)
+        while self._conversations:
+            key, conversation = next(iter(self._conversations.items()))
+            if conversation.last_at is not None and conversation.last_at >= idle_horizon:
+                break
+            del self._conversations[key]
+        for key, conversation in self._conversations.items():
+            conversation.pile_on.expire(now, self.settings_for(key.channel).pile_on)
+        join_horizon = now - timedelta(hours=self._longest_newcomer_hours())
+        while self._joins and next(iter(self._joins.values())) < join_horizon:
+            self._joins.popitem(last=False)
+        self._responder.expire(now)
+
+    def _longest_newcomer_hours(self) -> float:
+        every = [self._policy.settings, *self._channel_settings.values()]
+        return max(settings.pile_on.newcomer_hours for settings in every)
+
+
+def _pressed(message: MessagePosted, finding: AdHominemFinding | None) -> tuple[str, ...]:
+    """Members this message presses on: the one replied to and those mentioned."""
+    targets = [message.reply_to_author] if message.reply_to_author else []
+    targets.extend(message.mentions)
+    if finding is not None and finding.target:
+        targets.append(finding.target)
+    return tuple(t for t in dict.fromkeys(targets) if t and t != message.author)

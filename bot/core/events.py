@@ -1,0 +1,78 @@
+"""Events that enter the engine. Frozen: an event describes something that already happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Where a message lives: a thread inside a channel inside a community.
+
+    A message outside any thread belongs to the channel's top-level conversation (``thread=""``).
+    """
+
+    community: str
+    channel: str
+    thread: str = ""
+
+    @property
+    def place(self) -> str:
+        """The channel or thread id a notice or slow mode applies to."""
+        return self.thread or self.channel
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePosted:
+    """A member posted a message.
+
+    ``reply_to_author`` is filled by the adapter when the platform says it; the engine resolves it
+    from its own memory of recent messages otherwise.
+    """
+
+    id: str
+    at: datetime
+    community: str
+    channel: str
+    author: str
+    text: str
+    thread: str = ""
+    reply_to: str | None = None
+    reply_to_author: str | None = None
+    mentions: tuple[str, ...] = ()
+    author_joined_at: datetime | None = None
+    author_roles: frozenset[str] = frozenset()
+
+    @property
+    def conversation(self) -> ConversationKey:
+        return ConversationKey(self.community, self.channel, self.thread)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdited:
+    """A member changed the text of a message the engine may have seen."""
+
+    id: str
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDeleted:
+    """A message was deleted: the engine forgets it and drops it from any evidence."""
+
+    id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined:
+    """A member joined a community; recent joiners weigh more in a pile-on."""
+
+    at: datetime
+    community: str
+    user: str
+
+
+Event = MessagePosted | MessageEdited | MessageDeleted | MemberJoined

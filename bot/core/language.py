@@ -1,0 +1,183 @@
+"""Reading a message for attacks on the person, warmth and disagreement.
+
+How it works: the text is normalised (``bot.core.text``), then quoted material is set aside: lines
+starting with ">" (a quoted earlier message) and short spans in quotation marks ("a parent called me
+a 'quack'"). What remains is searched with phrase patterns, each belonging to one category of attack
+on the person: name-calling, competence, credentials, motives, character, "people like you",
+sarcasm aimed at the person, dismissal of the person, threats. Almost every pattern needs the person
+to be *addressed* ("you're", "your", "you people"), so insults about a third party, a case, or oneself
+do not count. A match preceded by a negation ("I'm not saying you're stupid") is dropped, and one in
+reported speech ("he called me an idiot", "she said I was clueless") is discounted. Critique of an
+idea ("your argument is flawed") is not an attack: "your" followed by an idea noun never matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.core import lexicon, patterns
+from bot.core.text import normalise
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One sign of an attack on the person: its category, weight (0..1) and the matched phrase."""
+
+    category: str
+    weight: float
+    phrase: str
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the language analysis found in one message."""
+
+    cues: tuple[Cue, ...]
+    addressed: bool
+    untargeted_insults: int
+    profanity: bool
+    threat: bool
+    identity_attack: bool
+    warmth: float
+    disagreement: float
+    mentioned_handles: tuple[str, ...]
+
+    @property
+    def attack_score(self) -> float:
+        """Combined weight of the attack cues: 1 - prod(1 - w), so two cues outweigh one."""
+        remaining = 1.0
+        for cue in self.cues:
+            remaining *= 1.0 - cue.weight
+        return 1.0 - remaining
+
+    @property
+    def strongest(self) -> Cue | None:
+        """The heaviest cue, the one an explanation names."""
+        return max(self.cues, key=lambda cue: cue.weight, default=None)
+
+
+def _squeeze(word: str) -> str:
+    """``word`` with every run of a letter shrunk to one, to compare stretched spellings."""
+    return _RUNS.sub(r"\1", word)
+
+
+_RUNS = re.compile(r"(.)\1+")
+_TOKEN = re.compile(r"[a-z][a-z'\-]*|\+1|<3")
+
+
+class _WordList:
+    """Whole words and phrases, matched on squeezed text so that stretched spellings count."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        squeezed = {_squeeze(entry) for entry in entries}
+        self.words = frozenset(entry for entry in squeezed if " " not in entry)
+        self.phrases = tuple(entry for entry in squeezed if " " in entry)
+
+    def count(self, tokens: list[str], squeezed_text: str) -> int:
+        """How many of the entries occur: each word token once per use, each phrase once."""
+        hits = sum(1 for token in tokens if token in self.words)
+        return hits + sum(1 for phrase in self.phrases if phrase in squeezed_text)
+
+
+_COMPETENCE_ADJECTIVES = frozenset(
+    _squeeze(word) for word in {
+     "stupid", "dumb", "ignorant", "clueless", "incompetent", "idiotic", "moronic", "brainless",
+     "thick", "dense", "dim", "illiterate", "uneducated", "unqualified", "gullible", "obtuse",
+     "inept", "out of your depth", "senile", "retarded"}
+)  # fmt: skip
+
+_ATTACKS = tuple(
+    (category, weight, frozenset(triggers.split()), re.compile(pattern))
+    for category, weight, triggers, pattern in patterns.ATTACKS
+)
+_IDENTITY = re.compile(patterns.IDENTITY_ATTACK)
+_IDENTITY_TRIGGERS = _WordList(lexicon.IDENTITY_GROUPS)
+_INSULTS = _WordList(lexicon.NAME_NOUNS + lexicon.PERSON_ADJECTIVES)
+_PROFANITY = _WordList(lexicon.PROFANITY)
+_WARM = _WordList(lexicon.WARM_WORDS)
+_DISAGREE = _WordList(lexicon.DISAGREE_WORDS)
+_WARM_MARKS = ("!!", "🎉", "👏", "❤", "🙌", "🥳")
+
+_QUOTED_LINE = re.compile(r"^\s*(?:>|&gt;).*$", re.MULTILINE)
+_QUOTED_SPAN = re.compile(
+    r"\"[^\"\n]{1,300}\"|(?:(?<=[\s(\[:])|^)'[^'\n]{1,80}'(?=[\s.,!?;:)\]]|$)"
+)
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:not|never|no\s+one|nobody|isn't|wasn't|aren't|don't|doesn't|didn't|won't|wouldn't|"
+    r"without|hardly|nor)\b[^.!?]{0,24}$"
+)
+_REPORTED_BEFORE = re.compile(
+    r"\b(?:called|calls|call|calling|labelled|labeled|branded|accused|said|says|told|tells|thinks|"
+    r"thought|claimed|claims|wrote|writes|heard|being\s+called|get\s+called|got\s+called)\s+"
+    r"(?:that\s+)?(?:me|us|him|her|them|i|we|he|she|they|my|our|his|their|people|someone)\b"
+    r"[^.!?]{0,30}$"
+)
+_SELF_SUBJECT = re.compile(r"\b(?:i|i'm|im|me|myself|we|we're)\b[^.!?,]{0,12}$")
+_ADDRESSED = frozenset({"you", "your", "yours", "you're", "youre", "yourself", "u", "ur", "ya",
+                        "y'all", "yall", "you've", "you'd", "you'll"})  # fmt: skip
+_MENTION = re.compile(r"@([\w.\-]{2,32})")
+_IDEA_NOUN_AFTER_YOUR = re.compile(r"\byour\s+" + patterns.any_of(lexicon.IDEA_NOUNS) + r"\s*$")
+
+
+def strip_quoted(text: str) -> str:
+    """``text`` (normalised) without quoted lines or quoted spans, which report others' words."""
+    return _QUOTED_SPAN.sub(" ", _QUOTED_LINE.sub(" ", text))
+
+
+def _cue_from(category: str, weight: float, match: re.Match[str], before: str) -> Cue | None:
+    if match.groupdict().get("neg") or _NEGATION_BEFORE.search(before):
+        return None
+    if _IDEA_NOUN_AFTER_YOUR.search(before):
+        return None
+    adjective = match.groupdict().get("adj")
+    if category == "character" and adjective and _squeeze(adjective) in _COMPETENCE_ADJECTIVES:
+        category = "competence"
+    if _REPORTED_BEFORE.search(before) or (category != "threat" and _SELF_SUBJECT.search(before)):
+        weight *= 0.1  # reported speech or self-talk: recorded, too weak to act on
+    return Cue(category, weight, match.group(0).strip()[:80])
+
+
+def _cues(text: str, tokens: frozenset[str]) -> tuple[Cue, ...]:
+    best: dict[str, Cue] = {}
+    for category, weight, triggers, pattern in _ATTACKS:
+        if triggers.isdisjoint(tokens):
+            continue
+        for match in pattern.finditer(text):
+            cue = _cue_from(
+                category, weight, match, text[max(0, match.start() - 60) : match.start()]
+            )
+            # One cue per category: three insults in a row are one kind of attack, not three.
+            if cue is not None and cue.weight > best.get(cue.category, _NO_CUE).weight:
+                best[cue.category] = cue
+    return tuple(sorted(best.values(), key=lambda cue: -cue.weight))
+
+
+_NO_CUE = Cue("", 0.0, "")
+
+
+@lru_cache(maxsize=4096)
+def analyse(text: str) -> Analysis:
+    """Analyse one message. Pure and cached: the same text always gives the same analysis."""
+    normalised = normalise(text)
+    own_words = strip_quoted(normalised)
+    token_list = _TOKEN.findall(own_words)
+    tokens = frozenset(token_list)
+    cues = _cues(own_words, tokens)
+    squeezed = _squeeze(own_words)
+    squeezed_tokens = _TOKEN.findall(squeezed)
+    identity = not _IDENTITY_TRIGGERS.words.isdisjoint(tokens) and bool(_IDENTITY.search(own_words))
+    warm_marks = sum(own_words.count(mark) for mark in _WARM_MARKS)
+    return Analysis(
+        cues=cues,
+        addressed=not _ADDRESSED.isdisjoint(tokens),
+        untargeted_insults=_INSULTS.count(squeezed_tokens, squeezed),
+        profanity=_PROFANITY.count(squeezed_tokens, squeezed) > 0,
+        threat=any(cue.category == "threat" and cue.weight >= 0.5 for cue in cues),
+        identity_attack=identity,
+        warmth=min(1.0, 0.5 * (_WARM.count(squeezed_tokens, squeezed) + warm_marks)),
+        disagreement=min(1.0, 0.4 * _DISAGREE.count(squeezed_tokens, squeezed)),
+        mentioned_handles=tuple(dict.fromkeys(_MENTION.findall(normalised))),
+    )

@@ -1,0 +1,76 @@
+"""Word lists and phrase patterns the language analysis is built from. Data, not logic.
+
+Words are matched whole after normalisation, and tolerate stretched letters ("stuupid"). Clinical
+terms ("paranoid", "psychotic", "narcissistic") are here: they count only when said *of the person
+addressed* ("you're paranoid"), never about a case or a condition ("the patient was paranoid").
+"""
+
+from __future__ import annotations
+
+# Nouns that call someone a name.
+NAME_NOUNS = (
+    "idiot", "moron", "imbecile", "fool", "clown", "troll", "shill", "hack", "quack", "fraud",
+    "charlatan", "liar", "loser", "dumbass", "jackass", "asshole", "arsehole", "dick", "prick",
+    "cunt", "bitch", "twat", "wanker", "tool", "retard", "cretin", "halfwit", "dimwit", "nitwit",
+    "numbskull", "buffoon", "crank", "grifter", "coward", "hypocrite", "bigot", "racist", "sexist",
+    "snowflake", "sheep", "incel", "muppet", "donkey", "pillock", "joke", "clown", "amateur",
+    "simpleton", "dunce", "ignoramus", "sociopath", "psychopath", "narcissist", "child", "baby",
+    "bozo", "weirdo", "creep", "scumbag", "dipshit", "douche", "douchebag", "fanboy", "zealot",
+)  # fmt: skip
+
+# Adjectives that describe a person's mind or character (not an argument's quality).
+PERSON_ADJECTIVES = (
+    "stupid", "dumb", "ignorant", "clueless", "incompetent", "idiotic", "moronic", "brainless",
+    "thick", "dense", "dim", "delusional", "pathetic", "dishonest", "arrogant", "condescending",
+    "smug", "disingenuous", "hypocritical", "lazy", "useless", "worthless", "insane", "crazy",
+    "unhinged", "deranged", "paranoid", "psychotic", "narcissistic", "unqualified", "illiterate",
+    "uneducated", "brainwashed", "gullible", "spineless", "pompous", "sanctimonious", "entitled",
+    "bigoted", "evil", "disgusting", "vile", "retarded", "mental", "senile", "hysterical",
+    "pretentious", "obtuse", "dense", "biased", "corrupt", "unprofessional", "embarrassing",
+    "clueless", "inept", "ridiculous", "laughable", "full of shit", "out of your depth",
+    "out of your mind", "a disgrace", "a danger to patients", "a liability", "unbelievably condescending",
+)  # fmt: skip
+
+# Nouns of a person's mind or standing: "your ignorance", "your reading comprehension".
+PERSONAL_NOUNS = (
+    "stupidity", "ignorance", "incompetence", "arrogance", "brain", "brains", "iq", "intelligence",
+    "reading comprehension", "comprehension", "ego", "bias", "agenda", "credentials", "degree",
+    "phd", "qualifications", "hypocrisy", "dishonesty", "cowardice", "mental health", "head",
+)  # fmt: skip
+
+# What "your ..." may be about without being about the person.
+IDEA_NOUNS = (
+    "argument", "arguments", "claim", "claims", "point", "points", "logic", "paper", "study",
+    "idea", "ideas", "position", "reasoning", "take", "analysis", "method", "methodology", "data",
+    "proposal", "premise", "conclusion", "model", "code", "design", "numbers", "source", "sources",
+    "citation", "example", "post", "comment", "question", "answer", "view", "theory", "plan",
+)  # fmt: skip
+
+PROFANITY = (
+    "fuck", "fucking", "fucked", "fuckin", "shit", "shitty", "bullshit", "damn", "damned", "crap",
+    "bloody", "bastard", "wtf", "ffs", "hell", "piss", "pissed", "arse", "goddamn", "christ", "dumbass",
+)  # fmt: skip
+
+# Warmth: a reply full of these is not pressure, however many arrive at once.
+WARM_WORDS = (
+    "congrats", "congratulations", "congratulation", "well deserved", "thanks", "thank you",
+    "great", "amazing", "awesome", "brilliant", "legend", "proud", "love", "wonderful", "fantastic",
+    "excellent", "good point", "fair point", "agree", "agreed", "+1", "well done", "bravo",
+    "kudos", "helpful", "nice work", "good luck", "welcome", "happy for you", "so happy",
+    "incredible", "superb", "deserved", "yay", "woohoo", "hugs", "thrilled", "<3",
+)  # fmt: skip
+
+# Disagreement with an idea: legitimate, but many at once on one person is pressure.
+DISAGREE_WORDS = (
+    "wrong", "incorrect", "disagree", "not true", "untrue", "misleading", "dangerous",
+    "irresponsible", "nonsense", "flawed", "no evidence", "bullshit", "ridiculous", "absurd",
+    "harmful", "false", "mistaken", "doesn't hold", "does not hold", "debunked", "outdated",
+    "reckless", "unsafe", "not how", "that's not", "evidence says otherwise", "really?", "seriously",
+    "malpractice", "negligent", "cherry-picking", "cherry picking", "anecdote", "citation needed",
+)  # fmt: skip
+
+IDENTITY_GROUPS = (
+    "women", "men", "muslims", "jews", "christians", "immigrants", "foreigners", "black people",
+    "blacks", "white people", "whites", "gays", "gay people", "trans people", "asians", "indians",
+    "mexicans", "arabs", "africans", "disabled people", "old people", "boomers", "millennials",
+)  # fmt: skip

@@ -1,0 +1,163 @@
+"""Phrase patterns for attacks on the person, each with the words that must occur for it to run.
+
+Data, not logic. A pattern runs only when one of its trigger words is among the message's words:
+this keeps the analysis fast (most messages trigger few patterns). Patterns run on normalised text
+with quotations removed; ``NAME`` and ``ADJECTIVE`` tolerate stretched letters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from bot.core import lexicon
+
+
+def stretchy(word: str) -> str:
+    """A pattern for ``word`` that tolerates stretched letters and flexible spaces."""
+    parts = []
+    for run in re.finditer(r"(.)\1*", word):
+        char, length = run.group(1), len(run.group(0))
+        if char == " ":
+            parts.append(r"\s+")
+        elif char.isalpha():  # "ass" must not match "as", but "stuupid" matches "stupid"
+            parts.append(re.escape(char) + ("+" if length == 1 else "{2,}"))
+        else:
+            parts.append(re.escape(run.group(0)))
+    return "".join(parts)
+
+
+def any_of(words: Iterable[str]) -> str:
+    """An alternation of ``words``, longest first, each stretch-tolerant."""
+    unique = sorted(set(words), key=len, reverse=True)
+    return "(?:" + "|".join(stretchy(word) for word in unique) + ")"
+
+
+NAME = any_of(lexicon.NAME_NOUNS)
+ADJECTIVE = any_of(lexicon.PERSON_ADJECTIVES)
+YOU = "you you're youre ur u ya"
+
+_YOU_ARE = (
+    r"(?:you(?:'re|re|\s+are|\s+were|\s+r)|ur|u\s+r|u\s+are|ya\s+are|you\s+(?:sound|seem|look|"
+    r"come\s+across|act|must\s+be|might\s+be|are\s+being|have\s+been|'ve\s+been)(?:\s+as|\s+like)?)"
+)
+_FILLERS = (
+    r"(?:such|a|an|the|one|some|total|complete|absolute|real|utter|fucking|bloody|little|big|so|"
+    r"really|just|clearly|obviously|literally|being|actual|quite|pretty|very|truly|genuinely|"
+    r"unbelievably|incredibly|fairly|kind\s+of|kinda|basically|simply|rather|like)"
+)
+_OCCUPATION = (
+    r"(?:doctor|scientist|engineer|researcher|expert|nurse|professional|clinician|physician|gp|"
+    r"academic|professor|developer|dev|surgeon|resident|epidemiologist|statistician|therapist)"
+)
+_VOCATIVE_ADJECTIVES = (
+    r"(?:fucking|bloody|absolute|complete|total|little|stupid|dumb|ignorant|pathetic|arrogant|"
+    r"smug|utter|sad|silly)"
+)
+
+# (category, weight, trigger words, pattern)
+ATTACKS: tuple[tuple[str, float, str, str], ...] = (
+    ("name_calling", 0.9, YOU,
+     r"\b" + _YOU_ARE + r"(?P<neg>\s+not|n't|\s+never|\s+no)?(?:\s+" + _FILLERS + r")*\s+(?P<name>"
+     + NAME + r")s?\b"),
+    ("character", 0.8, YOU,
+     r"\b" + _YOU_ARE + r"(?P<neg>\s+not|n't|\s+never)?(?:\s+" + _FILLERS + r")*\s+(?P<adj>"
+     + ADJECTIVE + r")\b"),
+    ("name_calling", 0.9, "you ya u",
+     r"\b(?:you|ya|u)\s+(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME
+     + r")s?(?=\s*(?:[,.!?;:]|$|\s+(?:who|that|with|for)\b))"),
+    ("name_calling", 0.85, "are r",
+     r"\b(?:are|r)\s+(?:you|u)\s+(?:" + _FILLERS + r"\s+)*(?:(?P<name>" + NAME + r")|(?P<adj>"
+     + ADJECTIVE + r"))\b"),
+    ("character", 0.75, "your ur",
+     r"\b(?:your|ur)\s+(?:sheer\s+|utter\s+|breathtaking\s+|staggering\s+|obvious\s+)?(?:stupidity|"
+     r"ignorance|incompetence|arrogance|hypocrisy|dishonesty|cowardice|smugness|ego)\b"),
+    ("competence", 0.75, "your ur",
+     r"\b(?:your|ur)\s+(?:lack\s+of\s+)?(?:reading\s+comprehension|iq|intelligence|brain|brains|"
+     r"tiny\s+brain)\b"),
+    ("competence", 0.75, "you u",
+     r"\b(?:you|u)\s+(?:(?:clearly|obviously|really|just|simply|still|evidently|apparently|"
+     r"genuinely)\s+)*(?:don't|do\s+not|dont|can't|cannot|cant|didn't|did\s+not|didnt|fail(?:ed)?\s+to|"
+     r"never|couldn't|could\s+not)\s+(?:even\s+)?(?:understand|read|grasp|comprehend|follow|"
+     r"bother\s+to\s+read|know\s+what\s+you're\s+talking|know\s+the\s+first\s+thing|have\s+a\s+clue|"
+     r"think\s+before)\b"),
+    ("competence", 0.75, "you",
+     r"\byou\s+have\s+(?:no|zero|not\s+the\s+slightest|absolutely\s+no|literally\s+no)\s+(?:idea|"
+     r"clue|understanding|business|credibility|knowledge|experience|training)\b"),
+    ("competence", 0.75, "read reading",
+     r"\b(?:learn|try|bother|able)\s+to\s+read\b|\breading\s+comprehension\b|\bdid\s+you\s+(?:even|"
+     r"actually|bother\s+to)\s+read\b"),
+    ("competence", 0.75, "even ever actually idea depth talking",
+     r"\bdo\s+you\s+even\b|\bhave\s+you\s+(?:even|actually|ever)\s+(?:read|opened|seen\s+a|worked|"
+     r"treated|met\s+a)\b|\b(?:no|not\s+the\s+slightest)\s+idea\s+what\s+you(?:'re|\s+are)\b|\bout\s+"
+     r"of\s+(?:your|ur)\s+depth\b|\bdon't\s+know\s+what\s+you(?:'re|\s+are)\s+talking\b"),
+    ("credentials", 0.8, "did how where call some real qualified cereal who lane",
+     r"\b(?:where|how)\s+did\s+you\s+(?:get|buy|earn|find)\s+(?:your|ur)\s+(?:medical\s+)?(?:degree|"
+     r"phd|license|licence|md|qualifications?|diploma|credentials|certification|job)\b|\bcall\s+"
+     r"yourself\s+an?\b|\bsome\s+" + _OCCUPATION + r"\s+you\s+are\b|\byou(?:'re|\s+are)\s+(?:not|no)"
+     r"\s+(?:even\s+)?(?:a\s+)?real\s+\w+|\bdid\s+you\s+(?:even\s+|actually\s+)?(?:finish|pass|go\s+"
+     r"to|attend|complete|graduate)\b|\bcereal\s+box\b|\byou(?:'re|\s+are)\s+(?:not|un)\s*"
+     r"qualified\b|\bhow\s+did\s+you\s+(?:ever\s+)?(?:pass|graduate|get\s+(?:hired|licensed|through|a"
+     r"\s+licen[cs]e))\b|\bwho\s+(?:gave|let)\s+you\b|\bstay\s+in\s+your\s+lane\b"),
+    ("credentials", 0.8, "worthless meaningless joke fake nothing",
+     r"\b(?:your|ur)\s+(?:degree|phd|credentials|qualifications|license|licence)\s+(?:is|are|means?)"
+     r"\s+(?:worthless|meaningless|nothing|a\s+joke|fake)\b"),
+    ("credentials", 0.65, "fake so-called self-proclaimed self-appointed armchair wannabe",
+     r"\b(?:fake|so-called|self-proclaimed|self-appointed|armchair|wannabe)\s+" + _OCCUPATION
+     + r"s?\b"),
+    ("motives", 0.7, "only just",
+     r"\byou(?:'re|\s+are)?\s+(?:only|just)\s+(?:saying|defending|arguing|doing|posting|pushing|here)"
+     r"\s+(?:this|that|it|because)\b"),
+    ("motives", 0.7, "shill shilling paid pocket payroll agenda motive motives faith says because",
+     r"\b(?:shill|shilling|paid\s+(?:by|off|to\s+say)|in\s+the\s+pocket\s+of|on\s+the\s+payroll)\b|"
+     r"\b(?:your|ur)\s+(?:real\s+|hidden\s+)?(?:agenda|motives?|ulterior\s+motives?)\b|\bbad\s+faith"
+     r"\b|\bsays\s+the\s+(?:guy|person|man|woman|one)\s+who\b|\bbecause\s+your\s+name\s+is\s+on\b"),
+    ("motives", 0.7, "you you're",
+     r"\byou\s+(?:don't|do\s+not|dont)\s+(?:want|care\s+about)\s+(?:a\s+|the\s+)?(?:discussion|"
+     r"debate|truth|patients|facts|evidence|science|to\s+learn)\b|\byou(?:'re|\s+are)\s+(?:lying|"
+     r"trolling|arguing\s+in\s+bad\s+faith)\b|\byou\s+(?:just\s+)?want\s+(?:to\s+(?:win|be\s+right|"
+     r"feel|sound)|attention|a\s+fight|a\s+\w+\s+measuring)\b"),
+    ("people_like_you", 0.85, "like people kind lot types",
+     r"\b(?:people|folks|guys|men|women|those|someone|somebody|anyone|idiots|types)\s+like\s+(?:you|u)"
+     r"\b|\b(?:you|u)\s+people\b|\b(?:your|ur)\s+kind\b|\byou\s+(?:lot|types)\b"),
+    ("people_like_you", 0.85, "typical all",
+     r"\btypical\s+(?:\w+\s+)?(?:" + _OCCUPATION + r"|student|liberal|conservative|leftist|lefty|"
+     r"republican|democrat|boomer|millennial|male|man|woman|american|manager|pharma|med\s+student|"
+     r"reddit(?:or)?)s?\b|\ball\s+you\s+\w+s\s+(?:are|think|do)\b"),
+    ("sarcasm", 0.65, "bless nice wow oh try genius",
+     r"\bbless\s+(?:your|ur)\s+(?:heart|soul)\b|\bnice\s+try\b|\b(?:wow|oh),?\s+(?:what\s+a|such\s+a|"
+     r"you're\s+a|a\s+real)\s+(?:genius|expert|scholar|einstein)\b"),
+    ("sarcasm", 0.65, "ok okay sure yeah right",
+     r"\b(?:ok|okay|sure|yeah|right),?\s+(?:little\s+)?(?:sweetie|sweetheart|honey|hun|buddy|champ|"
+     r"kiddo|pal|sunshine|gurl|girl|boy|son)\b|\bok(?:ay)?\s+little\s+\w+"),
+    ("sarcasm", 0.65, "i'll too mistook cute adorable sweet precious slowly small smaller",
+     r"\bi'll\s+forgive\s+you\b|\btoo\s+much\s+to\s+(?:hope|ask)\s+for\b|\bmistook\s+you\s+for\b|"
+     r"\b(?:cute|adorable|sweet|precious)\s+(?:that|how)\s+you\b|\blet\s+me\s+(?:type|explain|say)\s+"
+     r"(?:this\s+|it\s+)?(?:slowly|simply|in\s+small\s+words)\b|\bsmall(?:er)?\s+words\b"),
+    ("sarcasm", 0.65, "congrats congratulations thanks mansplaining lecture",
+     r"\b(?:congrats|congratulations)\s+on\s+(?:missing|failing|not|completely)\b|\bthanks\s+for\s+"
+     r"the\s+(?:mansplaining|lecture|ted\s*talk)\b"),
+    ("sarcasm", 0.65, "einstein genius sherlock professor sweetie chief champ buddy kiddo",
+     r",\s*(?:einstein|genius|sherlock|professor|sweetie|chief|champ|buddy|kiddo)\s*[.!?]*\s*$"),
+    ("sarcasm", 0.6, "maybe go or whatever keep",
+     r"\bmaybe\s+(?:read|try\s+reading|learn|open)\b[^.!?]{0,40}\b(?:first|before)\b|\bgo\s+back\s+to"
+     r"\s+(?:school|med\s+school|class|kindergarten)\b|\bor\s+is\s+that\s+too\s+(?:much|hard|"
+     r"difficult)\b|\bwhatever\s+helps\s+you\s+sleep\b|\bkeep\s+telling\s+yourself\b"),
+    ("dismissal", 0.65, "shut stfu gtfo lost away piss fuck screw off done worth asked cares who "
+     "opinion opinions grow clue life grip",
+     r"\b(?:shut\s+up|stfu|gtfo|get\s+lost|go\s+away|piss\s+off|fuck\s+off|fuck\s+you|screw\s+you|"
+     r"f\s+off)\b|\b(?:i'm|im|i\s+am)\s+done\s+(?:talking|arguing|discussing|here|with\s+you)\b|\bnot"
+     r"\s+worth\s+(?:my|anyone's|the)\s+time\b|\bnobody\s+(?:asked|cares\s+what)\s+you\b|\bwho\s+asked"
+     r"\s+you\b|\bkeep\s+(?:your|ur)\s+opinions?\s+to\s+yourself\b|\bgrow\s+up\b|\bget\s+a\s+(?:clue|"
+     r"life|grip)\b"),
+    ("threat", 0.9, "i i'll i'm watch you'll you kill hang kys hope know",
+     r"\bi(?:'ll|\s+will|'m\s+going\s+to|\s+am\s+going\s+to|'m\s+gonna|\s+gonna)\s+(?:find|hurt|kill|"
+     r"destroy|end|ruin|come\s+for)\s+you\b|\bwatch\s+(?:your|ur)\s+back\b|\byou(?:'ll|\s+will)\s+"
+     r"regret\b|\b(?:kill|hang)\s+yourself\b|\bkys\b|\bhope\s+you\s+(?:die|get\s+(?:sued|fired|"
+     r"struck|cancer|hit))\b|\bi\s+know\s+where\s+you\b"),
+)  # fmt: skip
+
+IDENTITY_ATTACK = (
+    r"\b(?:all\s+|those\s+|these\s+|most\s+)?" + any_of(lexicon.IDENTITY_GROUPS)
+    + r"\s+(?:are|r)\s+(?:all\s+|just\s+|so\s+)?(?:" + NAME + "|" + ADJECTIVE + r")"
+)  # fmt: skip

@@ -1,0 +1,301 @@
+"""From findings to decisions: policy levels, prompt texts, cooldowns and slow-mode bookkeeping.
+
+How it works: a finding's score selects the highest policy level it reaches; each action of that
+level becomes a decision unless a cooldown holds it back (a member is prompted at most once per
+thread per ``prompt_hours``; a thread gets at most one notice and one moderator alert per signal per
+``notice_minutes`` / ``alert_minutes``; a long-form space is opened once per thread per
+``prompt_hours``; a slowed thread is not slowed again). Every decision carries a reason and the
+evidence. Prompt texts are the policy's templates, filled with names and numbers only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.core.ad_hominem import AdHominemFinding
+from bot.core.decisions import (
+    AlertModerators,
+    Decision,
+    Detection,
+    Evidence,
+    LiftSlowMode,
+    OpenLongformSpace,
+    PostNotice,
+    PromptKind,
+    PromptMember,
+    SetSlowMode,
+    Signal,
+)
+from bot.core.escalation import EscalationFinding, LongExchangeFinding
+from bot.core.events import ConversationKey, MessagePosted
+from bot.core.pile_on import PileOnFinding
+from bot.core.scoring import Scores
+from bot.core.settings import ActionName, Level, Settings
+
+Response = tuple[Detection, tuple[Decision, ...]]
+
+
+class _Fill(dict[str, str]):
+    """Template values; a placeholder this signal has no value for reads as empty."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+_SIGNAL_NAMES = {
+    Signal.PILE_ON: "Pile-on",
+    Signal.AD_HOMINEM: "Personal attack",
+    Signal.ESCALATION: "Escalation",
+    Signal.LONG_EXCHANGE: "Long exchange",
+}
+
+
+def ordinal(number: int) -> str:
+    """1 -> "1st", 2 -> "2nd", 11 -> "11th", 23 -> "23rd"."""
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"
+
+
+def level_actions(levels: tuple[Level, ...], score: float) -> tuple[ActionName, ...]:
+    """The actions of the highest level ``score`` reaches (none below the lowest)."""
+    reached = [level for level in levels if score >= level.at]
+    return max(reached, key=lambda level: level.at).actions if reached else ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every decision of one finding shares."""
+
+    message: MessagePosted
+    signal: Signal
+    score: float
+    reason: str
+    evidence: Evidence
+    settings: Settings
+
+    @property
+    def conversation(self) -> ConversationKey:
+        return self.message.conversation
+
+    @property
+    def severity(self) -> int:
+        return round(self.score * 100)
+
+
+@dataclass(slots=True)
+class _SlowMode:
+    until: datetime
+    message_id: str
+    signal: Signal
+    conversation: ConversationKey
+
+
+class Responder:
+    """Turns findings into decisions and remembers the cooldowns and slow modes it set."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[object, ...], datetime] = {}
+        self._slowed: dict[ConversationKey, _SlowMode] = {}
+
+    @property
+    def size(self) -> int:
+        """Cooldowns and slow modes remembered."""
+        return len(self._last) + len(self._slowed)
+
+    def ad_hominem(
+        self, message: MessagePosted, finding: AdHominemFinding, scores: Scores, settings: Settings
+    ) -> Response:
+        """The detection and decisions for an attack on the person."""
+        values = _Fill({"author": message.author, "target": finding.target or "them",
+                  "explanation": finding.explanation})  # fmt: skip
+        evidence = Evidence((message.id,), _evidence_scores(finding.score, scores, "ad_hominem"))
+        reason = f"{message.author}'s reply: {finding.explanation} (cue: {finding.cue})."
+        context = _Context(message, Signal.AD_HOMINEM, finding.score, reason, evidence, settings)
+        detection = _detection(context, finding.target, finding.cue, finding.explanation)
+        actions = level_actions(settings.ad_hominem.levels, finding.score)
+        prompt = settings.prompts.ad_hominem_author.format_map(values)
+        return detection, tuple(
+            self._decide(context, actions, values, [(message.author, PromptKind.AD_HOMINEM_AUTHOR, prompt)],
+                         notice=settings.prompts.ad_hominem_notice.format_map(values))
+        )  # fmt: skip
+
+    def pile_on(
+        self, message: MessagePosted, finding: PileOnFinding, settings: Settings
+    ) -> Response:
+        """The detection and decisions for a pile-on, including a late joiner's prompt."""
+        minutes = max(1, round((message.at - finding.first_at).total_seconds() / 60))
+        values = _Fill({"author": message.author, "target": finding.target,
+                  "count": str(len(finding.authors)), "minutes": str(minutes),
+                  "position": ordinal(finding.position)})  # fmt: skip
+        newcomers = f", {finding.newcomers} of them new here" if finding.newcomers else ""
+        explanation = (
+            f"{len(finding.authors)} people replied to {finding.target} within {minutes} "
+            f"minutes{newcomers}"
+        )
+        evidence = Evidence(finding.evidence, (("pile_on", finding.score),))
+        context = _Context(
+            message, Signal.PILE_ON, finding.score, explanation + ".", evidence, settings
+        )
+        detection = _detection(context, finding.target, "converging replies", explanation)
+        prompts: list[tuple[str, PromptKind, str]] = []
+        if settings.pile_on.prompt_target:
+            text = settings.prompts.pile_on_target.format_map(values)
+            prompts.append((finding.target, PromptKind.PILE_ON_TARGET, text))
+        if settings.pile_on.prompt_late_joiners and finding.late_joiner:
+            text = settings.prompts.late_joiner.format_map(values)
+            prompts.append((message.author, PromptKind.LATE_JOINER, text))
+        actions = level_actions(settings.pile_on.levels, finding.score)
+        notice = settings.prompts.pile_on_notice.format_map(values)
+        return detection, tuple(self._decide(context, actions, values, prompts, notice=notice))
+
+    def escalation(
+        self, message: MessagePosted, finding: EscalationFinding, settings: Settings
+    ) -> Response:
+        """The detection and decisions for a thread heating up."""
+        explanation = f"the thread is heating up between {', '.join(finding.participants[:4])}"
+        evidence = Evidence(finding.evidence, (("heat", finding.score),))
+        context = _Context(
+            message, Signal.ESCALATION, finding.score, explanation + ".", evidence, settings
+        )
+        detection = _detection(context, None, "rising heat", explanation)
+        values = _Fill({"author": message.author, "explanation": explanation})
+        actions = level_actions(settings.escalation.levels, finding.score)
+        notice = settings.prompts.escalation_notice.format_map(values)
+        return detection, tuple(self._decide(context, actions, values, [], notice=notice))
+
+    def long_exchange(
+        self, message: MessagePosted, finding: LongExchangeFinding, settings: Settings
+    ) -> Response:
+        """A gentle offer of long form; never a moderator alert."""
+        first, second = finding.pair
+        explanation = f"{first} and {second} have exchanged {finding.turns} civil turns"
+        evidence = Evidence(finding.evidence, (("turns", float(finding.turns)),))
+        context = _Context(
+            message, Signal.LONG_EXCHANGE, 0.5, explanation + ".", evidence, settings
+        )
+        other = second if message.author == first else first
+        detection = _detection(context, other, "long civil exchange", explanation)
+        values = _Fill({"author": message.author, "target": other, "explanation": explanation})
+        notice = settings.prompts.long_exchange_offer.format_map(values)
+        actions: tuple[ActionName, ...] = (settings.long_exchange.action,)
+        return detection, tuple(self._decide(context, actions, values, [], notice=notice))
+
+    def due_lifts(self, now: datetime) -> Iterator[LiftSlowMode]:
+        """Lift every slow mode whose time is up (each exactly once)."""
+        for key in [key for key, slow in self._slowed.items() if slow.until <= now]:
+            slow = self._slowed.pop(key)
+            yield LiftSlowMode(
+                conversation=slow.conversation, message_id=slow.message_id, at=slow.until,
+                signal=slow.signal, reason="The slow mode Longform set has run its course.",
+                evidence=Evidence((slow.message_id,)),
+            )  # fmt: skip
+
+    def expire(self, now: datetime) -> None:
+        """Forget cooldowns older than any cooldown could last (a day is the longest kept)."""
+        horizon = now - timedelta(days=1)
+        for key in [key for key, at in self._last.items() if at < horizon]:
+            del self._last[key]
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _decide(
+        self,
+        context: _Context,
+        actions: tuple[ActionName, ...],
+        values: _Fill,
+        prompts: list[tuple[str, PromptKind, str]],
+        notice: str,
+    ) -> Iterator[Decision]:
+        cooldowns = context.settings.cooldowns
+        at = context.message.at
+        for action in actions:
+            if action == "private_prompt":
+                for member, kind, text in prompts:
+                    key = (context.conversation, "prompt", member)
+                    if self._ready(key, at, timedelta(hours=cooldowns.prompt_hours)):
+                        yield PromptMember(*_base(context), member=member, kind=kind, text=text,
+                                           severity=context.severity)  # fmt: skip
+            elif action == "notice":
+                key = (context.conversation, "notice", context.signal)
+                if self._ready(key, at, timedelta(minutes=cooldowns.notice_minutes)):
+                    yield PostNotice(*_base(context), text=notice, offers_longform=True,
+                                     severity=context.severity)  # fmt: skip
+            elif action == "alert_moderators":
+                key = (context.conversation, "alert", context.signal)
+                if self._ready(key, at, timedelta(minutes=cooldowns.alert_minutes)):
+                    yield AlertModerators(*_base(context), text=self._alert_text(context, values),
+                                          severity=context.severity)  # fmt: skip
+            elif action == "slow_mode":
+                slow = self._slow_mode(context)
+                if slow is not None:
+                    yield slow
+            elif action == "open_longform":
+                key = (context.conversation, "longform")
+                if self._ready(key, at, timedelta(hours=cooldowns.prompt_hours)):
+                    yield self._longform(context)
+
+    def _ready(self, key: tuple[object, ...], at: datetime, cooldown: timedelta) -> bool:
+        """True (and the cooldown starts) unless ``key`` fired within ``cooldown`` before ``at``."""
+        last = self._last.get(key)
+        if last is not None and at - last < cooldown:
+            return False
+        self._last[key] = at
+        return True
+
+    def _slow_mode(self, context: _Context) -> SetSlowMode | None:
+        if context.conversation in self._slowed:
+            return None
+        slow = context.settings.slow_mode
+        until = context.message.at + timedelta(minutes=slow.minutes)
+        self._slowed[context.conversation] = _SlowMode(
+            until, context.message.id, context.signal, context.conversation
+        )
+        return SetSlowMode(*_base(context), seconds=slow.seconds, until=until,
+                           severity=context.severity)  # fmt: skip
+
+    @staticmethod
+    def _longform(context: _Context) -> OpenLongformSpace:
+        longform = context.settings.longform
+        topic = context.conversation.thread or context.conversation.channel
+        title = longform.title.format_map(_Fill({"topic": topic}))
+        text = (
+            "This conversation deserves more room. Each participant is invited to write: "
+            + "; ".join(longform.template)
+            + "."
+        )
+        return OpenLongformSpace(
+            *_base(context), title=title, template=longform.template,
+            participants=(context.message.author,), key_messages=context.evidence.message_ids,
+            text=text, severity=context.severity,
+        )  # fmt: skip
+
+    @staticmethod
+    def _alert_text(context: _Context, values: _Fill) -> str:
+        template = context.settings.prompts.moderator_alert
+        filled = _Fill({**values, "signal": _SIGNAL_NAMES[context.signal],
+                  "place": context.conversation.place,
+                  "explanation": context.reason.rstrip(".")})  # fmt: skip
+        evidence = ", ".join(context.evidence.message_ids[:8])
+        return f"{template.format_map(filled)} (score {context.score:.2f}; messages: {evidence})"
+
+
+def _base(context: _Context) -> tuple[ConversationKey, str, datetime, Signal, str, Evidence]:
+    return (context.conversation, context.message.id, context.message.at, context.signal,
+            context.reason, context.evidence)  # fmt: skip
+
+
+def _detection(context: _Context, target: str | None, cue: str, explanation: str) -> Detection:
+    return Detection(
+        signal=context.signal, message_id=context.message.id, conversation=context.conversation,
+        at=context.message.at, target=target, score=context.score, evidence=context.evidence,
+        cue=cue, explanation=explanation,
+    )  # fmt: skip
+
+
+def _evidence_scores(score: float, scores: Scores, name: str) -> tuple[tuple[str, float], ...]:
+    kept = {key: round(value, 4) for key, value in scores.items() if value >= 0.05}
+    kept[name] = score
+    return tuple(sorted(kept.items()))
