@@ -1,3 +1,124 @@
-import typer
+"""The `longform` command line: replay, demo and check-policy."""
 
-app = typer.Typer()
+from __future__ import annotations
+
+import sys
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adapters.replay.runner import load, replay, write_jsonl
+from adapters.replay.timeline import render
+from bot.core.engine import Engine
+from bot.core.settings import Policy
+from bot.policy.loader import PolicyError, load_policy
+from bot.scoring.embedded import EmbeddedScorer
+
+app = typer.Typer(help="Longform: notices pile-ons and personal attacks, and offers structure.",
+                  no_args_is_help=True, add_completion=False)  # fmt: skip
+DEMO = Path(__file__).resolve().parent / "demo"
+log = structlog.get_logger()
+
+
+def _logs_to_stderr() -> None:
+    # stdout carries only results (jsonl mode relies on it); logs go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+
+
+def _policy(name: str) -> Policy:
+    try:
+        return load_policy(name)
+    except PolicyError as error:
+        Console(stderr=True).print(f"[red]{error}[/red]", highlight=False)
+        raise typer.Exit(2) from error
+
+
+def _run(files: list[Path], policy: Policy, output: str, console: Console) -> None:
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        Console(stderr=True).print(f"[red]no such file: {', '.join(missing)}[/red]")
+        raise typer.Exit(2)
+    events, bad = load(files)
+    for line in bad:
+        log.warning("bad_line_skipped", file=line.path, line=line.line, problem=line.problem)
+    steps = replay(Engine(policy, EmbeddedScorer()), events)
+    if output == "jsonl":
+        write_jsonl(steps, sys.stdout)
+        return
+    if policy.mode == "shadow":
+        console.print(f"[dim]Policy '{policy.name}' is in shadow mode; shown as if live.[/dim]")
+    counts = render(steps, console)
+    console.print(f"[bold]{counts['messages']} messages, {counts['detections']} noticed, "
+                  f"{counts['actions']} actions.[/bold] {len(bad)} bad lines skipped.")  # fmt: skip
+
+
+@app.command("replay")
+def replay_command(
+    files: Annotated[list[Path], typer.Argument(help="JSONL files of recorded events.")],
+    policy: Annotated[str, typer.Option(help="Policy file or preset name.")] = "professional",
+    output_format: Annotated[
+        str,
+        typer.Option("--format", help="text (a readable timeline) or jsonl (one object a line)."),
+    ] = "text",
+) -> None:
+    """Replay recorded conversations through a policy, as if live, and show what it would do."""
+    _logs_to_stderr()
+    if output_format not in ("text", "jsonl"):
+        Console(stderr=True).print("[red]--format must be 'text' or 'jsonl'[/red]")
+        raise typer.Exit(2)
+    _run(files, _policy(policy), output_format, Console())
+
+
+@app.command()
+def demo(
+    policy: Annotated[str, typer.Option(help="Policy file or preset name.")] = "professional",
+) -> None:
+    """Replay the bundled conversations and explain what Longform notices and leaves alone."""
+    _logs_to_stderr()
+    console = Console()
+    loaded = _policy(policy)
+    for path in sorted(DEMO.glob("0*.jsonl")):
+        console.print(f"\n[bold magenta]▶ {path.stem.replace('_', ' ')}[/bold magenta]")
+        _run([path], loaded, "text", console)
+    console.print("\nSee bot/demo/README.md for what each conversation is meant to show.")
+
+
+def _rows(value: Any, prefix: str = "") -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for spec in fields(value):
+        current = getattr(value, spec.name)
+        key = f"{prefix}{spec.name}"
+        if is_dataclass(current) and not isinstance(current, type):
+            rows.extend(_rows(current, key + "."))
+        else:
+            rows.append((key, repr(current), spec.metadata.get("doc", "")))
+    return rows
+
+
+@app.command("check-policy")
+def check_policy(
+    file: Annotated[str, typer.Argument(help="Policy file or preset name.")],
+) -> None:
+    """Validate a policy and print its effective values."""
+    loaded = _policy(file)
+    console = Console()
+    console.print(f"[green]OK[/green] {loaded.name} (mode: {loaded.mode}) {loaded.description}")
+    table = Table("key", "value", "meaning")
+    for key, value, doc in _rows(loaded.settings):
+        table.add_row(key, value, doc)
+    for key, value, doc in _rows(loaded.memory, "memory."):
+        table.add_row(key, value, doc)
+    console.print(table)
+    for channel, settings in loaded.channels:
+        changed = [
+            (k, v)
+            for (k, v, _), (_, d, _) in zip(_rows(settings), _rows(loaded.settings), strict=True)
+            if v != d
+        ]
+        console.print(f'[bold]channels."{channel}"[/bold] overrides: '
+                      + ", ".join(f"{k}={v}" for k, v in changed))  # fmt: skip

@@ -24,7 +24,6 @@ from bot.core.escalation import EscalationDetector
 from bot.core.events import (
     ConversationKey,
     Event,
-    MemberJoined,
     MessageDeleted,
     MessageEdited,
     MessagePosted,

@@ -103,7 +103,7 @@ _WARM_MARKS = ("!!", "🎉", "👏", "❤", "🙌", "🥳")
 
 _QUOTED_LINE = re.compile(r"^\s*(?:>|&gt;).*$", re.MULTILINE)
 _QUOTED_SPAN = re.compile(
-    r"\"[^\"\n]{1,300}\"|(?:(?<=[\s(\[:])|^)'[^'\n]{1,80}'(?=[\s.,!?;:)\]]|$)"
+    r"\"[^\"\n]{1,300}\"|(?:(?<=[\s(\[:])|^)'(?:[^'\n]|'(?=[a-z])){1,80}'(?=[\s.,!?;:)\]]|$)"
 )
 _NEGATION_BEFORE = re.compile(
     r"\b(?:not|never|no\s+one|nobody|isn't|wasn't|aren't|don't|doesn't|didn't|won't|wouldn't|"

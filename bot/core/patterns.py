@@ -117,9 +117,9 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
      r"debate|truth|patients|facts|evidence|science|to\s+learn)\b|\byou(?:'re|\s+are)\s+(?:lying|"
      r"trolling|arguing\s+in\s+bad\s+faith)\b|\byou\s+(?:just\s+)?want\s+(?:to\s+(?:win|be\s+right|"
      r"feel|sound)|attention|a\s+fight|a\s+\w+\s+measuring)\b"),
-    ("people_like_you", 0.85, "like people kind lot types",
+    ("people_like_you", 0.85, "like people kind",
      r"\b(?:people|folks|guys|men|women|those|someone|somebody|anyone|idiots|types)\s+like\s+(?:you|u)"
-     r"\b|\b(?:you|u)\s+people\b|\b(?:your|ur)\s+kind\b|\byou\s+(?:lot|types)\b"),
+     r"\b|\b(?:you|u)\s+people\b|\b(?:your|ur)\s+kind\b"),
     ("people_like_you", 0.85, "typical all",
      r"\btypical\s+(?:\w+\s+)?(?:" + _OCCUPATION + r"|student|liberal|conservative|leftist|lefty|"
      r"republican|democrat|boomer|millennial|male|man|woman|american|manager|pharma|med\s+student|"

@@ -130,7 +130,11 @@ class Responder:
         values = _Fill({"author": message.author, "target": finding.target,
                   "count": str(len(finding.authors)), "minutes": str(minutes),
                   "position": ordinal(finding.position)})  # fmt: skip
-        newcomers = f", {finding.newcomers} of them new here" if finding.newcomers else ""
+        newcomers = (
+            f", {finding.newcomers} of them new to the thread or community"
+            if finding.newcomers
+            else ""
+        )
         explanation = (
             f"{len(finding.authors)} people replied to {finding.target} within {minutes} "
             f"minutes{newcomers}"
@@ -233,7 +237,7 @@ class Responder:
                 if slow is not None:
                     yield slow
             elif action == "open_longform":
-                key = (context.conversation, "longform")
+                key = (context.conversation, "longform", "")
                 if self._ready(key, at, timedelta(hours=cooldowns.prompt_hours)):
                     yield self._longform(context)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, Literal
 
-from annotated_types import Ge, Gt, Interval, Le
+from annotated_types import Ge, Gt, Interval
 
 Unit = Annotated[float, Interval(ge=0.0, le=1.0)]
 Positive = Annotated[float, Gt(0)]

@@ -1,0 +1,106 @@
+"""Replaying recorded events through the engine, as if live, and rendering what it decided."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from adapters.replay.reader import BadLine, read_events
+from bot.core.decisions import (
+    AlertModerators,
+    Decision,
+    Detection,
+    LiftSlowMode,
+    OpenLongformSpace,
+    PostNotice,
+    PromptMember,
+    SetSlowMode,
+    recipient,
+)
+from bot.core.engine import Engine
+from bot.core.events import Event, MessagePosted
+
+_ACTION_NAMES: dict[type, str] = {
+    PostNotice: "notice",
+    PromptMember: "private_prompt",
+    SetSlowMode: "slow_mode",
+    LiftSlowMode: "slow_mode",
+    OpenLongformSpace: "open_longform",
+    AlertModerators: "alert_moderators",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One event (None for the final tick) and what the engine made of it."""
+
+    event: Event | None
+    detections: tuple[Detection, ...]
+    actions: tuple[Decision, ...]
+
+
+def load(paths: Iterable[Path]) -> tuple[list[Event], list[BadLine]]:
+    """Every event of every file, in time order (stable for equal times), and the bad lines."""
+    events: list[Event] = []
+    bad: list[BadLine] = []
+    for path in paths:
+        for item in read_events(path):
+            (bad if isinstance(item, BadLine) else events).append(item)  # type: ignore[arg-type]
+    events.sort(key=lambda event: event.at)
+    return events, bad
+
+
+def replay(engine: Engine, events: Iterable[Event]) -> Iterator[Step]:
+    """Feed ``events`` in order, ticking the clock before each, then once after the last."""
+    last = None
+    for event in events:
+        ticked = engine.tick(event.at)
+        if ticked.actions:
+            yield Step(None, (), ticked.actions)
+        decided = engine.feed(event)
+        yield Step(event, decided.detections, decided.actions)
+        last = event.at
+    if last is not None:
+        ticked = engine.tick(last + timedelta(days=1))
+        if ticked.actions:
+            yield Step(None, (), ticked.actions)
+
+
+def action_text(action: Decision) -> str:
+    """What a decision would send, or a description of what it would do."""
+    if isinstance(action, SetSlowMode):
+        return f"Slow mode: one message per member every {action.seconds} s until {action.until:%H:%M}."
+    if isinstance(action, LiftSlowMode):
+        return "Slow mode lifted."
+    return action.text
+
+
+def detection_record(detection: Detection) -> dict[str, Any]:
+    """The stable JSONL schema for a detection."""
+    return {"type": "detection", "signal": str(detection.signal), "message": detection.message_id,
+            "target": detection.target, "score": round(detection.score, 4),
+            "evidence": list(detection.evidence.message_ids)}  # fmt: skip
+
+
+def action_record(action: Decision) -> dict[str, Any]:
+    """The stable JSONL schema for an action."""
+    return {"type": "action", "action": _ACTION_NAMES[type(action)], "message": action.message_id,
+            "to": recipient(action), "text": action_text(action)}  # fmt: skip
+
+
+def write_jsonl(steps: Iterable[Step], out: Any) -> int:
+    """Write detections and actions as JSON lines to ``out``; return how many lines."""
+    count = 0
+    for step in steps:
+        for record in [*map(detection_record, step.detections), *map(action_record, step.actions)]:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def is_message(event: Event | None) -> bool:
+    return isinstance(event, MessagePosted)

@@ -1,0 +1,61 @@
+"""A readable timeline of a replay: each message, and under it what Longform noticed and would do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.text import Text
+
+from adapters.replay.runner import Step, action_record
+from bot.core.events import MemberJoined, MessageDeleted, MessageEdited, MessagePosted
+
+_PREVIEW = 140
+
+
+def render(steps: Iterable[Step], console: Console) -> dict[str, int]:
+    """Print the timeline; return counts of messages, detections and actions."""
+    counts = {"messages": 0, "detections": 0, "actions": 0}
+    place = None
+    for step in steps:
+        event = step.event
+        if isinstance(event, MessagePosted):
+            counts["messages"] += 1
+            here = f"{event.community} / #{event.channel}" + (
+                f" / {event.thread}" if event.thread else ""
+            )
+            if here != place:
+                console.rule(here, style="dim")
+                place = here
+            reply = f" → {event.reply_to_author}" if event.reply_to_author else ""
+            line = Text(f"{event.at:%H:%M:%S} ", style="dim")
+            line.append(f"{event.author}{reply}: ", style="bold")
+            line.append(event.text[:_PREVIEW] + ("…" if len(event.text) > _PREVIEW else ""))
+            console.print(line)
+        elif isinstance(event, MessageEdited):
+            console.print(Text(f"{event.at:%H:%M:%S} (message {event.id} edited)", style="dim"))
+        elif isinstance(event, MessageDeleted):
+            console.print(Text(f"{event.at:%H:%M:%S} (message {event.id} deleted)", style="dim"))
+        elif isinstance(event, MemberJoined):
+            console.print(Text(f"{event.at:%H:%M:%S} ({event.user} joined)", style="dim"))
+        for detection in step.detections:
+            counts["detections"] += 1
+            target = f" on {detection.target}" if detection.target else ""
+            console.print(
+                Text(f"    ⚑ noticed {detection.signal}{target} ({detection.score:.2f}): "
+                     f"{detection.explanation}", style="yellow")
+            )  # fmt: skip
+        for action in step.actions:
+            counts["actions"] += 1
+            record = action_record(action)
+            to = (
+                f" → {record['to']}"
+                if record["to"]
+                else " → moderators"
+                if record["action"] == "alert_moderators"
+                else ""
+            )
+            console.print(
+                Text(f"    ➜ would {record['action']}{to}: {record['text']}", style="cyan")
+            )
+    return counts

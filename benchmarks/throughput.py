@@ -1,0 +1,75 @@
+"""Engine throughput, per-event latency and memory on a long synthetic replay (embedded scorer).
+
+Run: .venv/bin/python benchmarks/throughput.py [--messages N]
+Texts are varied (templates with unique tails) so the analysis cache does not flatter the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+
+from bot.core.engine import Engine
+from bot.core.events import MessagePosted
+from bot.core.settings import Policy
+from bot.scoring.embedded import EmbeddedScorer
+
+TEMPLATES = [
+    "I think the dosing guidance in {n} is outdated, see the trial data",
+    "you clearly don't understand how this works {n}",
+    "congrats on the paper {n}, well deserved!",
+    "that claim is simply wrong, the effect size in {n} is tiny",
+    "has anyone tried the new protocol on ward {n}?",
+    "people like you are why this field is stuck {n}",
+    "holy shit, the results from site {n} are amazing",
+    "fair point, but the sample in cohort {n} is small",
+]
+
+
+def events(count: int, seed: int = 1) -> list[MessagePosted]:
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    out = []
+    for i in range(count):
+        thread = f"t{i // 40}"
+        author = f"u{rng.randrange(400)}"
+        text = rng.choice(TEMPLATES).format(n=f"{i}-{rng.randrange(10**6)}")
+        out.append(MessagePosted(id=f"m{i}", at=start + timedelta(seconds=2 * i), community="c",
+                                 channel=f"ch{i % 20}", thread=thread, author=author, text=text,
+                                 reply_to=f"m{i - 1}" if i % 40 else None))  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=200_000)
+    args = parser.parse_args()
+    engine = Engine(Policy(), EmbeddedScorer())
+    batch = 50_000
+    tracemalloc.start()
+    done, elapsed, latencies = 0, 0.0, []
+    while done < args.messages:
+        chunk = events(min(batch, args.messages - done), seed=done)
+        chunk = [MessagePosted(**{**{f: getattr(e, f) for f in e.__slots__}, "id": f"{done}-{e.id}",
+                                  "at": e.at + timedelta(seconds=2 * done)}) for e in chunk]  # fmt: skip
+        began = time.perf_counter()
+        for index, event in enumerate(chunk):
+            if index % 1000 == 0:
+                t = time.perf_counter()
+                engine.feed(event)
+                latencies.append(time.perf_counter() - t)
+            else:
+                engine.feed(event)
+        elapsed += time.perf_counter() - began
+        done += len(chunk)
+        current, _ = tracemalloc.get_traced_memory()
+        print(f"{done:>9,} messages  {done / elapsed:>8,.0f} msg/s  traced memory {current / 2**20:6.1f} MiB  {engine.size}")
+    latencies.sort()
+    print(f"latency p50 {latencies[len(latencies) // 2] * 1e6:.0f} us, p99 {latencies[int(len(latencies) * 0.99)] * 1e6:.0f} us")
+
+
+if __name__ == "__main__":
+    main()

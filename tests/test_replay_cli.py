@@ -1,0 +1,69 @@
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+DEMO = Path(__file__).resolve().parents[1] / "bot" / "demo"
+runner = CliRunner()
+
+
+def _records(*files: Path) -> list[dict]:
+    result = runner.invoke(app, ["replay", *map(str, files), "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_jsonl_schema_is_stable() -> None:
+    for record in _records(DEMO / "01_pile_on_clinician.jsonl"):
+        if record["type"] == "detection":
+            assert set(record) == {"type", "signal", "message", "target", "score", "evidence"}
+            assert record["signal"] in {"pile_on", "ad_hominem", "escalation", "long_exchange"}
+        else:
+            assert set(record) == {"type", "action", "message", "to", "text"}
+            assert record["action"] in {
+                "notice",
+                "private_prompt",
+                "slow_mode",
+                "open_longform",
+                "alert_moderators",
+            }
+
+
+def test_demo_pile_on_is_noticed_and_congratulations_are_not() -> None:
+    pile = _records(DEMO / "01_pile_on_clinician.jsonl")
+    assert any(r.get("signal") == "pile_on" and r["target"] == "dr_amara" for r in pile)
+    congrats = _records(DEMO / "04_congratulations.jsonl")
+    assert not [r for r in congrats if r["type"] == "detection" and r["signal"] != "long_exchange"]
+
+
+def test_civil_exchange_is_offered_long_form_and_never_alerts() -> None:
+    records = _records(DEMO / "03_sharp_but_civil.jsonl")
+    assert {r.get("signal") for r in records if r["type"] == "detection"} <= {"long_exchange"}
+    assert not [r for r in records if r.get("action") == "alert_moderators"]
+
+
+def test_bad_lines_are_reported_and_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    good = (DEMO / "02_debate_turns_personal.jsonl").read_text()
+    path.write_text('{"type": "message"}\n\xff not json\n' + good)
+    result = runner.invoke(app, ["replay", str(path), "--format", "jsonl"])
+    assert result.exit_code == 0
+    assert "line=1" in result.stderr
+    assert "line=2" in result.stderr
+    assert any(json.loads(line)["type"] == "detection" for line in result.stdout.splitlines())
+
+
+def test_check_policy_rejects_bad_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[pile_on]\nmin_autors = 3\n")
+    result = runner.invoke(app, ["check-policy", str(path)])
+    assert result.exit_code == 2
+    assert "min_autors" in result.stderr
+
+
+def test_demo_runs() -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0
+    assert "pile_on" in result.stdout
