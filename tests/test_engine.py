@@ -127,3 +127,13 @@ def test_memory_stays_bounded_over_many_conversations() -> None:
     assert size["conversations"] <= 6 * 60 + 1024
     assert size["messages"] <= 24 * 60 + 1024
     assert size["conversations"] < 5000
+
+
+def test_edit_that_turns_personal_is_judged_again() -> None:
+    from bot.core.events import MessageEdited
+
+    engine = _engine()
+    engine.feed(message("li", "we released the hashes", T0, reply_to_author="tom", id="e1"))
+    edited = engine.feed(MessageEdited("e1", T0 + MIN, "we released the hashes, learn to read"))
+    assert [d.signal for d in edited.detections] == [Signal.AD_HOMINEM]
+    assert edited.detections[0].target == "tom"

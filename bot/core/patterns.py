@@ -91,6 +91,8 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
      r"\bdo\s+you\s+even\b|\bhave\s+you\s+(?:even|actually|ever)\s+(?:read|opened|seen\s+a|worked|"
      r"treated|met\s+a)\b|\b(?:no|not\s+the\s+slightest)\s+idea\s+what\s+you(?:'re|\s+are)\b|\bout\s+"
      r"of\s+(?:your|ur)\s+depth\b|\bdon't\s+know\s+what\s+you(?:'re|\s+are)\s+talking\b"),
+    ("competence", 0.7, "suit",
+     r"\b(?:isn't|is\s+not|not)\s+(?:really\s+|exactly\s+|clearly\s+)?(?:your|ur)\s+strong\s+suit\b"),
     ("credentials", 0.8, "did how where call some real qualified cereal who lane",
      r"\b(?:where|how)\s+did\s+you\s+(?:get|buy|earn|find)\s+(?:your|ur)\s+(?:medical\s+)?(?:degree|"
      r"phd|license|licence|md|qualifications?|diploma|credentials|certification|job)\b|\bcall\s+"
