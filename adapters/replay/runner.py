@@ -22,7 +22,7 @@ from bot.core.decisions import (
     recipient,
 )
 from bot.core.engine import Engine
-from bot.core.events import Event, MessagePosted
+from bot.core.events import Event
 
 _ACTION_NAMES: dict[type, str] = {
     PostNotice: "notice",
@@ -100,7 +100,3 @@ def write_jsonl(steps: Iterable[Step], out: Any) -> int:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     return count
-
-
-def is_message(event: Event | None) -> bool:
-    return isinstance(event, MessagePosted)

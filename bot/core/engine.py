@@ -128,7 +128,7 @@ class Engine:
 
     def _on_message(self, message: MessagePosted, scores: Scores | None) -> Decisions:
         settings = self.settings_for(message.channel)
-        conversation = self._conversation(message.conversation, message.at)
+        conversation = self._conversation(message.conversation)
         reply_author = self._reply_author(message)
         if reply_author != message.reply_to_author:
             message = replace(message, reply_to_author=reply_author)
@@ -253,7 +253,7 @@ class Engine:
         seen = self._messages.get(message.reply_to)
         return seen.author if seen else None
 
-    def _conversation(self, key: ConversationKey, at: datetime) -> _Conversation:
+    def _conversation(self, key: ConversationKey) -> _Conversation:
         conversation = self._conversations.get(key)
         if conversation is None:
             conversation = self._conversations[key] = _Conversation()

@@ -16,7 +16,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from bot.core.settings import MemorySettings, Policy, PromptTexts, Settings
 
-PRESETS = Path(__file__).resolve().parents[2] / "policies"
+# A source checkout keeps presets in policies/; a wheel carries them as bot/_presets.
+_BUNDLED = Path(__file__).resolve().parents[1] / "_presets"
+PRESETS = _BUNDLED if _BUNDLED.is_dir() else Path(__file__).resolve().parents[2] / "policies"
 _HEADER = {"schema_version", "name", "description", "mode", "memory", "channels"}
 _PLACEHOLDERS = {"target", "author", "count", "minutes", "position", "explanation"}
 _ALERT_PLACEHOLDERS = _PLACEHOLDERS | {"signal", "place"}
