@@ -1,6 +1,8 @@
 """Engine throughput, per-event latency and memory on a long synthetic replay (embedded scorer).
 
-Run: .venv/bin/python benchmarks/throughput.py [--messages N]
+Run: .venv/bin/python benchmarks/throughput.py [--messages N] [--shards K]
+With --shards K the conversations are split over K worker processes (bot.shards.ShardedEngine);
+the time includes sending events to the workers and decisions back.
 Texts are varied (templates with unique tails) so the analysis cache does not flatter the numbers.
 """
 
@@ -17,6 +19,7 @@ from bot.core.engine import Engine
 from bot.core.events import MessagePosted
 from bot.core.settings import Policy
 from bot.scoring.embedded import EmbeddedScorer
+from bot.shards import ShardedEngine
 
 TEMPLATES = [
     "I think the dosing guidance in {n} is outdated, see the trial data",
@@ -44,20 +47,45 @@ def events(count: int, seed: int = 1) -> list[MessagePosted]:
     return out
 
 
+def shifted(done: int, count: int) -> list[MessagePosted]:
+    """``count`` synthetic messages following the ``done`` already sent, with unique ids."""
+    chunk = events(count, seed=done)
+    return [MessagePosted(**{**{f: getattr(e, f) for f in e.__slots__}, "id": f"{done}-{e.id}",
+                             "at": e.at + timedelta(seconds=2 * done)}) for e in chunk]  # fmt: skip
+
+
+def sharded(messages: int, shards: int) -> None:
+    """Throughput of a ShardedEngine: events out to the workers, decisions back."""
+    batch = 50_000
+    with ShardedEngine(Policy(), EmbeddedScorer, shards=shards) as engine:
+        done, elapsed, decided = 0, 0.0, 0
+        while done < messages:
+            chunk = shifted(done, min(batch, messages - done))
+            began = time.perf_counter()
+            decided += sum(len(d.actions) for d in engine.feed_many(chunk))
+            elapsed += time.perf_counter() - began
+            done += len(chunk)
+            peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"{done:>9,} messages  {done / elapsed:>8,.0f} msg/s  {shards} shards  "
+                  f"router peak RSS {peak_rss:6.1f} MiB  {decided:,} actions  {engine.size}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--trace-memory", action="store_true", help="tracemalloc (slows ~3x)")
+    parser.add_argument("--shards", type=int, default=0, help="worker processes (0: in-process)")
     args = parser.parse_args()
+    if args.shards:
+        sharded(args.messages, args.shards)
+        return
     engine = Engine(Policy(), EmbeddedScorer())
     batch = 50_000
     if args.trace_memory:
         tracemalloc.start()
     done, elapsed, latencies = 0, 0.0, []
     while done < args.messages:
-        chunk = events(min(batch, args.messages - done), seed=done)
-        chunk = [MessagePosted(**{**{f: getattr(e, f) for f in e.__slots__}, "id": f"{done}-{e.id}",
-                                  "at": e.at + timedelta(seconds=2 * done)}) for e in chunk]  # fmt: skip
+        chunk = shifted(done, min(batch, args.messages - done))
         began = time.perf_counter()
         for index, event in enumerate(chunk):
             if index % 1000 == 0:

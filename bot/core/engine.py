@@ -35,6 +35,9 @@ from bot.core.scoring import Scorer, Scores, hostility
 from bot.core.settings import Policy, Settings
 
 _HOUSEKEEPING_EVERY = 1024  # events between sweeps of idle state when nobody calls tick()
+# Pile-on windows of live conversations expire as they are used; a full pass over every
+# conversation is only for targets nobody replies to any more, so it runs on every 16th sweep.
+_FULL_SWEEP_EVERY = 16
 
 
 @dataclass(slots=True)
@@ -77,6 +80,7 @@ class Engine:
         self._joins: OrderedDict[tuple[str, str], datetime] = OrderedDict()
         self._now: datetime | None = None
         self._events_since_sweep = 0
+        self._sweeps = 0
 
     @property
     def policy(self) -> Policy:
@@ -120,7 +124,7 @@ class Engine:
     def tick(self, now: datetime) -> Decisions:
         """Time passes: lift expired slow modes and forget what has expired."""
         self._advance(now)
-        self._sweep(now)
+        self._sweep(now, full=True)
         lifts: list[Decision] = list(self._responder.due_lifts(now))
         return Decisions(actions=tuple(lifts))
 
@@ -131,7 +135,7 @@ class Engine:
         conversation = self._conversation(message.conversation)
         reply_author = self._reply_author(message)
         if reply_author != message.reply_to_author:
-            message = replace(message, reply_to_author=reply_author)
+            message = _with_reply_author(message, reply_author)
         last_other = (
             conversation.last_author if conversation.last_author != message.author else None
         )
@@ -291,9 +295,10 @@ class Engine:
         if self._events_since_sweep >= _HOUSEKEEPING_EVERY:
             self._sweep(self._now)
 
-    def _sweep(self, now: datetime) -> None:
+    def _sweep(self, now: datetime, full: bool = False) -> None:
         """Forget what has expired. Oldest entries sit first in each ordered map."""
         self._events_since_sweep = 0
+        self._sweeps += 1
         memory = self._policy.memory
         message_horizon = now - timedelta(hours=memory.message_hours)
         while self._messages and next(iter(self._messages.values())).at < message_horizon:
@@ -304,8 +309,9 @@ class Engine:
             if conversation.last_at is not None and conversation.last_at >= idle_horizon:
                 break
             del self._conversations[key]
-        for key, conversation in self._conversations.items():
-            conversation.pile_on.expire(now, self.settings_for(key.channel).pile_on)
+        if full or self._sweeps % _FULL_SWEEP_EVERY == 0:
+            for key, conversation in self._conversations.items():
+                conversation.pile_on.expire(now, self.settings_for(key.channel).pile_on)
         join_horizon = now - timedelta(hours=self._longest_newcomer_hours())
         while self._joins and next(iter(self._joins.values())) < join_horizon:
             self._joins.popitem(last=False)
@@ -314,6 +320,15 @@ class Engine:
     def _longest_newcomer_hours(self) -> float:
         every = [self._policy.settings, *self._channel_settings.values()]
         return max(settings.pile_on.newcomer_hours for settings in every)
+
+
+def _with_reply_author(message: MessagePosted, author: str | None) -> MessagePosted:
+    # dataclasses.replace introspects fields on every call; this runs for most replies.
+    return MessagePosted(
+        message.id, message.at, message.community, message.channel, message.author, message.text,
+        message.thread, message.reply_to, author, message.mentions, message.author_joined_at,
+        message.author_roles,
+    )  # fmt: skip
 
 
 def _pressed(message: MessagePosted, finding: AdHominemFinding | None) -> tuple[str, ...]:

@@ -74,12 +74,21 @@ class _WordList:
     def __init__(self, entries: Iterable[str]) -> None:
         squeezed = {_squeeze(entry) for entry in entries}
         self.words = frozenset(entry for entry in squeezed if " " not in entry)
-        self.phrases = tuple(entry for entry in squeezed if " " in entry)
+        # Phrases filed under their first word: only those whose first word occurs are searched.
+        self.phrases: dict[str, tuple[str, ...]] = {}
+        for phrase in sorted(entry for entry in squeezed if " " in entry):
+            first = phrase.split(" ", 1)[0]
+            self.phrases[first] = (*self.phrases.get(first, ()), phrase)
+        self.phrase_starts = frozenset(self.phrases)
 
-    def count(self, tokens: list[str], squeezed_text: str) -> int:
+    def count(self, tokens: list[str], token_set: frozenset[str], squeezed_text: str) -> int:
         """How many of the entries occur: each word token once per use, each phrase once."""
-        hits = sum(1 for token in tokens if token in self.words)
-        return hits + sum(1 for phrase in self.phrases if phrase in squeezed_text)
+        hits = 0
+        if not self.words.isdisjoint(token_set):
+            hits = sum(1 for token in tokens if token in self.words)
+        for first in self.phrase_starts.intersection(token_set):
+            hits += sum(1 for phrase in self.phrases[first] if phrase in squeezed_text)
+        return hits
 
 
 _COMPETENCE_ADJECTIVES = frozenset(
@@ -93,13 +102,20 @@ _ATTACKS = tuple(
     (category, weight, frozenset(triggers.split()), re.compile(pattern))
     for category, weight, triggers, pattern in patterns.ATTACKS
 )
+# Trigger word -> indexes of the patterns it can start, so a message runs only the patterns its
+# words could match (most messages run none).
+_ATTACKS_BY_TRIGGER: dict[str, tuple[int, ...]] = {}
+for _index, (_category, _weight, _triggers, _pattern) in enumerate(_ATTACKS):
+    for _trigger in _triggers:
+        _ATTACKS_BY_TRIGGER[_trigger] = (*_ATTACKS_BY_TRIGGER.get(_trigger, ()), _index)
+_ALL_TRIGGERS = frozenset(_ATTACKS_BY_TRIGGER)
 _IDENTITY = re.compile(patterns.IDENTITY_ATTACK)
 _IDENTITY_TRIGGERS = _WordList(lexicon.IDENTITY_GROUPS)
 _INSULTS = _WordList(lexicon.NAME_NOUNS + lexicon.PERSON_ADJECTIVES)
 _PROFANITY = _WordList(lexicon.PROFANITY)
 _WARM = _WordList(lexicon.WARM_WORDS)
 _DISAGREE = _WordList(lexicon.DISAGREE_WORDS)
-_WARM_MARKS = ("!!", "🎉", "👏", "❤", "🙌", "🥳")
+_WARM_EMOJI = ("🎉", "👏", "❤", "🙌", "🥳")
 
 _QUOTED_LINE = re.compile(r"^\s*(?:>|&gt;).*$", re.MULTILINE)
 _QUOTED_SPAN = re.compile(
@@ -124,7 +140,11 @@ _IDEA_NOUN_AFTER_YOUR = re.compile(r"\byour\s+" + patterns.any_of(lexicon.IDEA_N
 
 def strip_quoted(text: str) -> str:
     """``text`` (normalised) without quoted lines or quoted spans, which report others' words."""
-    return _QUOTED_SPAN.sub(" ", _QUOTED_LINE.sub(" ", text))
+    if ">" in text:
+        text = _QUOTED_LINE.sub(" ", text)
+    if '"' in text or "'" in text:
+        text = _QUOTED_SPAN.sub(" ", text)
+    return text
 
 
 def _cue_from(category: str, weight: float, match: re.Match[str], before: str) -> Cue | None:
@@ -141,10 +161,12 @@ def _cue_from(category: str, weight: float, match: re.Match[str], before: str) -
 
 
 def _cues(text: str, tokens: frozenset[str]) -> tuple[Cue, ...]:
+    present = _ALL_TRIGGERS.intersection(tokens)
+    if not present:
+        return ()
     best: dict[str, Cue] = {}
-    for category, weight, triggers, pattern in _ATTACKS:
-        if triggers.isdisjoint(tokens):
-            continue
+    indexes = sorted({index for trigger in present for index in _ATTACKS_BY_TRIGGER[trigger]})
+    for category, weight, _, pattern in (_ATTACKS[index] for index in indexes):
         for match in pattern.finditer(text):
             cue = _cue_from(
                 category, weight, match, text[max(0, match.start() - 60) : match.start()]
@@ -168,16 +190,19 @@ def analyse(text: str) -> Analysis:
     cues = _cues(own_words, tokens)
     squeezed = _squeeze(own_words)
     squeezed_tokens = _TOKEN.findall(squeezed)
+    squeezed_set = frozenset(squeezed_tokens)
     identity = not _IDENTITY_TRIGGERS.words.isdisjoint(tokens) and bool(_IDENTITY.search(own_words))
-    warm_marks = sum(own_words.count(mark) for mark in _WARM_MARKS)
+    warm_marks = own_words.count("!!")
+    if not own_words.isascii():
+        warm_marks += sum(own_words.count(mark) for mark in _WARM_EMOJI)
     return Analysis(
         cues=cues,
         addressed=not _ADDRESSED.isdisjoint(tokens),
-        untargeted_insults=_INSULTS.count(squeezed_tokens, squeezed),
-        profanity=_PROFANITY.count(squeezed_tokens, squeezed) > 0,
+        untargeted_insults=_INSULTS.count(squeezed_tokens, squeezed_set, squeezed),
+        profanity=_PROFANITY.count(squeezed_tokens, squeezed_set, squeezed) > 0,
         threat=any(cue.category == "threat" and cue.weight >= 0.5 for cue in cues),
         identity_attack=identity,
-        warmth=min(1.0, 0.5 * (_WARM.count(squeezed_tokens, squeezed) + warm_marks)),
-        disagreement=min(1.0, 0.4 * _DISAGREE.count(squeezed_tokens, squeezed)),
+        warmth=min(1.0, 0.5 * (_WARM.count(squeezed_tokens, squeezed_set, squeezed) + warm_marks)),
+        disagreement=min(1.0, 0.4 * _DISAGREE.count(squeezed_tokens, squeezed_set, squeezed)),
         mentioned_handles=tuple(dict.fromkeys(_MENTION.findall(normalised))),
     )
