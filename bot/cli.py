@@ -15,9 +15,12 @@ from rich.table import Table
 from adapters.replay.runner import load, replay, write_jsonl
 from adapters.replay.timeline import render
 from bot.core.engine import Engine
+from bot.core.scoring import Scorer
 from bot.core.settings import Policy
 from bot.policy.loader import PolicyError, load_policy
 from bot.scoring.embedded import EmbeddedScorer
+from bot.scoring.errors import ScorerLoadError
+from bot.scoring.select import DetoxifyChoice, build_scorer
 
 app = typer.Typer(help="Longform: notices pile-ons and personal attacks, and offers structure.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
@@ -38,7 +41,17 @@ def _policy(name: str) -> Policy:
         raise typer.Exit(2) from error
 
 
-def _run(files: list[Path], policy: Policy, output: str, console: Console) -> None:
+def _scorer(name: str, choice: DetoxifyChoice) -> Scorer:
+    try:
+        return build_scorer(name, choice)
+    except ScorerLoadError as error:
+        Console(stderr=True).print(f"[red]{error}[/red]", highlight=False)
+        raise typer.Exit(2) from error
+
+
+def _run(
+    files: list[Path], policy: Policy, output: str, console: Console, scorer: Scorer | None = None
+) -> None:
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
         Console(stderr=True).print(f"[red]no such file: {', '.join(missing)}[/red]")
@@ -46,7 +59,9 @@ def _run(files: list[Path], policy: Policy, output: str, console: Console) -> No
     events, bad = load(files)
     for line in bad:
         log.warning("bad_line_skipped", file=line.path, line=line.line, problem=line.problem)
-    steps = replay(Engine(policy, EmbeddedScorer()), events)
+    # A slow scorer scores in batches ahead of the engine; the embedded one is fast enough inline.
+    batched = scorer if scorer is not None and scorer.name != "embedded" else None
+    steps = replay(Engine(policy, scorer or EmbeddedScorer()), events, batched)
     if output == "jsonl":
         write_jsonl(steps, sys.stdout)
         return
@@ -65,13 +80,28 @@ def replay_command(
         str,
         typer.Option("--format", help="text (a readable timeline) or jsonl (one object a line)."),
     ] = "text",
+    scorer: Annotated[
+        str, typer.Option(help="embedded (default, no download) or detoxify (needs its weights).")
+    ] = "embedded",
+    model: Annotated[
+        str, typer.Option(help="Detoxify model: unbiased, original, multilingual.")
+    ] = ("unbiased"),
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Directory written by `longform models fetch`.")
+    ] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Detoxify checkpoint file.")] = None,
+    config_dir: Annotated[
+        Path | None, typer.Option(help="Tokenizer and config directory for --checkpoint.")
+    ] = None,
 ) -> None:
     """Replay recorded conversations through a policy, as if live, and show what it would do."""
     _logs_to_stderr()
     if output_format not in ("text", "jsonl"):
         Console(stderr=True).print("[red]--format must be 'text' or 'jsonl'[/red]")
         raise typer.Exit(2)
-    _run(files, _policy(policy), output_format, Console())
+    loaded = _policy(policy)
+    choice = DetoxifyChoice(model, model_dir, checkpoint, config_dir)
+    _run(files, loaded, output_format, Console(), _scorer(scorer, choice))
 
 
 @app.command()

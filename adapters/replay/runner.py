@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from bot.core.decisions import (
     recipient,
 )
 from bot.core.engine import Engine
-from bot.core.events import Event
+from bot.core.events import Event, MessageEdited, MessagePosted
+from bot.core.scoring import Scorer, Scores
 
 _ACTION_NAMES: dict[type, str] = {
     PostNotice: "notice",
@@ -54,20 +56,41 @@ def load(paths: Iterable[Path]) -> tuple[list[Event], list[BadLine]]:
     return events, bad
 
 
-def replay(engine: Engine, events: Iterable[Event]) -> Iterator[Step]:
-    """Feed ``events`` in order, ticking the clock before each, then once after the last."""
+def replay(
+    engine: Engine, events: Iterable[Event], scorer: Scorer | None = None, batch_size: int = 64
+) -> Iterator[Step]:
+    """Feed ``events`` in order, ticking the clock before each, then once after the last.
+
+    With a ``scorer``, texts are scored ``batch_size`` at a time before the engine sees them (what
+    a slow model such as Detoxify needs); without one, the engine scores each text itself.
+    """
     last = None
-    for event in events:
+    for event, scores in _scored(events, scorer, batch_size):
         ticked = engine.tick(event.at)
         if ticked.actions:
             yield Step(None, (), ticked.actions)
-        decided = engine.feed(event)
+        decided = engine.feed(event, scores)
         yield Step(event, decided.detections, decided.actions)
         last = event.at
     if last is not None:
         ticked = engine.tick(last + timedelta(days=1))
         if ticked.actions:
             yield Step(None, (), ticked.actions)
+
+
+def _scored(
+    events: Iterable[Event], scorer: Scorer | None, batch_size: int
+) -> Iterator[tuple[Event, Scores | None]]:
+    if scorer is None:
+        yield from ((event, None) for event in events)
+        return
+    stream = iter(events)
+    while batch := list(itertools.islice(stream, batch_size)):
+        texts = [e.text for e in batch if isinstance(e, MessagePosted | MessageEdited)]
+        scored = iter(scorer.score(texts))
+        for event in batch:
+            has_text = isinstance(event, MessagePosted | MessageEdited)
+            yield event, next(scored) if has_text else None
 
 
 def action_text(action: Decision) -> str:

@@ -1,0 +1,99 @@
+"""Choosing a scorer by name, as the CLI and the config do.
+
+``embedded`` (the default) needs nothing. ``detoxify`` runs Detoxify beside the embedded rules: the
+rules still find the cues and targets, Detoxify adds its attributes, and for each attribute the
+higher of the two counts. Detoxify's weights come from a directory written by `longform models
+fetch`, from an explicit checkpoint and config directory, or (on a machine with internet) from
+Detoxify's own download.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core.scoring import Scorer
+from bot.scoring.embedded import EmbeddedScorer
+from bot.scoring.errors import ScorerLoadError
+
+SCORERS = ("embedded", "detoxify")
+
+
+@dataclass(frozen=True, slots=True)
+class DetoxifyChoice:
+    """Where Detoxify's weights come from; all None means Detoxify's own download."""
+
+    model: str = "unbiased"
+    model_dir: Path | None = None
+    checkpoint: Path | None = None
+    config_dir: Path | None = None
+    batch_size: int = 32
+    device: str = "cpu"
+
+
+class CombinedScorer:
+    """Two scorers' attributes together; for an attribute both give, the higher score."""
+
+    def __init__(self, first: Scorer, second: Scorer) -> None:
+        self._first, self._second = first, second
+        self.name = f"{first.name}+{second.name}"
+        self.attributes = tuple(dict.fromkeys((*first.attributes, *second.attributes)))
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """One mapping per text, in order."""
+        combined = []
+        for mine, theirs in zip(self._first.score(texts), self._second.score(texts), strict=True):
+            merged = dict(mine)
+            for name, value in theirs.items():
+                merged[name] = max(value, merged.get(name, 0.0))
+            combined.append(merged)
+        return combined
+
+
+def build_scorer(name: str, detoxify: DetoxifyChoice | None = None) -> Scorer:
+    """The scorer called ``name``. Raises ScorerLoadError naming the problem and the fix."""
+    if name == "embedded":
+        return EmbeddedScorer()
+    if name == "detoxify":
+        from bot.scoring.detoxify_scorer import DetoxifyScorer
+
+        choice = detoxify or DetoxifyChoice()
+        checkpoint, config_dir = _weights(choice)
+        return CombinedScorer(
+            EmbeddedScorer(),
+            DetoxifyScorer(choice.model, checkpoint, config_dir, choice.batch_size, choice.device),
+        )
+    raise ScorerLoadError(f"unknown scorer {name!r}: choose one of {', '.join(SCORERS)}")
+
+
+def _weights(choice: DetoxifyChoice) -> tuple[Path | None, Path | None]:
+    if choice.model_dir is None:
+        return choice.checkpoint, choice.config_dir
+    return weights_in(choice.model_dir)
+
+
+def weights_in(model_dir: Path) -> tuple[Path, Path]:
+    """The checkpoint file and config directory in a directory written by `longform models fetch`."""
+    if not model_dir.is_dir():
+        raise ScorerLoadError(
+            f"Detoxify model directory {model_dir} does not exist: run `longform models fetch "
+            f"--dest {model_dir}` on a machine with internet, then copy the directory here"
+        )
+    manifest = model_dir / "manifest.json"
+    if manifest.is_file():
+        try:
+            listed = json.loads(manifest.read_text(encoding="utf-8"))
+            return model_dir / listed["checkpoint"], model_dir / listed["config_dir"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise ScorerLoadError(
+                f"{manifest} is damaged ({error}): fetch the model again with `longform models fetch`"
+            ) from error
+    checkpoints = sorted(model_dir.glob("*.ckpt"))
+    if len(checkpoints) != 1:
+        raise ScorerLoadError(
+            f"{model_dir} holds {len(checkpoints)} .ckpt files and no manifest.json: "
+            "fetch the model with `longform models fetch`, or name the checkpoint explicitly"
+        )
+    return checkpoints[0], model_dir
