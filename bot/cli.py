@@ -17,6 +17,7 @@ from adapters.replay.timeline import render
 from bot.core.engine import Engine
 from bot.core.scoring import Scorer
 from bot.core.settings import Policy
+from bot.models.cli import models_app
 from bot.policy.loader import PolicyError, load_policy
 from bot.scoring.embedded import EmbeddedScorer
 from bot.scoring.errors import ScorerLoadError
@@ -24,6 +25,7 @@ from bot.scoring.select import DetoxifyChoice, build_scorer
 
 app = typer.Typer(help="Longform: notices pile-ons and personal attacks, and offers structure.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
+app.add_typer(models_app, name="models", help="Download scoring models for offline use.")
 DEMO = Path(__file__).resolve().parent / "demo"
 log = structlog.get_logger()
 

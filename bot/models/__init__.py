@@ -1,0 +1,1 @@
+"""Local copies of the models Longform can score with, so that scoring runs offline."""
