@@ -33,6 +33,7 @@ from bot.core.pile_on import PileOnDetector, message_pressure
 from bot.core.responses import Responder
 from bot.core.scoring import Scorer, Scores, hostility
 from bot.core.settings import Policy, Settings
+from bot.core.snapshot import FORMAT, Plain, SnapshotError, from_plain, register, to_plain
 
 _HOUSEKEEPING_EVERY = 1024  # events between sweeps of idle state when nobody calls tick()
 # Pile-on windows of live conversations expire as they are used; a full pass over every
@@ -120,6 +121,28 @@ class Engine:
         self._joins[(event.community, event.user)] = event.at
         self._joins.move_to_end((event.community, event.user))
         return Decisions()
+
+    def snapshot(self) -> dict[str, Plain]:
+        """Everything the engine remembers, as plain data (JSON-ready); never message text."""
+        state = {name: getattr(self, name) for name in _STATE}
+        return {"format": FORMAT, "state": {k: to_plain(v) for k, v in state.items()}}
+
+    @classmethod
+    def restore(cls, policy: Policy, scorer: Scorer | None, snapshot: dict[str, Plain]) -> Engine:
+        """An engine that remembers what ``snapshot`` recorded, under ``policy``.
+
+        Raises SnapshotError if the snapshot is damaged or of another format; the caller then
+        starts a fresh engine and says so.
+        """
+        if snapshot.get("format") != FORMAT:
+            raise SnapshotError(f"snapshot format {snapshot.get('format')!r}, expected {FORMAT}")
+        engine = cls(policy, scorer)
+        state = snapshot.get("state")
+        if not isinstance(state, dict) or set(state) != set(_STATE):
+            raise SnapshotError("snapshot does not hold the engine's state")
+        for name in _STATE:
+            setattr(engine, name, from_plain(state[name]))
+        return engine
 
     def tick(self, now: datetime) -> Decisions:
         """Time passes: lift expired slow modes and forget what has expired."""
@@ -320,6 +343,12 @@ class Engine:
     def _longest_newcomer_hours(self) -> float:
         every = [self._policy.settings, *self._channel_settings.values()]
         return max(settings.pile_on.newcomer_hours for settings in every)
+
+
+# What a snapshot holds: the engine's memory, not its policy or scorer (given again on restore).
+_STATE = ("_messages", "_conversations", "_joins", "_now", "_events_since_sweep", "_sweeps",
+          "_responder")  # fmt: skip
+register(_Seen, _Conversation)
 
 
 def _with_reply_author(message: MessagePosted, author: str | None) -> MessagePosted:

@@ -1,0 +1,126 @@
+"""The engine's memory as plain data, so that a restart resumes where the engine stopped.
+
+How it works: ``to_plain`` walks the engine's state objects (windows, heat, cooldowns, slow modes)
+and turns them into nested lists, dicts with string keys, strings and numbers that any JSON encoder
+can store; ``from_plain`` builds them back. Only the classes named in ``_CLASSES`` can be built, so
+a stored snapshot can never make the engine construct anything else. Times keep their zone. A
+snapshot carries ``FORMAT``: an engine given a snapshot of another format starts empty instead of
+misreading it (the caller is told).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import fields, is_dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from bot.core.decisions import PromptKind, Signal
+from bot.core.escalation import EscalationDetector, _Exchange, _Recent
+from bot.core.events import ConversationKey
+from bot.core.pile_on import PileOnDetector, _Pressure, _TargetWindow
+from bot.core.responses import Responder, _SlowMode
+
+FORMAT = 1
+
+Plain = None | bool | int | float | str | list["Plain"] | dict[str, "Plain"]
+
+_CLASSES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (ConversationKey, PileOnDetector, _TargetWindow, _Pressure, EscalationDetector,
+                _Recent, _Exchange, Responder, _SlowMode, Signal, PromptKind)
+}  # fmt: skip
+
+
+class SnapshotError(ValueError):
+    """A snapshot that cannot be read back (damaged, or written by another format)."""
+
+
+def register(*classes: type) -> None:
+    """Allow more state classes (the engine registers its own private ones)."""
+    _CLASSES.update({cls.__name__: cls for cls in classes})
+
+
+def to_plain(value: Any) -> Plain:
+    """``value`` as plain data; raises SnapshotError for a type not meant to be stored."""
+    if value is None or (
+        isinstance(value, bool | int | float | str) and not isinstance(value, Enum)
+    ):
+        return value
+    if isinstance(value, Enum):
+        return {"$enum": type(value).__name__, "value": value.value}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"$timedelta": value.total_seconds()}
+    if isinstance(value, tuple):
+        return {"$tuple": [to_plain(item) for item in value]}
+    if isinstance(value, frozenset):
+        return {"$frozenset": sorted((to_plain(item) for item in value), key=repr)}
+    if isinstance(value, deque):
+        return {"$deque": [to_plain(item) for item in value], "maxlen": value.maxlen}
+    if isinstance(value, list):
+        return [to_plain(item) for item in value]
+    if isinstance(value, dict):
+        tag = "$ordered" if isinstance(value, OrderedDict) else "$dict"
+        return {tag: [[to_plain(k), to_plain(v)] for k, v in value.items()]}
+    return _object_to_plain(value)
+
+
+def _object_to_plain(value: Any) -> Plain:
+    name = type(value).__name__
+    if _CLASSES.get(name) is not type(value):
+        raise SnapshotError(f"{name} is not part of the engine's stored state")
+    if is_dataclass(value):
+        attributes = {spec.name: getattr(value, spec.name) for spec in fields(value)}
+    else:
+        attributes = dict(vars(value))
+    return {"$object": name, "fields": {key: to_plain(item) for key, item in attributes.items()}}
+
+
+def from_plain(data: Plain) -> Any:
+    """The value ``to_plain`` was given; raises SnapshotError on anything it did not write."""
+    if data is None or isinstance(data, bool | int | float | str):
+        return data
+    if isinstance(data, list):
+        return [from_plain(item) for item in data]
+    try:
+        return _tagged(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise SnapshotError(f"damaged snapshot near {str(data)[:80]!r}: {error}") from error
+
+
+def _tagged(data: dict[str, Any]) -> Any:
+    if "$datetime" in data:
+        return datetime.fromisoformat(str(data["$datetime"]))
+    if "$timedelta" in data:
+        return timedelta(seconds=float(data["$timedelta"]))
+    if "$enum" in data:
+        return _class(data["$enum"])(data["value"])
+    if "$tuple" in data:
+        return tuple(from_plain(data["$tuple"]))
+    if "$frozenset" in data:
+        return frozenset(from_plain(data["$frozenset"]))
+    if "$deque" in data:
+        return deque(from_plain(data["$deque"]), maxlen=data["maxlen"])
+    if "$ordered" in data or "$dict" in data:
+        pairs = data["$ordered"] if "$ordered" in data else data["$dict"]
+        made: dict[Any, Any] = OrderedDict() if "$ordered" in data else {}
+        for key, value in pairs:
+            made[from_plain(key)] = from_plain(value)
+        return made
+    if "$object" in data:
+        cls = _class(data["$object"])
+        made = object.__new__(cls)
+        for key, value in data["fields"].items():
+            object.__setattr__(made, key, from_plain(value))
+        return made
+    raise SnapshotError(f"unknown tag in snapshot: {sorted(data)[:3]}")
+
+
+def _class(name: Plain) -> type:
+    cls = _CLASSES.get(str(name))
+    if cls is None:
+        raise SnapshotError(f"{name} is not part of the engine's stored state")
+    return cls
