@@ -1,0 +1,246 @@
+"""The service's configuration (`longform run --config FILE`): TOML validated by pydantic.
+
+Every setting is documented beside its field and in config.example.toml (a test keeps the two in
+step). Secrets never live in the file: it names the environment variable that holds each token, and
+``tokens()`` reads them at start-up, failing with the setting's name and the fix. Errors name the
+file, the table and the key; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Platform = Literal["discord", "telegram"]
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names every problem and its fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageConfig(_Section):
+    url: str = Field(
+        "sqlite:///longform.db",
+        description="SQLAlchemy URL: a SQLite file (default) or postgresql+psycopg://...",
+    )
+    retention_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        30, description="Days message text is kept (0: never stored); ids and scores stay"
+    )
+    audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        365, description="Days audit rows are kept before the purge drops them"
+    )
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level logged; message text appears only at debug"
+    )
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: JSON unless stderr is a terminal"
+    )
+
+
+class MetricsConfig(_Section):
+    enabled: bool = Field(False, description="Serve Prometheus metrics over HTTP")
+    host: str = Field("127.0.0.1", description="Address the metrics endpoint listens on")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        9108, description="Port of the metrics endpoint"
+    )
+
+
+class DetoxifyConfig(_Section):
+    model: Literal["unbiased", "original", "multilingual"] = Field(
+        "unbiased", description="Detoxify model"
+    )
+    model_dir: Path | None = Field(None, description="Directory written by `longform models fetch`")
+    checkpoint: Path | None = Field(None, description="Checkpoint file (instead of model_dir)")
+    config_dir: Path | None = Field(None, description="Tokenizer/config directory for checkpoint")
+    device: str = Field("cpu", description="torch device: cpu, cuda, cuda:0 ...")
+
+
+class ScoringConfig(_Section):
+    backend: Literal["embedded", "detoxify"] = Field(
+        "embedded", description="embedded (default, no download) or detoxify"
+    )
+    batch_size: Annotated[int, Field(ge=1, le=1024)] = Field(
+        32, description="Texts scored together off the event loop"
+    )
+    batch_wait_ms: Annotated[int, Field(ge=0, le=5000)] = Field(
+        20, description="How long the first text of a batch waits for company"
+    )
+    detoxify: DetoxifyConfig = Field(
+        default_factory=DetoxifyConfig, description="Where Detoxify's weights are"
+    )
+
+
+class OutboxConfig(_Section):
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = Field(
+        5, description="Tries per decision before it is recorded as failed"
+    )
+    retry_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        10.0, description="First retry delay; doubles each attempt (a platform's retry-after wins)"
+    )
+    expire_minutes: Annotated[float, Field(gt=0)] = Field(
+        60.0, description="A decision not executed within this long is expired, not sent late"
+    )
+
+
+class SchedulerConfig(_Section):
+    tick_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        30.0, description="How often the engine's clock is advanced (expiries, slow-mode lifts)"
+    )
+    snapshot_seconds: Annotated[float, Field(gt=0, le=86400)] = Field(
+        60.0, description="How often the engine's memory is saved for a restart"
+    )
+    digest_hour_utc: Annotated[int, Field(ge=0, le=23)] = Field(
+        8, description="Hour (UTC) of the daily moderators' digest"
+    )
+    longform_days: Annotated[float, Field(gt=0, le=60)] = Field(
+        7.0, description="Days after which a long-form space gets a closing reminder"
+    )
+
+
+class PlatformConfig(_Section):
+    enabled: bool = Field(False, description="Connect to this platform")
+    token_env: str = Field("", description="Environment variable holding the bot token")
+    api_url: str = Field(
+        "", description="API base URL; empty: the platform's own (set only for a local test server)"
+    )
+
+
+class DiscordConfig(PlatformConfig):
+    token_env: str = Field(
+        "LONGFORM_DISCORD_TOKEN", description="Environment variable holding the bot token"
+    )
+
+
+class TelegramConfig(PlatformConfig):
+    token_env: str = Field(
+        "LONGFORM_TELEGRAM_TOKEN", description="Environment variable holding the bot token"
+    )
+
+
+class CommunityConfig(_Section):
+    platform: Platform = Field(description="discord or telegram")
+    id: str = Field(description="Discord guild id, or Telegram group chat id")
+    name: str = Field("", description="A name for logs and the digest")
+    longform_space: str = Field(
+        "",
+        description="Discord forum channel id, or Telegram forum group chat id, for long-form posts",
+    )
+    moderators: str = Field(
+        description="Discord channel id, or Telegram chat id, where alerts and the digest go"
+    )
+    language: str = Field("en", description="Language of the prompts (the policy's texts)")
+    policy: str = Field("", description="Policy for this community (empty: the top-level policy)")
+    mode: Literal["", "shadow", "live"] = Field(
+        "", description="Override the policy's mode for this community"
+    )
+    channels: tuple[str, ...] = Field(
+        (), description="Channels or topics to watch (empty: all the bot can see)"
+    )
+
+
+class Config(_Section):
+    policy: str = Field(
+        "professional", description="Policy preset (professional, strict, gentle) or a TOML file"
+    )
+    mode: Literal["", "shadow", "live"] = Field(
+        "", description="Override the policy's mode everywhere (empty: the policy decides)"
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Database and retention"
+    )
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logs")
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="Prometheus endpoint")
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Hostility scoring")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Executing decisions")
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Timed work")
+    discord: DiscordConfig = Field(default_factory=DiscordConfig, description="Discord")
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig, description="Telegram")
+    communities: tuple[CommunityConfig, ...] = Field(
+        (), description="Communities served, one [[communities]] table each"
+    )
+
+    @model_validator(mode="after")
+    def _communities_fit_platforms(self) -> Config:
+        seen: set[tuple[str, str]] = set()
+        for index, community in enumerate(self.communities):
+            where = f"communities[{index}]"
+            if not getattr(self, community.platform).enabled:
+                raise ValueError(
+                    f"{where}.platform: {community.platform} is not enabled; set "
+                    f"[{community.platform}] enabled = true or remove the community"
+                )
+            if (community.platform, community.id) in seen:
+                raise ValueError(f"{where}.id: {community.id} is listed twice")
+            seen.add((community.platform, community.id))
+        for platform in ("discord", "telegram"):
+            section: PlatformConfig = getattr(self, platform)
+            if section.enabled and not section.token_env:
+                raise ValueError(
+                    f"{platform}.token_env: name the environment variable holding the token"
+                )
+        return self
+
+    @property
+    def platforms(self) -> tuple[Platform, ...]:
+        """The platforms to connect to."""
+        every: tuple[Platform, ...] = ("discord", "telegram")
+        return tuple(platform for platform in every if getattr(self, platform).enabled)
+
+    def community(self, platform: str, community_id: str) -> CommunityConfig | None:
+        """The configured community, or None if the bot is in one it was not told about."""
+        return next(
+            (c for c in self.communities if (c.platform, c.id) == (platform, community_id)), None
+        )
+
+
+def load_config(path: Path) -> Config:
+    """The validated config in ``path``; raises ConfigError listing every problem."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: no such file; copy config.example.toml and edit it") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError("\n".join(_problem(path, item) for item in error.errors())) from error
+
+
+def _problem(path: Path, item: Mapping[str, object]) -> str:
+    location = ".".join(str(part) for part in item["loc"])  # type: ignore[attr-defined]
+    if item["type"] == "extra_forbidden":
+        return f"{path}: {location}: unknown key (check the spelling against config.example.toml)"
+    message = str(item["msg"]).removeprefix("Value error, ")
+    return f"{path}: {location}: {message}" if location else f"{path}: {message}"
+
+
+def tokens(config: Config, environ: Mapping[str, str] = os.environ) -> dict[Platform, str]:
+    """Each enabled platform's token, read from the environment variable the config names."""
+    found: dict[Platform, str] = {}
+    missing = []
+    for platform in config.platforms:
+        variable = getattr(config, platform).token_env
+        value = environ.get(variable, "").strip()
+        if value:
+            found[platform] = value
+        else:
+            missing.append(
+                f"{platform}.token_env: the environment variable {variable} is not set; "
+                f"export {variable}=<your {platform} bot token> before starting"
+            )
+    if missing:
+        raise ConfigError("\n".join(missing))
+    return found
