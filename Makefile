@@ -20,6 +20,7 @@ $(VENV)/.base: $(BIN)/python pyproject.toml
 $(VENV)/.dev: $(VENV)/.base
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" $(TORCH_INDEX)
 	$(BIN)/python -m pip install --quiet -e ".[dev,detoxify]"
+	@# the check below catches a CUDA torch pulled in by accident
 	@$(BIN)/python -c "import torch, sys; sys.exit(0 if '+cpu' in torch.__version__ or not torch.cuda.is_available() else 1)" \
 		|| (echo "torch is not the CPU build; see README" && exit 1)
 	touch $@

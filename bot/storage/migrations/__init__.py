@@ -1,0 +1,1 @@
+"""Alembic migrations of the durable store, run by ``Store.open`` (no alembic.ini needed)."""

@@ -1,0 +1,219 @@
+"""Small repositories: engine snapshots, member preferences, the message log and feedback.
+
+Each method runs in its own transaction and returns plain values or frozen dataclasses, never
+live ORM rows, so callers (often in a worker thread) cannot change the database by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.core.events import ConversationKey, MessagePosted
+from bot.storage.schema import EngineStateRow, FeedbackRow, MemberPrefRow, MessageLogRow, Verdict
+
+ALL_COMMUNITIES = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A saved engine state: ``blob`` is the JSON value that was saved under ``key``."""
+
+    key: str
+    version: int
+    saved_at: datetime
+    blob: Any
+
+
+class EngineStates:
+    """Named JSON snapshots, one per key; saving again replaces the previous one."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def save(self, key: str, blob: Any, *, version: int, now: datetime) -> None:
+        """Store ``blob`` (any JSON value) as the snapshot ``key``, replacing any earlier one."""
+        with self._sessions.begin() as session:
+            row = session.get(EngineStateRow, key, with_for_update=True)
+            if row is None:
+                session.add(EngineStateRow(key=key, version=version, saved_at=now, blob=blob))
+            else:
+                row.version, row.saved_at, row.blob = version, now, blob
+
+    def load(self, key: str) -> Snapshot | None:
+        """The snapshot saved under ``key``, or ``None`` if there is none."""
+        with self._sessions() as session:
+            row = session.get(EngineStateRow, key)
+            return None if row is None else Snapshot(row.key, row.version, row.saved_at, row.blob)
+
+
+class MemberPrefs:
+    """Members' choices; today, opting out of private prompts.
+
+    ``community=""`` (:data:`ALL_COMMUNITIES`) is a platform-wide choice, for an opt-out made in a
+    private chat with the bot. A community's own setting, where there is one, wins over it.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def set_opt_out(
+        self, platform: str, community: str, member: str, opted_out: bool = True, *, now: datetime
+    ) -> None:
+        """Record whether ``member`` wants no private prompts in ``community``."""
+        with self._sessions.begin() as session:
+            key = (platform, community, member)
+            row = session.get(MemberPrefRow, key, with_for_update=True)
+            if row is None:
+                session.add(
+                    MemberPrefRow(
+                        platform=platform,
+                        community=community,
+                        member=member,
+                        opted_out=opted_out,
+                        updated_at=now,
+                    )
+                )
+            else:
+                row.opted_out, row.updated_at = opted_out, now
+
+    def is_opted_out(self, platform: str, community: str, member: str) -> bool:
+        """True if ``member`` opted out in ``community`` or, failing a setting there, everywhere."""
+        with self._sessions() as session:
+            local = session.get(MemberPrefRow, (platform, community, member))
+            if local is not None:
+                return local.opted_out
+            everywhere = session.get(MemberPrefRow, (platform, ALL_COMMUNITIES, member))
+            return everywhere is not None and everywhere.opted_out
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedMessage:
+    """A message as logged; ``text`` is ``None`` once retention or a delete dropped it."""
+
+    platform: str
+    message_id: str
+    conversation: ConversationKey
+    author: str
+    at: datetime
+    scores: dict[str, float]
+    text: str | None
+
+
+class MessageLog:
+    """What Longform saw, for evidence; the text is kept only for the retention period."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def record(self, platform: str, message: MessagePosted, scores: Mapping[str, float]) -> None:
+        """Log ``message`` with its ``scores``; logging it again (an edit) replaces text and scores."""
+        with self._sessions.begin() as session:
+            row = session.get(MessageLogRow, (platform, message.id), with_for_update=True)
+            if row is None:
+                row = MessageLogRow(
+                    platform=platform,
+                    message_id=message.id,
+                    community=message.community,
+                    channel=message.channel,
+                    thread=message.thread,
+                    author=message.author,
+                    at=message.at,
+                )
+                session.add(row)
+            row.scores, row.text = dict(scores), message.text
+
+    def forget_message(self, platform: str, message_id: str) -> bool:
+        """Drop the text of a deleted message (id and scores stay); True if it was logged."""
+        with self._sessions.begin() as session:
+            row = session.get(MessageLogRow, (platform, message_id), with_for_update=True)
+            if row is not None:
+                row.text = None
+            return row is not None
+
+    def get(self, platform: str, message_id: str) -> LoggedMessage | None:
+        """The logged message, or ``None``."""
+        with self._sessions() as session:
+            row = session.get(MessageLogRow, (platform, message_id))
+            return None if row is None else _logged(row)
+
+    def conversation(
+        self, platform: str, key: ConversationKey, *, since: datetime, limit: int = 200
+    ) -> list[LoggedMessage]:
+        """Messages in ``key`` at or after ``since``, oldest first, at most ``limit``."""
+        query = (
+            select(MessageLogRow)
+            .where(
+                MessageLogRow.platform == platform,
+                MessageLogRow.community == key.community,
+                MessageLogRow.channel == key.channel,
+                MessageLogRow.thread == key.thread,
+                MessageLogRow.at >= since,
+            )
+            .order_by(MessageLogRow.at, MessageLogRow.message_id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [_logged(row) for row in session.scalars(query)]
+
+
+def _logged(row: MessageLogRow) -> LoggedMessage:
+    key = ConversationKey(row.community, row.channel, row.thread)
+    return LoggedMessage(
+        row.platform, row.message_id, key, row.author, row.at, dict(row.scores), row.text
+    )
+
+
+class FeedbackLog:
+    """Moderators' verdicts on decisions, for precision reporting."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def add(
+        self,
+        platform: str,
+        signal: str,
+        verdict: Verdict,
+        *,
+        by: str,
+        at: datetime,
+        audit_id: int | None = None,
+        message_id: str | None = None,
+    ) -> int:
+        """Store one verdict on an audit line and/or a message; returns its id.
+
+        Raises ``ValueError`` if neither ``audit_id`` nor ``message_id`` is given.
+        """
+        if audit_id is None and message_id is None:
+            raise ValueError("feedback needs an audit_id or a message_id")
+        row = FeedbackRow(
+            platform=platform,
+            audit_id=audit_id,
+            message_id=message_id,
+            signal=str(signal),
+            verdict=Verdict(verdict).value,
+            by=by,
+            at=at,
+        )
+        with self._sessions.begin() as session:
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def feedback_counts(self) -> dict[str, tuple[int, int]]:
+        """``{signal: (helpful, wrong)}`` over all feedback; signals without feedback are absent."""
+        query = select(FeedbackRow.signal, FeedbackRow.verdict, func.count()).group_by(
+            FeedbackRow.signal, FeedbackRow.verdict
+        )
+        counts: dict[str, list[int]] = {}
+        with self._sessions() as session:
+            for signal, verdict, count in session.execute(query):
+                pair = counts.setdefault(signal, [0, 0])
+                pair[0 if verdict == Verdict.HELPFUL else 1] += count
+        return {signal: (helpful, wrong) for signal, (helpful, wrong) in counts.items()}
