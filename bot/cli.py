@@ -20,6 +20,7 @@ from bot.core.settings import Policy
 from bot.evaluation import report
 from bot.models.cli import models_app
 from bot.policy.loader import PolicyError, load_policy
+from bot.runtime import commands
 from bot.scoring.embedded import EmbeddedScorer
 from bot.scoring.errors import ScorerLoadError
 from bot.scoring.select import DetoxifyChoice, build_scorer
@@ -27,6 +28,10 @@ from bot.scoring.select import DetoxifyChoice, build_scorer
 app = typer.Typer(help="Longform: notices pile-ons and personal attacks, and offers structure.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
 app.add_typer(models_app, name="models", help="Download scoring models for offline use.")
+app.command("run")(commands.run)
+app.command("check-config")(commands.check_config)
+app.command("reload")(commands.reload)
+app.command("erase-member")(commands.erase_member)
 DEMO = Path(__file__).resolve().parent / "demo"
 log = structlog.get_logger()
 
@@ -146,6 +151,12 @@ def evaluate(
     markdown: Annotated[
         bool, typer.Option(help="Print a Markdown table (for the README).")
     ] = False,
+    feedback: Annotated[
+        bool, typer.Option(help="Report moderators' verdicts from the service's database instead.")
+    ] = False,
+    config: Annotated[Path, typer.Option(help="The service's config (for --feedback).")] = Path(
+        "config.toml"
+    ),
     scorer: ScorerOption = "embedded",
     model: ModelOption = "unbiased",
     model_dir: ModelDirOption = None,
@@ -154,6 +165,9 @@ def evaluate(
 ) -> None:
     """Measure the judgement on labelled data: P/R/F1 of ad hominem, ROC AUC of each score."""
     _logs_to_stderr()
+    if feedback:
+        commands.feedback(config)
+        return
     console = Console()
     loaded = _policy(policy)
     chosen = _scorer(scorer, DetoxifyChoice(model, model_dir, checkpoint, config_dir))

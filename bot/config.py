@@ -129,6 +129,22 @@ class TelegramConfig(PlatformConfig):
     )
 
 
+class ReplayPlatformConfig(_Section):
+    enabled: bool = Field(
+        False,
+        description="Serve a file-based platform: events from a JSONL inbox, actions to a file",
+    )
+    inbox: Path = Field(
+        Path("inbox.jsonl"), description="JSONL events (replay format), followed as it grows"
+    )
+    actions: Path = Field(
+        Path("actions.jsonl"), description="Where executed decisions are written, once each"
+    )
+    action_delay_ms: Annotated[int, Field(ge=0, le=60000)] = Field(
+        0, description="Pretend each action takes this long (to rehearse crashes)"
+    )
+
+
 class CommunityConfig(_Section):
     platform: Platform = Field(description="discord or telegram")
     id: str = Field(description="Discord guild id, or Telegram group chat id")
@@ -167,6 +183,9 @@ class Config(_Section):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Timed work")
     discord: DiscordConfig = Field(default_factory=DiscordConfig, description="Discord")
     telegram: TelegramConfig = Field(default_factory=TelegramConfig, description="Telegram")
+    replay: ReplayPlatformConfig = Field(
+        default_factory=ReplayPlatformConfig, description="A file-based platform for dry runs"
+    )
     communities: tuple[CommunityConfig, ...] = Field(
         (), description="Communities served, one [[communities]] table each"
     )

@@ -16,10 +16,11 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
-        keys.append(f"{prefix}{name}")
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            keys.extend(_keys(annotation, f"{prefix}{name}."))
+            keys.extend(_keys(annotation, f"{prefix}{name}."))  # a table: its keys, not its name
+        else:
+            keys.append(f"{prefix}{name}")
     return keys
 
 

@@ -1,0 +1,168 @@
+"""Assembling and running the service: `longform run --config FILE`.
+
+Start-up order: validate the config and read the tokens (a problem stops start-up with the setting
+and the fix), load every policy, open the storage (migrating it), load the scorer, restore the
+engines' memory and recover the outbox, start the scheduler and the executor, then connect the
+platforms. Shutdown runs the other way and saves the engines' memory. SIGHUP reloads the policies:
+a bad new policy is rejected with its errors and the old one stays in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import os
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from bot.config import Config, ConfigError, load_config, tokens
+from bot.core.settings import Policy
+from bot.policy.loader import PolicyError, load_policy
+from bot.runtime import jobs
+from bot.runtime.executor import Executor
+from bot.runtime.metrics import Metrics
+from bot.runtime.platform import PlatformAdapter
+from bot.runtime.service import Runtime
+from bot.scoring.errors import ScorerLoadError
+from bot.scoring.select import DetoxifyChoice, build_scorer
+from bot.storage.errors import StorageError
+from bot.storage.store import Store
+
+log = structlog.get_logger()
+AdapterFactory = Callable[[str, Config, str], PlatformAdapter]
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message names the setting and the fix."""
+
+
+def load_policies(config: Config) -> dict[str, Policy]:
+    """Every policy the config names ("" is the top-level one); PolicyError lists problems."""
+    names = {"": config.policy} | {c.policy: c.policy for c in config.communities if c.policy}
+    return {key: load_policy(name) for key, name in names.items()}
+
+
+# Each platform's adapter module, imported only when the platform is enabled: a Telegram-only
+# install need not have discord.py, and the reverse.
+ADAPTER_MODULES = {"discord": "adapters.discord.app", "telegram": "adapters.telegram.app"}
+_EXTRA = {"discord": "discord", "telegram": "telegram"}
+
+
+def _make_adapter(platform: str, config: Config, token: str) -> PlatformAdapter:
+    try:
+        module = importlib.import_module(ADAPTER_MODULES[platform])
+    except ImportError as error:
+        raise StartupError(
+            f"{platform}.enabled: the {platform} adapter cannot be loaded ({error}); install it "
+            f"with `pip install 'longform[{_EXTRA[platform]}]'`"
+        ) from error
+    adapter: PlatformAdapter = module.make_adapter(config, token)
+    return adapter
+
+
+@dataclass
+class Service:
+    """The assembled service; ``run`` serves until stopped."""
+
+    runtime: Runtime
+    executor: Executor
+    config_path: Path | None = None
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Serve until ``stop`` is set (or SIGTERM/SIGINT), then shut down cleanly."""
+        stop = stop or asyncio.Event()
+        runtime = self.runtime
+        await runtime.open()
+        jobs.bind(runtime)
+        scheduler = jobs.scheduler_for(runtime)
+        self.executor.schedule_lift = jobs.lift_scheduler(scheduler)
+        self.executor.schedule_reminder = jobs.reminder_scheduler(
+            scheduler, runtime.config.scheduler.longform_days
+        )
+        scheduler.start()
+        self.executor.start()
+        started: list[PlatformAdapter] = []
+        try:
+            for adapter in runtime.adapters.values():
+                await adapter.start(runtime.on_event)
+                started.append(adapter)
+                log.info("platform_connected", platform=adapter.platform)
+            self._handle_signals(stop)
+            log.info("service_started", platforms=list(runtime.adapters), mode=runtime.config.mode)
+            await stop.wait()
+        finally:
+            log.info("service_stopping")
+            for adapter in reversed(started):
+                with contextlib.suppress(Exception):
+                    await adapter.stop()
+            await runtime.close()
+            await self.executor.stop()
+            scheduler.shutdown(wait=False)
+            jobs.bind(None)
+            runtime.store.close()
+
+    def reload(self) -> list[str]:
+        """Reload the policies from the config; returns the problems (none: reloaded)."""
+        try:
+            config = load_config(self.config_path) if self.config_path else self.runtime.config
+            policies = load_policies(config)
+            self.runtime.replace_policies(policies)
+        except (ConfigError, PolicyError, ValueError) as error:
+            log.error("policy_reload_rejected", problems=str(error))
+            return str(error).splitlines()
+        log.info(
+            "policies_reloaded", policies={k or "default": p.name for k, p in policies.items()}
+        )
+        return []
+
+    def _handle_signals(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+
+def build_service(
+    config: Config,
+    config_path: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+    extra_adapters: Mapping[str, PlatformAdapter] | None = None,
+    factories: Mapping[str, AdapterFactory] | None = None,
+) -> Service:
+    """Everything the service needs, checked before anything connects."""
+    try:
+        found_tokens = tokens(config, environ)
+        policies = load_policies(config)
+        choice = DetoxifyChoice(**config.scoring.detoxify.model_dump())
+        scorer = build_scorer(config.scoring.backend, choice)
+        store = Store.open(config.storage.url)
+    except (ConfigError, PolicyError, ScorerLoadError, StorageError) as error:
+        raise StartupError(str(error)) from error
+    made = factories or {}
+    adapters: dict[str, PlatformAdapter] = {}
+    for platform in config.platforms:
+        factory = made.get(platform, _make_adapter)
+        adapters[platform] = factory(platform, config, found_tokens[platform])
+    if config.replay.enabled:
+        from adapters.replay.live import FilePlatform
+
+        replay = config.replay
+        adapters["replay"] = FilePlatform(
+            replay.inbox, replay.actions, replay.action_delay_ms / 1000
+        )
+    adapters.update(extra_adapters or {})
+    if not adapters:
+        store.close()
+        raise StartupError("no platform is enabled: set [discord], [telegram] or [replay] "
+                           "enabled = true in the config (and the token's environment variable)")  # fmt: skip
+    metrics = Metrics()
+    if config.metrics.enabled:
+        metrics.serve(config.metrics.host, config.metrics.port)
+    runtime = Runtime(config, policies, scorer, store, adapters, metrics=metrics)
+    return Service(runtime, Executor(runtime), config_path)

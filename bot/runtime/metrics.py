@@ -1,0 +1,38 @@
+"""Prometheus metrics: events in, decisions by kind, outcomes, scoring latency, queue depth.
+
+Each Runtime gets its own registry, so tests (and two runtimes in one process) never collide.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class Metrics:
+    """The service's counters; ``serve`` exposes them over HTTP when the config enables it."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter("longform_events", "Events received", ["platform", "kind"],
+                              registry=self.registry)  # fmt: skip
+        self.decisions = Counter("longform_decisions", "Decisions made", ["kind", "signal"],
+                                 registry=self.registry)  # fmt: skip
+        self.outcomes = Counter("longform_outcomes", "Outcomes of decisions", ["kind", "outcome"],
+                                registry=self.registry)  # fmt: skip
+        self.scoring = Histogram("longform_scoring_seconds", "Time to score one batch",
+                                 registry=self.registry)  # fmt: skip
+        self.batch = Histogram("longform_scoring_batch_size", "Texts per scored batch",
+                               buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=self.registry)  # fmt: skip
+        self.outbox_depth = Gauge("longform_outbox_pending", "Decisions waiting to be executed",
+                                  registry=self.registry)  # fmt: skip
+        self.scoring_depth = Gauge("longform_scoring_queue", "Texts waiting to be scored",
+                                   registry=self.registry)  # fmt: skip
+
+    def observe_scoring(self, size: int, seconds: float) -> None:
+        """One scored batch."""
+        self.scoring.observe(seconds)
+        self.batch.observe(size)
+
+    def serve(self, host: str, port: int) -> None:
+        """Expose /metrics on ``host:port`` (a daemon thread)."""
+        start_http_server(port, addr=host, registry=self.registry)

@@ -1,0 +1,264 @@
+"""The running service: platform events in, the engine's decisions out through the outbox.
+
+How it works: an adapter hands each event to ``on_event``, which starts scoring its text at once
+(batched, off the event loop) and queues the event; one consumer takes events in arrival order,
+waits for their scores, records the message (text only within retention), and feeds the engine of
+the event's community. The decisions go through ``submit``: in shadow mode, what would reach
+members is recorded in the audit as ``suppressed_shadow`` and only moderator alerts go out; a
+private prompt to a member who opted out is recorded as ``opted_out``; everything else is written
+to the outbox *before* anything is executed. The executor (``bot.runtime.executor``) carries out
+what the outbox holds, and the scheduler (``bot.runtime.jobs``) ticks the engines, saves their
+memory, lifts slow modes, sends the digest and purges old text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from bot.config import Config
+from bot.core.decisions import AlertModerators, Decision, Decisions, PromptMember
+from bot.core.engine import Engine
+from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
+from bot.core.scoring import Scorer, Scores
+from bot.core.settings import Policy
+from bot.core.snapshot import SnapshotError
+from bot.runtime.metrics import Metrics
+from bot.runtime.platform import PlatformAdapter, split_community
+from bot.runtime.scoring_queue import ScoringQueue
+from bot.storage.audit import AuditEntry, Provenance
+from bot.storage.codec import kind_name
+from bot.storage.schema import Outcome
+from bot.storage.store import Store
+
+log = structlog.get_logger()
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC: the only clock the service reads."""
+    return datetime.now(UTC)
+
+
+def policy_version(policy: Policy) -> str:
+    """A short fingerprint of a policy's effective values, recorded with every decision."""
+    return hashlib.sha256(repr(policy).encode()).hexdigest()[:12]
+
+
+@dataclass
+class _Community:
+    """What the runtime knows about one served community."""
+
+    engine_key: str
+    mode: str
+
+
+@dataclass
+class Runtime:
+    """One process serving every configured platform around the engines, storage and scheduler."""
+
+    config: Config
+    policies: Mapping[str, Policy]  # by policy name as the config gives it ("" = top level)
+    scorer: Scorer
+    store: Store
+    adapters: Mapping[str, PlatformAdapter]
+    clock: Clock = utc_now
+    metrics: Metrics = field(default_factory=Metrics)
+    engines: dict[str, Engine] = field(default_factory=dict)
+    _queue: asyncio.Queue[tuple[Event, asyncio.Future[Scores] | None, asyncio.Future[None]]] = (
+        field(default_factory=asyncio.Queue)
+    )
+    _scoring: ScoringQueue | None = None
+    _consumer: asyncio.Task[None] | None = None
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Restore the engines' memory and the outbox after a restart; start scoring and the
+        event consumer. Adapters, executor and scheduler are started by ``bot.runtime.app``."""
+        now = self.clock()
+        recovered = await asyncio.to_thread(self.store.outbox.recover, now)
+        if recovered.requeued or recovered.expired:
+            log.info("outbox_recovered", requeued=recovered.requeued, expired=recovered.expired)
+        for key in self.policies:
+            self.engines[key] = await asyncio.to_thread(self._restored_engine, key)
+        scoring = self.config.scoring
+        self._scoring = ScoringQueue(self.scorer, scoring.batch_size, scoring.batch_wait_ms / 1000,
+                                     observe=self.metrics.observe_scoring)  # fmt: skip
+        self._scoring.start()
+        self._consumer = asyncio.create_task(self._consume(), name="longform-events")
+
+    async def close(self) -> None:
+        """Finish the events already queued, save the engines' memory, stop scoring."""
+        await self._queue.join()
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consumer
+        await asyncio.to_thread(self.save_snapshots)
+        if self._scoring is not None:
+            await self._scoring.close()
+
+    def _restored_engine(self, key: str) -> Engine:
+        policy = self.policies[key]
+        stored = self.store.states.load(f"engine:{key}")
+        if stored is None:
+            return Engine(policy, self.scorer)
+        try:
+            engine = Engine.restore(policy, self.scorer, stored.blob)
+        except SnapshotError as error:
+            log.warning("engine_memory_not_restored", engine=key, problem=str(error))
+            return Engine(policy, self.scorer)
+        log.info("engine_memory_restored", engine=key, saved_at=stored.saved_at.isoformat(),
+                 **engine.size)  # fmt: skip
+        return engine
+
+    def save_snapshots(self) -> None:
+        """Save every engine's memory (called by the scheduler, and on shutdown)."""
+        now = self.clock()
+        for key, engine in self.engines.items():
+            self.store.states.save(f"engine:{key}", engine.snapshot(), version=1, now=now)
+
+    # -- events in --------------------------------------------------------------------------------
+
+    async def on_event(self, event: Event) -> None:
+        """The adapters' sink: scoring starts at once (batched with other arrivals), judging
+        happens in arrival order; returns when the event's decisions are safely in the outbox."""
+        platform, _ = split_community(_community_of(event) or "")
+        self.metrics.events.labels(platform or "any", type(event).__name__).inc()
+        scoring: asyncio.Future[Scores] | None = None
+        if isinstance(event, MessagePosted | MessageEdited) and self._scoring is not None:
+            scoring = asyncio.ensure_future(self._scoring.score(event.text))
+        judged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((event, scoring, judged))
+        await judged
+
+    async def settle(self) -> None:
+        """Wait until every queued event has been judged (tests and shutdown use it)."""
+        await self._queue.join()
+
+    async def _consume(self) -> None:
+        while True:
+            event, scoring, judged = await self._queue.get()
+            try:
+                await self._judge(event, scoring)
+            except Exception:  # one bad event must not stop the service
+                log.exception("event_failed", kind=type(event).__name__)
+            finally:
+                self._queue.task_done()
+                if not judged.done():
+                    judged.set_result(None)
+
+    async def _judge(self, event: Event, scoring: asyncio.Future[Scores] | None) -> None:
+        scores = await scoring if scoring is not None else None
+        await asyncio.to_thread(self._record, event, scores)
+        for key, engine in self._engines_for(event):
+            decided = engine.feed(event, scores)
+            if decided:
+                await self.submit(decided, key)
+
+    def _record(self, event: Event, scores: Scores | None) -> None:
+        if isinstance(event, MessagePosted):
+            platform, _ = split_community(event.community)
+            kept = event if self.config.storage.retention_days > 0 else _without_text(event)
+            self.store.messages.record(platform, kept, scores or {})
+        elif isinstance(event, MessageDeleted):
+            for platform in self.adapters:
+                self.store.messages.forget_message(platform, event.id)
+
+    def _engines_for(self, event: Event) -> Iterable[tuple[str, Engine]]:
+        community = _community_of(event)
+        if community is None:  # edits and deletions: the engine that saw the message knows it
+            return list(self.engines.items())
+        key = self.community(community).engine_key
+        return [(key, self.engines[key])]
+
+    def community(self, community: str) -> _Community:
+        """The engine and mode that serve a core community id (``platform:id``)."""
+        platform, raw = split_community(community)
+        configured = self.config.community(platform, raw)
+        key = configured.policy if configured is not None and configured.policy else ""
+        mode = (
+            self.config.mode or (configured.mode if configured else "") or self.policies[key].mode
+        )
+        return _Community(key, mode)
+
+    # -- decisions out ----------------------------------------------------------------------------
+
+    async def submit(self, decisions: Decisions, engine_key: str) -> None:
+        """Record detections and route actions: to the audit only, or to the outbox."""
+        for detection in decisions.detections:
+            log.info("detected", signal=str(detection.signal), message=detection.message_id,
+                     target=detection.target, score=detection.score)  # fmt: skip
+        to_send: list[Decision] = []
+        for action in decisions.actions:
+            self.metrics.decisions.labels(kind_name(action), str(action.signal)).inc()
+            withheld = await asyncio.to_thread(self._withheld, action)
+            if withheld is None:
+                to_send.append(action)
+            else:
+                await asyncio.to_thread(self._audit_only, action, withheld, engine_key)
+        if to_send:
+            by_platform: dict[str, list[Decision]] = {}
+            for action in to_send:
+                platform, _ = split_community(action.conversation.community)
+                by_platform.setdefault(platform, []).append(action)
+            for platform, actions in by_platform.items():
+                await asyncio.to_thread(self._enqueue, actions, platform, engine_key)
+            self.wakeup.set()
+
+    def _withheld(self, action: Decision) -> Outcome | None:
+        community = action.conversation.community
+        if self.community(community).mode == "shadow" and not isinstance(action, AlertModerators):
+            return Outcome.SUPPRESSED_SHADOW
+        if isinstance(action, PromptMember):
+            platform, raw = split_community(community)
+            if self.store.prefs.is_opted_out(platform, raw, action.member):
+                return Outcome.OPTED_OUT
+        return None
+
+    def provenance(self, platform: str, engine_key: str, community: str) -> Provenance:
+        """Where a decision came from, as the audit records it."""
+        policy = self.policies[engine_key]
+        return Provenance(platform, policy.name, policy_version(policy),
+                          self.community(community).mode)  # fmt: skip
+
+    def _audit_only(self, action: Decision, outcome: Outcome, engine_key: str) -> None:
+        platform, _ = split_community(action.conversation.community)
+        provenance = self.provenance(platform, engine_key, action.conversation.community)
+        entry = AuditEntry.of(action, outcome, at=self.clock(), provenance=provenance)
+        self.store.audit.append(entry)
+        self.metrics.outcomes.labels(kind_name(action), str(outcome)).inc()
+
+    def _enqueue(self, actions: list[Decision], platform: str, engine_key: str) -> None:
+        provenance = self.provenance(platform, engine_key, actions[0].conversation.community)
+        ttl = timedelta(minutes=self.config.outbox.expire_minutes)
+        self.store.outbox.enqueue(actions, now=self.clock(), provenance=provenance, ttl=ttl)
+
+    def replace_policies(self, policies: Mapping[str, Policy]) -> None:
+        """Put new, already validated policies in force; the engines keep what they remember."""
+        missing = set(self.policies) - set(policies)
+        if missing:
+            raise ValueError(f"new policies lack {sorted(missing)}")
+        for key, engine in self.engines.items():
+            engine.replace_policy(policies[key])
+        self.policies = dict(policies)
+
+
+def _community_of(event: Event) -> str | None:
+    if isinstance(event, MessagePosted | MemberJoined):
+        return event.community
+    return None
+
+
+def _without_text(message: MessagePosted) -> MessagePosted:
+    return MessagePosted(message.id, message.at, message.community, message.channel,
+                         message.author, "", message.thread, message.reply_to,
+                         message.reply_to_author, message.mentions)  # fmt: skip

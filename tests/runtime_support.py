@@ -1,0 +1,49 @@
+"""Helpers for running the real service in tests: configs, and demo events moved to now."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+
+DEMO = Path(__file__).resolve().parents[1] / "bot" / "demo"
+
+
+def recent_lines(name: str, end: datetime | None = None) -> list[str]:
+    """A bundled conversation as JSONL lines, shifted so that its last event happens at ``end``."""
+    records = [json.loads(line) for line in (DEMO / name).read_text().splitlines() if line.strip()]
+    last = max(datetime.fromisoformat(r["ts"]) for r in records)
+    shift = (end or datetime.now(UTC)) - last
+    for record in records:
+        record["ts"] = (datetime.fromisoformat(record["ts"]) + shift).isoformat()
+    return [json.dumps(record) + "\n" for record in records]
+
+
+def service_config(tmp_path: Path, **sections: Any) -> Config:
+    """A live config serving the file platform in ``tmp_path``, with ``sections`` merged in."""
+    raw: dict[str, Any] = {
+        "policy": "strict",
+        "mode": "live",
+        "storage": {"url": f"sqlite:///{tmp_path / 'longform.db'}"},
+        "replay": {"enabled": True, "inbox": str(tmp_path / "inbox.jsonl"),
+                   "actions": str(tmp_path / "actions.jsonl")},
+        "scheduler": {"tick_seconds": 3600, "snapshot_seconds": 3600},
+    }  # fmt: skip
+    for name, values in sections.items():
+        raw[name] = {**raw.get(name, {}), **values} if isinstance(values, dict) else values
+    return Config.model_validate(raw)
+
+
+def actions(tmp_path: Path) -> list[dict[str, Any]]:
+    """What the file platform was asked to do, in order."""
+    path = tmp_path / "actions.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def minutes_ago(minutes: float) -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=minutes)

@@ -1,0 +1,154 @@
+"""The service end to end, in process: file platform, real SQLite, real scheduler jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.replay.reader import parse_event
+from bot.config import load_config
+from bot.core.decisions import Decision, PromptMember
+from bot.runtime.app import Service, StartupError, build_service
+from bot.runtime.platform import ActionResult
+from bot.storage.records import ALL_COMMUNITIES
+from tests.runtime_support import actions, recent_lines, service_config
+
+
+async def _serve_until_quiet(service: Service, inbox_lines: list[str], inbox: Path) -> None:
+    inbox.write_text("".join(inbox_lines))
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop))
+    replay = service.runtime.adapters["replay"]
+    for _ in range(200):  # until every line is judged and the outbox is empty
+        await asyncio.sleep(0.05)
+        position = inbox.with_name("actions.jsonl.inbox-position")
+        done = position.exists() and int(position.read_text()) == inbox.stat().st_size
+        if done and await service.executor.run_due() == 0:
+            break
+    stop.set()
+    await running
+    assert replay is not None
+
+
+async def test_live_pile_on_reaches_the_platform_once_with_an_audit_trail(tmp_path: Path) -> None:
+    service = build_service(service_config(tmp_path))
+    store = service.runtime.store
+    await _serve_until_quiet(
+        service, recent_lines("01_pile_on_clinician.jsonl"), tmp_path / "inbox.jsonl"
+    )
+    done = actions(tmp_path)
+    kinds = [a["action"] for a in done]
+    assert "private_prompt" in kinds
+    assert "alert_moderators" in kinds
+    assert len({a["key"] for a in done}) == len(done)  # each decision executed once
+    with type(store).open(service.runtime.config.storage.url) as reopened:
+        outcomes = [e.outcome for e in reopened.audit.entries()]
+    assert outcomes.count("decided") == len(done)
+    assert outcomes.count("sent") == len(done)
+
+
+async def test_shadow_mode_sends_only_moderator_alerts(tmp_path: Path) -> None:
+    service = build_service(service_config(tmp_path, mode="shadow"))
+    await _serve_until_quiet(
+        service, recent_lines("01_pile_on_clinician.jsonl"), tmp_path / "inbox.jsonl"
+    )
+    assert {a["action"] for a in actions(tmp_path)} == {"alert_moderators"}
+    with type(service.runtime.store).open(service.runtime.config.storage.url) as store:
+        assert any(e.outcome == "suppressed_shadow" for e in store.audit.entries())
+
+
+async def test_opted_out_member_gets_no_private_prompt(tmp_path: Path) -> None:
+    service = build_service(service_config(tmp_path))
+    lines = recent_lines("01_pile_on_clinician.jsonl")
+    first = build_service(service_config(tmp_path / "probe"))
+    await _serve_until_quiet(first, lines, (tmp_path / "probe" / "inbox.jsonl"))
+    prompted = {a["to"] for a in actions(tmp_path / "probe") if a["action"] == "private_prompt"}
+    assert prompted
+    for member in prompted:
+        service.runtime.store.prefs.set_opt_out(
+            "replay", ALL_COMMUNITIES, member, now=datetime.now(UTC)
+        )
+    await _serve_until_quiet(service, lines, tmp_path / "inbox.jsonl")
+    assert not [a for a in actions(tmp_path) if a["action"] == "private_prompt"]
+    with type(service.runtime.store).open(service.runtime.config.storage.url) as store:
+        assert any(e.outcome == "opted_out" for e in store.audit.entries())
+
+
+class _Flaky:
+    """A platform that rate-limits the first attempt at every decision, and raises on one kind."""
+
+    platform = "replay"
+
+    def __init__(self) -> None:
+        self.attempts: dict[str, int] = {}
+        self.sent: list[str] = []
+
+    async def start(self, sink: object) -> None: ...
+    async def stop(self) -> None: ...
+    async def post_to_moderators(self, community: str, text: str) -> ActionResult:
+        return ActionResult.sent()
+
+    async def remind_longform(self, community: str, reference: str, text: str) -> ActionResult:
+        return ActionResult.sent()
+
+    async def execute(self, decision: Decision, key: str) -> ActionResult:
+        self.attempts[key] = self.attempts.get(key, 0) + 1
+        if isinstance(decision, PromptMember):
+            raise RuntimeError("platform client bug")
+        if self.attempts[key] == 1:
+            return ActionResult.failed("429 Too Many Requests", retry_after=0.0)
+        self.sent.append(key)
+        return ActionResult.sent()
+
+
+async def test_failures_are_retried_recorded_and_never_stop_the_loop(tmp_path: Path) -> None:
+    flaky = _Flaky()
+    config = service_config(tmp_path, outbox={"retry_seconds": 0.01, "max_attempts": 3},
+                            replay={"enabled": False})  # fmt: skip
+    service = build_service(config, extra_adapters={"replay": flaky})  # type: ignore[dict-item]
+    runtime = service.runtime
+    await runtime.open()
+    try:
+        for line in recent_lines("01_pile_on_clinician.jsonl"):
+            event = parse_event(json.loads(line))
+            if hasattr(event, "community"):
+                event = replace(event, community=f"replay:{event.community}")
+            await runtime.on_event(event)
+        for _ in range(20):
+            await service.executor.run_due()
+            await asyncio.sleep(0.03)
+    finally:
+        await runtime.close()
+    outcomes = [e.outcome for e in runtime.store.audit.entries()]
+    assert flaky.sent, "rate-limited actions succeed on retry"
+    assert all(count >= 2 for key, count in flaky.attempts.items() if key in flaky.sent)
+    assert outcomes.count("failed") >= 1  # the prompts: three attempts, then failed for good
+    assert max(flaky.attempts.values()) == 3
+    runtime.store.close()
+
+
+async def test_bad_policy_reload_keeps_the_old_policy(tmp_path: Path) -> None:
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(f'policy = "strict"\n[storage]\nurl = "sqlite:///{tmp_path}/db.sqlite"\n'
+                           '[replay]\nenabled = true\n')  # fmt: skip
+    service = build_service(load_config(config_path), config_path)
+    before = service.runtime.policies[""]
+    config_path.write_text(config_path.read_text().replace('"strict"', '"no-such-policy"'))
+    problems = service.reload()
+    assert problems
+    assert service.runtime.policies[""] is before
+    config_path.write_text(config_path.read_text().replace('"no-such-policy"', '"gentle"'))
+    assert service.reload() == []
+    assert service.runtime.policies[""].name == "gentle"
+    service.runtime.store.close()
+
+
+def test_missing_token_stops_start_up_naming_the_variable(tmp_path: Path) -> None:
+    config = service_config(tmp_path, telegram={"enabled": True})
+    with pytest.raises(StartupError, match="LONGFORM_TELEGRAM_TOKEN is not set"):
+        build_service(config, environ={})
