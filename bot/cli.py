@@ -212,3 +212,7 @@ def check_policy(
         ]
         console.print(f'[bold]channels."{channel}"[/bold] overrides: '
                       + ", ".join(f"{k}={v}" for k, v in changed))  # fmt: skip
+
+
+if __name__ == "__main__":
+    app()

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-Platform = Literal["discord", "telegram"]
+Platform = Literal["discord", "telegram", "replay"]
 
 
 class ConfigError(ValueError):
@@ -146,7 +146,7 @@ class ReplayPlatformConfig(_Section):
 
 
 class CommunityConfig(_Section):
-    platform: Platform = Field(description="discord or telegram")
+    platform: Platform = Field(description="discord, telegram, or replay (the file platform)")
     id: str = Field(description="Discord guild id, or Telegram group chat id")
     name: str = Field("", description="A name for logs and the digest")
     longform_space: str = Field(
@@ -213,8 +213,8 @@ class Config(_Section):
 
     @property
     def platforms(self) -> tuple[Platform, ...]:
-        """The platforms to connect to."""
-        every: tuple[Platform, ...] = ("discord", "telegram")
+        """The chat platforms to connect to (each needs a token)."""
+        every: tuple[Platform, ...] = ("discord", "telegram")  # the file platform needs no token
         return tuple(platform for platform in every if getattr(self, platform).enabled)
 
     def community(self, platform: str, community_id: str) -> CommunityConfig | None:

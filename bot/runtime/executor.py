@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from bot.core.decisions import OpenLongformSpace, SetSlowMode
+from bot.core.decisions import LiftSlowMode, OpenLongformSpace, SetSlowMode
 from bot.runtime.platform import ActionResult, Status, split_community
 from bot.runtime.service import Runtime
-from bot.storage.codec import kind_name
+from bot.storage.codec import decision_key, kind_name
 from bot.storage.outbox import OutboxItem
 from bot.storage.schema import Outcome
 
@@ -82,7 +82,11 @@ class Executor:
         decision = item.decision
         platform, _ = split_community(decision.conversation.community)
         adapter = self.runtime.adapters.get(platform)
-        if adapter is None:
+        if isinstance(decision, LiftSlowMode) and not await asyncio.to_thread(
+            self._slow_mode_was_set, decision, platform
+        ):
+            result = ActionResult(Status.SKIPPED, "the slow mode was never set (it expired first)")
+        elif adapter is None:
             result = ActionResult.failed(f"no adapter for platform {platform!r} is running")
         else:
             try:
@@ -97,6 +101,12 @@ class Executor:
         await asyncio.to_thread(self._record, item, result)
         if result.status is Status.SENT:
             self._follow_up(decision, result)
+
+    def _slow_mode_was_set(self, lift: LiftSlowMode, platform: str) -> bool:
+        setting = SetSlowMode(lift.conversation, lift.message_id, lift.at, lift.signal, lift.reason,
+                              lift.evidence, seconds=1, until=lift.at)  # fmt: skip
+        stored = self.runtime.store.outbox.get(decision_key(setting, platform))
+        return stored is not None and stored.outcome in (Outcome.SENT, Outcome.DOWNGRADED)
 
     def _record(self, item: OutboxItem, result: ActionResult) -> None:
         outbox, now = self.runtime.store.outbox, self.runtime.clock()

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -39,6 +39,12 @@ from bot.storage.store import Store
 
 log = structlog.get_logger()
 Clock = Callable[[], datetime]
+
+# Longer texts are cut before judging (Discord allows 4,000 characters, Telegram 4,096): a huge
+# message must not stall the loop or the database.
+MAX_TEXT = 10_000
+# Events waiting to be judged; beyond this, adapters wait (back-pressure) instead of memory growing.
+MAX_BACKLOG = 5_000
 
 
 def utc_now() -> datetime:
@@ -72,8 +78,9 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     engines: dict[str, Engine] = field(default_factory=dict)
     _queue: asyncio.Queue[tuple[Event, asyncio.Future[Scores] | None, asyncio.Future[None]]] = (
-        field(default_factory=asyncio.Queue)
+        field(default_factory=lambda: asyncio.Queue(MAX_BACKLOG))
     )
+    _backlog_warned: bool = False
     _scoring: ScoringQueue | None = None
     _consumer: asyncio.Task[None] | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -133,12 +140,23 @@ class Runtime:
         happens in arrival order; returns when the event's decisions are safely in the outbox."""
         platform, _ = split_community(_community_of(event) or "")
         self.metrics.events.labels(platform or "any", type(event).__name__).inc()
+        event = _sanitised(event)
+        self._watch_backlog()
         scoring: asyncio.Future[Scores] | None = None
         if isinstance(event, MessagePosted | MessageEdited) and self._scoring is not None:
             scoring = asyncio.ensure_future(self._scoring.score(event.text))
         judged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put((event, scoring, judged))
         await judged
+
+    def _watch_backlog(self) -> None:
+        depth = self._queue.qsize()
+        if depth >= MAX_BACKLOG * 0.8 and not self._backlog_warned:
+            self._backlog_warned = True
+            log.warning("event_backlog", waiting=depth, limit=MAX_BACKLOG,
+                        hint="events arrive faster than they are judged; adapters now wait")  # fmt: skip
+        elif depth < MAX_BACKLOG * 0.2:
+            self._backlog_warned = False
 
     async def settle(self) -> None:
         """Wait until every queued event has been judged (tests and shutdown use it)."""
@@ -250,6 +268,19 @@ class Runtime:
         for key, engine in self.engines.items():
             engine.replace_policy(policies[key])
         self.policies = dict(policies)
+
+
+def _sanitised(event: Event) -> Event:
+    """``event`` with its text made valid UTF-8 and cut to MAX_TEXT characters."""
+    if not isinstance(event, MessagePosted | MessageEdited):
+        return event
+    text = event.text
+    if len(text) > MAX_TEXT:
+        log.warning("message_cut", message=event.id, length=len(text), kept=MAX_TEXT)
+        text = text[:MAX_TEXT]
+    # A lone surrogate (half of a UTF-16 pair) cannot be stored or tokenised: replace it.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return event if text == event.text else replace(event, text=text)
 
 
 def _community_of(event: Event) -> str | None:

@@ -1,0 +1,16 @@
+"""Fixtures shared by many test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+
+@pytest.fixture
+def caplog_structlog() -> Iterator[list[dict[str, Any]]]:
+    """Every structlog event logged during the test, as dicts."""
+    with structlog.testing.capture_logs() as logs:
+        yield logs
