@@ -38,7 +38,8 @@ log = structlog.get_logger()
 
 def _logs_to_stderr() -> None:
     # stdout carries only results (jsonl mode relies on it); logs go to stderr.
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+    # sys.stderr is looked up per logger, not captured once: it may be replaced (tests, pipes).
+    structlog.configure(logger_factory=lambda *_: structlog.PrintLogger(sys.stderr))
 
 
 def _policy(name: str) -> Policy:

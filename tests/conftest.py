@@ -14,3 +14,10 @@ def caplog_structlog() -> Iterator[list[dict[str, Any]]]:
     """Every structlog event logged during the test, as dicts."""
     with structlog.testing.capture_logs() as logs:
         yield logs
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """Each test starts with structlog's defaults (a CLI test may have pointed it elsewhere)."""
+    yield
+    structlog.reset_defaults()
