@@ -39,7 +39,7 @@ class FilePlatform:
         self._reader: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()  # set when a non-following reader reaches the end
 
-    async def start(self, sink: EventSink) -> None:
+    async def start(self, sink: EventSink, control: object = None) -> None:
         """Remember what was already done, then follow the inbox in the background."""
         self._actions.parent.mkdir(parents=True, exist_ok=True)
         if self._actions.exists():

@@ -24,6 +24,7 @@ from bot.config import Config, ConfigError, load_config, tokens
 from bot.core.settings import Policy
 from bot.policy.loader import PolicyError, load_policy
 from bot.runtime import jobs
+from bot.runtime.control import Control
 from bot.runtime.executor import Executor
 from bot.runtime.metrics import Metrics
 from bot.runtime.platform import PlatformAdapter
@@ -89,7 +90,7 @@ class Service:
         started: list[PlatformAdapter] = []
         try:
             for adapter in runtime.adapters.values():
-                await adapter.start(runtime.on_event)
+                await adapter.start(runtime.on_event, Control(runtime))
                 started.append(adapter)
                 log.info("platform_connected", platform=adapter.platform)
             self._handle_signals(stop)
@@ -165,4 +166,6 @@ def build_service(
     if config.metrics.enabled:
         metrics.serve(config.metrics.host, config.metrics.port)
     runtime = Runtime(config, policies, scorer, store, adapters, metrics=metrics)
-    return Service(runtime, Executor(runtime), config_path)
+    service = Service(runtime, Executor(runtime), config_path)
+    runtime.reloader = service.reload
+    return service

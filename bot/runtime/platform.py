@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.decisions import Decision
 from bot.core.events import Event
+
+if TYPE_CHECKING:
+    from bot.runtime.control import Control
 
 EventSink = Callable[[Event], Awaitable[None]]
 
@@ -67,8 +70,9 @@ class PlatformAdapter(Protocol):
         """``discord``, ``telegram`` or ``replay``: the prefix of its community ids."""
         ...
 
-    async def start(self, sink: EventSink) -> None:
-        """Connect and start handing events to ``sink``; return once connected."""
+    async def start(self, sink: EventSink, control: Control) -> None:
+        """Connect and start handing events to ``sink``; return once connected. ``control`` is
+        how buttons and commands reach the service (explanations, feedback, opt-outs, mode)."""
         ...
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:

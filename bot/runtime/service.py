@@ -81,6 +81,8 @@ class Runtime:
         field(default_factory=lambda: asyncio.Queue(MAX_BACKLOG))
     )
     _backlog_warned: bool = False
+    modes: dict[str, str] = field(default_factory=dict)  # per community, set by moderators
+    reloader: Callable[[], list[str]] | None = None  # reloads policies from the config file
     _scoring: ScoringQueue | None = None
     _consumer: asyncio.Task[None] | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -96,6 +98,9 @@ class Runtime:
             log.info("outbox_recovered", requeued=recovered.requeued, expired=recovered.expired)
         for key in self.policies:
             self.engines[key] = await asyncio.to_thread(self._restored_engine, key)
+        saved_modes = await asyncio.to_thread(self.store.states.load, "modes")
+        if saved_modes is not None and isinstance(saved_modes.blob, dict):
+            self.modes.update(saved_modes.blob)
         scoring = self.config.scoring
         self._scoring = ScoringQueue(self.scorer, scoring.batch_size, scoring.batch_wait_ms / 1000,
                                      observe=self.metrics.observe_scoring)  # fmt: skip
@@ -204,21 +209,32 @@ class Runtime:
         configured = self.config.community(platform, raw)
         key = configured.policy if configured is not None and configured.policy else ""
         mode = (
-            self.config.mode or (configured.mode if configured else "") or self.policies[key].mode
+            self.modes.get(community)
+            or self.config.mode
+            or (configured.mode if configured else "")
+            or self.policies[key].mode
         )
         return _Community(key, mode)
 
+    def set_mode(self, community: str, mode: str) -> None:
+        """A moderator's choice of mode for ``community``; saved, so a restart keeps it."""
+        self.modes[community] = mode
+        self.store.states.save("modes", dict(self.modes), version=1, now=self.clock())
+
     # -- decisions out ----------------------------------------------------------------------------
 
-    async def submit(self, decisions: Decisions, engine_key: str) -> None:
-        """Record detections and route actions: to the audit only, or to the outbox."""
+    async def submit(self, decisions: Decisions, engine_key: str, moderator: bool = False) -> None:
+        """Record detections and route actions: to the audit only, or to the outbox.
+
+        ``moderator``: a moderator asked for these actions, so shadow mode does not hold them back.
+        """
         for detection in decisions.detections:
             log.info("detected", signal=str(detection.signal), message=detection.message_id,
                      target=detection.target, score=detection.score)  # fmt: skip
         to_send: list[Decision] = []
         for action in decisions.actions:
             self.metrics.decisions.labels(kind_name(action), str(action.signal)).inc()
-            withheld = await asyncio.to_thread(self._withheld, action)
+            withheld = None if moderator else await asyncio.to_thread(self._withheld, action)
             if withheld is None:
                 to_send.append(action)
             else:

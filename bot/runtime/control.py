@@ -1,0 +1,196 @@
+"""What adapters may ask of the running service: explanations, feedback, opt-outs, mode, policy,
+and moderator-requested actions. One seam, so that platform code never reaches into storage.
+
+Buttons and commands carry a decision's idempotency key (32 hex characters, short enough for a
+Telegram callback) and come back here with it. Every method is safe to call from the event loop
+(storage work runs in a thread) and raises ``ControlError`` with a message fit to show the member
+or moderator who asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.decisions import (
+    AlertModerators,
+    Decision,
+    Decisions,
+    Evidence,
+    OpenLongformSpace,
+    SetSlowMode,
+    Signal,
+)
+from bot.core.events import ConversationKey
+from bot.runtime.platform import split_community
+from bot.runtime.service import Runtime
+from bot.storage.audit import AuditEntry
+from bot.storage.schema import Outcome, Verdict
+
+MODES = ("shadow", "live")
+
+
+class ControlError(ValueError):
+    """A request that cannot be done; the message can be shown to whoever asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a decision was made, in words a member would accept, and what it rests on."""
+
+    reason: str
+    signal: str
+    evidence: tuple[str, ...]  # message ids
+    scores: tuple[tuple[str, float], ...]
+
+    def text(self, max_messages: int = 5) -> str:
+        """One short paragraph: the reason, the messages it rests on, the strongest scores."""
+        shown = ", ".join(self.evidence[:max_messages])
+        more = (
+            f" and {len(self.evidence) - max_messages} more"
+            if len(self.evidence) > max_messages
+            else ""
+        )
+        scores = ", ".join(f"{name} {value:.2f}" for name, value in self.scores[:3])
+        parts = [self.reason, f"Messages considered: {shown}{more}." if shown else ""]
+        if scores:
+            parts.append(f"Scores: {scores}.")
+        parts.append("Longform never removes anything; moderators decide.")
+        return " ".join(part for part in parts if part)
+
+
+@dataclass
+class Control:
+    """The runtime's controls, as adapters see them."""
+
+    runtime: Runtime
+
+    async def decision(self, key: str) -> Decision:
+        """The decision stored under ``key``."""
+        item = await asyncio.to_thread(self.runtime.store.outbox.get, key)
+        if item is None:
+            entries = await asyncio.to_thread(
+                self.runtime.store.audit.entries, decision_key=key, limit=1
+            )
+            if not entries:
+                raise ControlError("This notice is too old: Longform no longer has its details.")
+            return _from_audit(entries[0])
+        return item.decision
+
+    async def explain(self, key: str) -> Explanation:
+        """Why the decision ``key`` was made."""
+        decision = await self.decision(key)
+        return Explanation(decision.reason, str(decision.signal), decision.evidence.message_ids,
+                           decision.evidence.scores)  # fmt: skip
+
+    async def explain_message(self, platform: str, message_id: str) -> Explanation | None:
+        """Why Longform acted on a message (``/why`` in reply to it), or None if it did not."""
+        entries = await asyncio.to_thread(
+            self.runtime.store.audit.entries, message_id=message_id, limit=50
+        )
+        mine = [e for e in entries if e.platform == platform]
+        if not mine:
+            return None
+        entry = mine[-1]
+        return Explanation(entry.reason, entry.signal, (entry.message_id,), ())
+
+    async def feedback(self, platform: str, key: str, helpful: bool, by: str) -> None:
+        """Record a member's or moderator's verdict on decision ``key``."""
+        decision = await self.decision(key)
+        verdict = Verdict.HELPFUL if helpful else Verdict.WRONG
+        now = self.runtime.clock()
+        await asyncio.to_thread(self.runtime.store.feedback.add, platform, str(decision.signal),
+                                verdict, by=by, at=now, message_id=decision.message_id)  # fmt: skip
+
+    async def set_opt_out(
+        self, platform: str, community: str, member: str, opted_out: bool = True
+    ) -> None:
+        """A member opts out of (or back into) private prompts in ``community`` ("" for all)."""
+        _, raw = split_community(community) if ":" in community else (platform, community)
+        await asyncio.to_thread(self.runtime.store.prefs.set_opt_out, platform, raw, member,
+                                opted_out, now=self.runtime.clock())  # fmt: skip
+
+    async def status(self, community: str) -> str:
+        """A one-paragraph status for ``/longform status``."""
+        served = self.runtime.community(community)
+        policy = self.runtime.policies[served.engine_key]
+        size = self.runtime.engines[served.engine_key].size
+        return (f"Longform is in {served.mode} mode with the '{policy.name}' policy. It is following "
+                f"{size['conversations']} conversations and {size['messages']} recent messages.")  # fmt: skip
+
+    async def set_mode(self, community: str, mode: str) -> str:
+        """Switch ``community`` to shadow or live mode (kept across restarts)."""
+        if mode not in MODES:
+            raise ControlError(f"Mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        await asyncio.to_thread(self.runtime.set_mode, community, mode)
+        return f"Longform is now in {mode} mode here."
+
+    async def policy_summary(self, community: str) -> str:
+        """The policy in force: name, mode, and the thresholds that matter most."""
+        served = self.runtime.community(community)
+        policy = self.runtime.policies[served.engine_key]
+        settings = policy.settings
+        return (f"Policy '{policy.name}' ({served.mode} mode): ad hominem noticed from "
+                f"{settings.ad_hominem.detect_at:.2f}; a pile-on needs {settings.pile_on.min_authors} "
+                f"members within {settings.pile_on.window_minutes:g} minutes; one private prompt per "
+                f"member per thread every {settings.cooldowns.prompt_hours:g} hours.")  # fmt: skip
+
+    async def reload_policy(self) -> list[str]:
+        """Reload the policies from the config; the problems, or [] if reloaded."""
+        reload = self.runtime.reloader
+        if reload is None:
+            raise ControlError("This service was started without a config file to reload from.")
+        return await asyncio.to_thread(reload)
+
+    async def request(self, decision: Decision) -> None:
+        """A moderator asked for ``decision`` (open long form, slow mode): into the outbox."""
+        key = self.runtime.community(decision.conversation.community).engine_key
+        await self.runtime.submit(Decisions(actions=(decision,)), key, moderator=True)
+
+    async def record_undone(self, key: str, by: str, detail: str = "") -> None:
+        """Record in the audit that a moderator undid decision ``key``."""
+        decision = await self.decision(key)
+        engine_key = self.runtime.community(decision.conversation.community).engine_key
+        platform, _ = split_community(decision.conversation.community)
+        provenance = self.runtime.provenance(platform, engine_key, decision.conversation.community)
+        entry = AuditEntry.of(decision, Outcome.UNDONE, at=self.runtime.clock(), provenance=provenance,
+                              detail=f"undone by {by}. {detail}".strip(), decision_key=key)  # fmt: skip
+        await asyncio.to_thread(self.runtime.store.audit.append, entry)
+
+
+def moderator_longform(
+    conversation: ConversationKey,
+    message_id: str,
+    by: str,
+    title: str,
+    template: tuple[str, ...],
+    at: datetime,
+) -> OpenLongformSpace:
+    """The decision for a moderator's "move this thread to long form"."""
+    return OpenLongformSpace(
+        conversation=conversation, message_id=message_id, at=at, signal=Signal.ESCALATION,
+        reason=f"A moderator ({by}) moved this conversation to a long-form space.",
+        evidence=Evidence((message_id,)), title=title, template=template, participants=(),
+        key_messages=(message_id,), text="A moderator has opened a long-form space for this discussion.",
+    )  # fmt: skip
+
+
+def moderator_slow_mode(decision: Decision, seconds: int, until: datetime) -> SetSlowMode:
+    """The decision for a moderator's "slow down" on the conversation of ``decision``."""
+    return SetSlowMode(
+        conversation=decision.conversation, message_id=decision.message_id, at=decision.at,
+        signal=decision.signal, reason="A moderator asked to slow this conversation down.",
+        evidence=decision.evidence, seconds=seconds, until=until,
+    )  # fmt: skip
+
+
+def _from_audit(entry: AuditEntry) -> Decision:
+    # Old decisions survive only as audit lines: enough to explain them, not to act on them.
+    ids = entry.evidence.get("message_ids", ()) if isinstance(entry.evidence, dict) else ()
+    return AlertModerators(
+        conversation=ConversationKey(entry.community, entry.channel, entry.thread),
+        message_id=entry.message_id, at=entry.at, signal=Signal(entry.signal), reason=entry.reason,
+        evidence=Evidence(tuple(ids)),
+        text="",
+    )  # fmt: skip
