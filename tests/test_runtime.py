@@ -152,3 +152,47 @@ def test_missing_token_stops_start_up_naming_the_variable(tmp_path: Path) -> Non
     config = service_config(tmp_path, telegram={"enabled": True})
     with pytest.raises(StartupError, match="LONGFORM_TELEGRAM_TOKEN is not set"):
         build_service(config, environ={})
+
+
+async def test_engine_memory_and_metrics_survive_a_clean_restart(tmp_path: Path) -> None:
+    first = build_service(service_config(tmp_path))
+    await _serve_until_quiet(
+        first, recent_lines("01_pile_on_clinician.jsonl"), tmp_path / "inbox.jsonl"
+    )
+    remembered = first.runtime.engines[""].size
+    events = first.runtime.metrics.registry.get_sample_value(
+        "longform_events_total", {"platform": "replay", "kind": "MessagePosted"}
+    )
+    assert events == sum(
+        1 for line in (tmp_path / "inbox.jsonl").read_text().splitlines() if '"message"' in line
+    )
+    second = build_service(service_config(tmp_path))
+    await second.runtime.open()
+    try:
+        assert second.runtime.engines[""].size == remembered
+        assert remembered["messages"] > 0
+    finally:
+        await second.runtime.close()
+        second.runtime.store.close()
+
+
+async def test_mode_set_by_a_moderator_is_kept_across_restarts(tmp_path: Path) -> None:
+    from bot.runtime.control import Control, ControlError
+
+    first = build_service(service_config(tmp_path))
+    await first.runtime.open()
+    control = Control(first.runtime)
+    assert "shadow mode" in await control.set_mode("replay:c", "shadow")
+    with pytest.raises(ControlError, match="shadow, live"):
+        await control.set_mode("replay:c", "loud")
+    await first.runtime.close()
+    first.runtime.store.close()
+    second = build_service(service_config(tmp_path))
+    await second.runtime.open()
+    try:
+        assert second.runtime.community("replay:c").mode == "shadow"
+        assert second.runtime.community("replay:other").mode == "live"
+        assert "shadow mode" in await Control(second.runtime).status("replay:c")
+    finally:
+        await second.runtime.close()
+        second.runtime.store.close()
