@@ -115,7 +115,8 @@ def test_kaggle_comments_are_unescaped(tmp_path: Path) -> None:
 
 
 def test_evaluate_with_no_data_fails_clearly(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "nothing")])
+    result = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "nothing")],
+                           env={"COLUMNS": "240"})  # fmt: skip
     # the bundled tricky cases are always there, so it still reports them
     assert result.exit_code == 0, result.output
     assert "bundled tricky" in result.stdout

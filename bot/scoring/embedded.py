@@ -2,30 +2,42 @@
 
 Provenance: hand-written rules over the language analysis in ``bot.core.language`` (normalised
 text, quotation removed, second-person targeting, negation, reported speech), written for this
-project; no trained weights. Its measured quality is in benchmarks/README.md.
+project, plus ``attack``: the probability from the trained linear attack model
+(``bot.scoring.attack_model``; weights shipped in ``bot/scoring/weights``, trained on Habernal et
+al.'s ChangeMyView data, see training/README.md). Its measured quality is in benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 from bot.core.language import analyse
+from bot.scoring.attack_model import AttackModel
 
-_ATTRIBUTES = ("toxicity", "insult", "identity_attack", "threat", "profanity")
+_ATTRIBUTES = ("toxicity", "insult", "identity_attack", "threat", "profanity", "attack")
+
+
+@cache
+def _shipped_model() -> AttackModel:
+    return AttackModel.load()
 
 
 class EmbeddedScorer:
-    """Scores texts from the language analysis; pure Python, thousands of texts a second."""
+    """Scores texts from the language analysis and the attack model; pure Python, thousands of
+    texts a second. ``attack_model`` defaults to the shipped one (loaded once per process)."""
 
     name = "embedded"
     attributes = _ATTRIBUTES
+
+    def __init__(self, attack_model: AttackModel | None = None) -> None:
+        self._attack_model = attack_model if attack_model is not None else _shipped_model()
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """One mapping of attribute to 0..1 score per text."""
         return [self._score_one(text) for text in texts]
 
-    @staticmethod
-    def _score_one(text: str) -> dict[str, float]:
+    def _score_one(self, text: str) -> dict[str, float]:
         analysis = analyse(text)
         insult = analysis.attack_score
         if analysis.untargeted_insults and insult < 0.3:
@@ -34,5 +46,7 @@ class EmbeddedScorer:
         identity = 0.85 if analysis.identity_attack else 0.0
         profanity = 0.8 if analysis.profanity else 0.0
         toxicity = max(insult, threat, identity, 0.25 if analysis.profanity else 0.0)
+        attack = self._attack_model.probability(text)
         return {"toxicity": round(toxicity, 4), "insult": round(insult, 4),
-                "identity_attack": identity, "threat": threat, "profanity": profanity}  # fmt: skip
+                "identity_attack": identity, "threat": threat, "profanity": profanity,
+                "attack": round(attack, 4)}  # fmt: skip
