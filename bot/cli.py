@@ -50,9 +50,9 @@ def _policy(name: str) -> Policy:
         raise typer.Exit(2) from error
 
 
-def _scorer(name: str, choice: DetoxifyChoice) -> Scorer:
+def _scorer(name: str, choice: DetoxifyChoice, every_text: bool = False) -> Scorer:
     try:
-        return build_scorer(name, choice)
+        return build_scorer(name, choice, every_text=every_text)
     except ScorerLoadError as error:
         Console(stderr=True).print(f"[red]{error}[/red]", highlight=False)
         raise typer.Exit(2) from error
@@ -171,7 +171,8 @@ def evaluate(
         return
     console = Console()
     loaded = _policy(policy)
-    chosen = _scorer(scorer, DetoxifyChoice(model, model_dir, checkpoint, config_dir))
+    # Every text gets the attack model's score, so that its ROC AUC measures the model itself.
+    chosen = _scorer(scorer, DetoxifyChoice(model, model_dir, checkpoint, config_dir), True)
     rows = report.run(loaded, chosen, data, insults, Console(stderr=True))
     if not rows:
         Console(stderr=True).print("[red]no data found to evaluate on[/red]")

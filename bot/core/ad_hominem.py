@@ -56,7 +56,7 @@ _MODEL_BARE_SWEARING = 0.9
 # Short chat ("Are you free at 3?", "Damn, you're fast.") is where a model trained on a debating
 # forum transfers worst: it reads short second-person replies as attacks. Below this many words the
 # rules alone judge.
-_MODEL_MIN_WORDS = 20
+MODEL_MIN_WORDS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ def _from_model(message: MessagePosted, analysis: Analysis, scores: Scores) -> f
     probability = scores.get("attack", 0.0)
     if probability < _MODEL_FLOOR or analysis.warmth > 0.0 or not _aimed(message, analysis):
         return 0.0
-    if len(message.text.split()) < _MODEL_MIN_WORDS:
+    if len(message.text.split()) < MODEL_MIN_WORDS:
         return 0.0
     if not analysis.cues:
         if analysis.untargeted_insults:

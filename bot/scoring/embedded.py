@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
+from bot.core.ad_hominem import MODEL_MIN_WORDS
 from bot.core.language import analyse
 from bot.scoring.attack_model import AttackModel
 
@@ -30,8 +31,12 @@ class EmbeddedScorer:
     name = "embedded"
     attributes = _ATTRIBUTES
 
-    def __init__(self, attack_model: AttackModel | None = None) -> None:
+    def __init__(self, attack_model: AttackModel | None = None, every_text: bool = False) -> None:
+        """``every_text``: give ``attack`` for short texts too. By default a text shorter than
+        the detector will consult the model on (MODEL_MIN_WORDS) gets 0, which saves the model's
+        cost on most chat messages; evaluations ask for every text to measure the model itself."""
         self._attack_model = attack_model if attack_model is not None else _shipped_model()
+        self._min_words = 0 if every_text else MODEL_MIN_WORDS
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """One mapping of attribute to 0..1 score per text."""
@@ -46,7 +51,8 @@ class EmbeddedScorer:
         identity = 0.85 if analysis.identity_attack else 0.0
         profanity = 0.8 if analysis.profanity else 0.0
         toxicity = max(insult, threat, identity, 0.25 if analysis.profanity else 0.0)
-        attack = self._attack_model.probability(text)
+        long_enough = self._min_words == 0 or len(text.split()) >= self._min_words
+        attack = self._attack_model.probability(text) if long_enough else 0.0
         return {"toxicity": round(toxicity, 4), "insult": round(insult, 4),
                 "identity_attack": identity, "threat": threat, "profanity": profanity,
                 "attack": round(attack, 4)}  # fmt: skip

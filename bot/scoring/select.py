@@ -52,17 +52,22 @@ class CombinedScorer:
         return combined
 
 
-def build_scorer(name: str, detoxify: DetoxifyChoice | None = None) -> Scorer:
-    """The scorer called ``name``. Raises ScorerLoadError naming the problem and the fix."""
+def build_scorer(
+    name: str, detoxify: DetoxifyChoice | None = None, *, every_text: bool = False
+) -> Scorer:
+    """The scorer called ``name``. Raises ScorerLoadError naming the problem and the fix.
+
+    ``every_text``: the attack model scores short texts too (for evaluations; see EmbeddedScorer).
+    """
     if name == "embedded":
-        return EmbeddedScorer()
+        return EmbeddedScorer(every_text=every_text)
     if name == "detoxify":
         from bot.scoring.detoxify_scorer import DetoxifyScorer
 
         choice = detoxify or DetoxifyChoice()
         checkpoint, config_dir = _weights(choice)
         return CombinedScorer(
-            EmbeddedScorer(),
+            EmbeddedScorer(every_text=every_text),
             DetoxifyScorer(choice.model, checkpoint, config_dir, choice.batch_size, choice.device),
         )
     raise ScorerLoadError(f"unknown scorer {name!r}: choose one of {', '.join(SCORERS)}")
