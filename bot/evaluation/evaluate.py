@@ -30,8 +30,9 @@ _DETECTOR = AdHominemDetector()
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-# Plain scores compared with the engine as baselines, each at its best threshold.
-BASELINES = ("toxicity", "profanity")
+# Single scores compared with the engine, each at its best threshold: plain toxicity and
+# profanity, and the trained attack model alone.
+BASELINES = ("toxicity", "profanity", "attack")
 
 
 @dataclass(frozen=True, slots=True)

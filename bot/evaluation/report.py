@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +14,29 @@ from rich.table import Table
 from bot.core.scoring import Scorer
 from bot.core.settings import Policy
 from bot.evaluation import datasets
+from bot.evaluation.datasets import LabelledThreads
 from bot.evaluation.evaluate import Row, on_texts, on_threads
+
+
+class RulesOnly:
+    """A scorer without the trained model's ``attack``: the rules tier alone, for comparison."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self._scorer = scorer
+        self.name = f"{scorer.name} rules only"
+        self.attributes = tuple(a for a in scorer.attributes if a != "attack")
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        return [{k: v for k, v in s.items() if k != "attack"} for s in self._scorer.score(texts)]
+
+
+def _engine_rows(name: str, data: LabelledThreads, policy: Policy, scorer: Scorer) -> list[Row]:
+    rows = on_threads(name, data, policy, scorer, scorer.name)
+    if "attack" in scorer.attributes:  # each tier alone: the rules without the trained model
+        alone = RulesOnly(scorer)
+        rows += [row for row in on_threads(name, data, policy, alone, alone.name)
+                 if row.threshold is None]  # fmt: skip
+    return rows
 
 
 def run(
@@ -24,9 +46,9 @@ def run(
     rows: list[Row] = []
     steps: list[tuple[str, Callable[[], list[Row]]]] = [
         ("bundled tricky cases",
-         lambda: on_threads("bundled tricky cases", datasets.tricky_cases(), policy, scorer, scorer.name)),
+         lambda: _engine_rows("bundled tricky cases", datasets.tricky_cases(), policy, scorer)),
         ("habernal-cmv",
-         lambda: on_threads("habernal-cmv last messages", datasets.habernal(data), policy, scorer, scorer.name)),
+         lambda: _engine_rows("habernal-cmv last messages", datasets.habernal(data), policy, scorer)),
         ("ucc", lambda: _ucc(data, scorer)),
         ("kaggle insults",
          lambda: on_texts("kaggle insults test", datasets.kaggle_insults(insults), "insult", scorer, scorer.name)),
