@@ -41,7 +41,7 @@ def _policy(tmp_path: Path) -> None:
     strict = (ROOT / "policies" / "strict.toml").read_text()
     assert "[slow_mode]\nseconds = 120\nminutes = 30\n" in strict
     short = strict.replace("[slow_mode]\nseconds = 120\nminutes = 30\n",
-                           "[slow_mode]\nseconds = 120\nminutes = 0.1\n")  # fmt: skip
+                           "[slow_mode]\nseconds = 120\nminutes = 0.2\n")  # fmt: skip
     (tmp_path / "policy.toml").write_text(short)
 
 
@@ -76,7 +76,7 @@ def test_kill_9_mid_execution_then_restart_executes_each_decision_once(tmp_path:
     _policy(tmp_path)
     config = _config(tmp_path, delay_ms=300)
     # Shifted so that the message that sets slow mode (po-006) happens now: its lift falls due
-    # about 6 s later, after the crash.
+    # 12 s later, after the crash, with room for a slow machine to set it first.
     end = datetime.now(UTC) + timedelta(minutes=7, seconds=48)
     (tmp_path / "inbox.jsonl").write_text("".join(recent_lines("01_pile_on_clinician.jsonl", end)))
     log = tmp_path / "service.log"
@@ -107,3 +107,29 @@ def test_kill_9_mid_execution_then_restart_executes_each_decision_once(tmp_path:
     assert kinds.count("slow_mode") == 2  # set before or after the crash, and lifted once
     assert "private_prompt" in kinds
     assert "Traceback" not in log.read_text()
+
+
+def test_sighup_reloads_policies_and_rejects_a_bad_one_then_sigterm_stops_cleanly(
+    tmp_path: Path,
+) -> None:
+    _policy(tmp_path)
+    config = _config(tmp_path, delay_ms=0)
+    log = tmp_path / "service.log"
+    service = _start(config, log)
+    try:
+        assert _wait(lambda: "service_started" in log.read_text(), 30), log.read_text()[-2000:]
+        policy = tmp_path / "policy.toml"
+        good = policy.read_text()
+        policy.write_text(good.replace("[escalation]\n", "[escalation]\nno_such_knob = 1\n"))
+        service.send_signal(signal.SIGHUP)
+        assert _wait(lambda: "policy_reload_rejected" in log.read_text(), 30), log.read_text()[
+            -2000:
+        ]
+        assert "no_such_knob" in log.read_text()
+        policy.write_text(good)
+        service.send_signal(signal.SIGHUP)
+        assert _wait(lambda: "policies_reloaded" in log.read_text(), 30), log.read_text()[-2000:]
+    finally:
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(20) == 0
+    assert "service_stopping" in log.read_text()

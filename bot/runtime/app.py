@@ -105,6 +105,7 @@ class Service:
             await self.executor.stop()
             scheduler.shutdown(wait=False)
             jobs.bind(None)
+            runtime.metrics.close()
             runtime.store.close()
 
     def reload(self) -> list[str]:

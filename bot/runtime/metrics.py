@@ -5,6 +5,9 @@ Each Runtime gets its own registry, so tests (and two runtimes in one process) n
 
 from __future__ import annotations
 
+from threading import Thread
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 
@@ -34,5 +37,17 @@ class Metrics:
         self.batch.observe(size)
 
     def serve(self, host: str, port: int) -> None:
-        """Expose /metrics on ``host:port`` (a daemon thread)."""
-        start_http_server(port, addr=host, registry=self.registry)
+        """Expose /metrics on ``host:port`` (a daemon thread) until ``close``."""
+        self._serving: tuple[Any, Thread] | None = start_http_server(
+            port, addr=host, registry=self.registry
+        )
+
+    def close(self) -> None:
+        """Stop serving /metrics, if it was served."""
+        serving = getattr(self, "_serving", None)
+        if serving is not None:
+            server, thread = serving
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+            self._serving = None
