@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters.replay.runner import replay
-from bot.core.ad_hominem import AdHominemDetector
+from bot.core.ad_hominem import MODEL_MIN_WORDS, AdHominemDetector
 from bot.core.decisions import Signal
 from bot.core.engine import Engine
 from bot.core.events import MessagePosted
@@ -51,6 +51,7 @@ class Row:
     auc: float | None = None
     threshold: float | None = None
     rate: float | None = None  # messages per second, where measured
+    heavier: float | None = None  # share of messages that reached the trained model
 
     @property
     def is_verdict(self) -> bool:
@@ -72,9 +73,12 @@ def on_threads(
     rate = len(data.events) / (time.perf_counter() - began)
     ids = list(data.labels)
     labels = [data.labels[i] for i in ids]
-    engine = Row(dataset, tier, "ad hominem (engine)", len(ids),
-                 Confusion.of([i in flagged for i in ids], labels), rate=rate)  # fmt: skip
     texts = {e.id: e.text for e in data.events if isinstance(e, MessagePosted)}
+    long_enough = sum(1 for text in texts.values() if len(text.split()) >= MODEL_MIN_WORDS)
+    heavier = long_enough / len(texts) if "attack" in scorer.attributes and texts else None
+    engine = Row(dataset, tier, "ad hominem (engine)", len(ids),
+                 Confusion.of([i in flagged for i in ids], labels), rate=rate,
+                 heavier=heavier)  # fmt: skip
     return [engine, *_attribute_rows(dataset, tier, scorer, [texts[i] for i in ids], labels)]
 
 

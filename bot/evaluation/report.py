@@ -86,11 +86,12 @@ def _verdict_cells(row: Row) -> list[str]:
         f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}",
         f"{row.auc:.3f}" if row.auc is not None else "",
         f"{row.rate:,.0f}" if row.rate else "",
+        f"{row.heavier:.0%}" if row.heavier is not None else "",
     ]  # fmt: skip
 
 
 VERDICT_COLUMNS = ("dataset", "tier", "judged by", "n", "accuracy", "precision", "recall", "F1",
-                   "ROC AUC", "msg/s")  # fmt: skip
+                   "ROC AUC", "msg/s", "to model")  # fmt: skip
 
 
 def _auc_grid(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
