@@ -10,8 +10,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from bot.core.events import ConversationKey
+from bot.core.events import Compact, ConversationKey, fields_of
 
 
 class Signal(StrEnum):
@@ -32,7 +33,7 @@ class PromptKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(Compact):
     """The messages a judgement rests on and the scores that moved it."""
 
     message_ids: tuple[str, ...] = ()
@@ -48,7 +49,7 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
-class Detection:
+class Detection(Compact):
     """A signal crossed its detection threshold on ``message_id``."""
 
     signal: Signal
@@ -71,6 +72,10 @@ class _Decision:
     reason: str
     evidence: Evidence
     severity: int = field(default=1, kw_only=True)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles as class, positional fields and severity (see events.Compact).
+        return (_rebuilt, (type(self), fields_of(type(self))(self), self.severity))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +159,7 @@ def merge(decisions: Iterable[Decision]) -> tuple[Decision, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class Decisions:
+class Decisions(Compact):
     """What one event or tick produced: what was noticed, and what to do about it."""
 
     detections: tuple[Detection, ...] = ()
@@ -168,3 +173,8 @@ class Decisions:
 
     def __bool__(self) -> bool:
         return bool(self.actions or self.detections)
+
+
+def _rebuilt(cls: type[_Decision], positional: tuple[Any, ...], severity: int) -> _Decision:
+    """A decision from what ``_Decision.__reduce__`` stored."""
+    return cls(*positional, severity=severity)

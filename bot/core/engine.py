@@ -39,6 +39,7 @@ _HOUSEKEEPING_EVERY = 1024  # events between sweeps of idle state when nobody ca
 # Pile-on windows of live conversations expire as they are used; a full pass over every
 # conversation is only for targets nobody replies to any more, so it runs on every 16th sweep.
 _FULL_SWEEP_EVERY = 16
+_FULL_SWEEP_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(slots=True)
@@ -82,6 +83,7 @@ class Engine:
         self._now: datetime | None = None
         self._events_since_sweep = 0
         self._sweeps = 0
+        self._full_sweep_at: datetime | None = None
 
     @property
     def policy(self) -> Policy:
@@ -147,7 +149,10 @@ class Engine:
     def tick(self, now: datetime) -> Decisions:
         """Time passes: lift expired slow modes and forget what has expired."""
         self._advance(now)
-        self._sweep(now, full=True)
+        # A caller may tick before every event (replay does): sweep everything at most once a
+        # minute of event time, which keeps memory bounded without walking all state each time.
+        if self._full_sweep_at is None or now - self._full_sweep_at >= _FULL_SWEEP_INTERVAL:
+            self._sweep(now, full=True)
         lifts: list[Decision] = list(self._responder.due_lifts(now))
         return Decisions(actions=tuple(lifts))
 
@@ -332,13 +337,15 @@ class Engine:
             if conversation.last_at is not None and conversation.last_at >= idle_horizon:
                 break
             del self._conversations[key]
-        if full or self._sweeps % _FULL_SWEEP_EVERY == 0:
-            for key, conversation in self._conversations.items():
-                conversation.pile_on.expire(now, self.settings_for(key.channel).pile_on)
         join_horizon = now - timedelta(hours=self._longest_newcomer_hours())
         while self._joins and next(iter(self._joins.values())) < join_horizon:
             self._joins.popitem(last=False)
-        self._responder.expire(now)
+        if full or self._sweeps % _FULL_SWEEP_EVERY == 0:
+            # Walks every conversation and cooldown: rare, and only for what nothing else expires.
+            self._full_sweep_at = now
+            for key, conversation in self._conversations.items():
+                conversation.pile_on.expire(now, self.settings_for(key.channel).pile_on)
+            self._responder.expire(now)
 
     def _longest_newcomer_hours(self) -> float:
         every = [self._policy.settings, *self._channel_settings.values()]
@@ -347,7 +354,7 @@ class Engine:
 
 # What a snapshot holds: the engine's memory, not its policy or scorer (given again on restore).
 _STATE = ("_messages", "_conversations", "_joins", "_now", "_events_since_sweep", "_sweeps",
-          "_responder")  # fmt: skip
+          "_full_sweep_at", "_responder")  # fmt: skip
 register(_Seen, _Conversation)
 
 

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
+from typing import Any
+
+
+class Compact:
+    """Pickles as its class and positional fields, which unpickles several times faster than
+    the dataclass default (events and decisions cross process boundaries in bot.shards)."""
+
+    __slots__ = ()
+    __match_args__: tuple[str, ...] = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), fields_of(type(self))(self))
+
+
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def fields_of(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """A fast getter of an instance's positional fields, as a tuple (made once per class)."""
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        names: tuple[str, ...] = cls.__match_args__  # type: ignore[attr-defined]
+        if len(names) == 1:
+            single = attrgetter(names[0])
+            getter = _GETTERS[cls] = lambda value: (single(value),)
+        else:
+            getter = _GETTERS[cls] = attrgetter(*names)
+    return getter
 
 
 @dataclass(frozen=True, slots=True)
-class ConversationKey:
+class ConversationKey(Compact):
     """Where a message lives: a thread inside a channel inside a community.
 
     A message outside any thread belongs to the channel's top-level conversation (``thread=""``).
@@ -24,7 +54,7 @@ class ConversationKey:
 
 
 @dataclass(frozen=True, slots=True)
-class MessagePosted:
+class MessagePosted(Compact):
     """A member posted a message.
 
     ``reply_to_author`` is filled by the adapter when the platform says it; the engine resolves it
@@ -50,7 +80,7 @@ class MessagePosted:
 
 
 @dataclass(frozen=True, slots=True)
-class MessageEdited:
+class MessageEdited(Compact):
     """A member changed the text of a message the engine may have seen."""
 
     id: str
@@ -59,7 +89,7 @@ class MessageEdited:
 
 
 @dataclass(frozen=True, slots=True)
-class MessageDeleted:
+class MessageDeleted(Compact):
     """A message was deleted: the engine forgets it and drops it from any evidence."""
 
     id: str
@@ -67,7 +97,7 @@ class MessageDeleted:
 
 
 @dataclass(frozen=True, slots=True)
-class MemberJoined:
+class MemberJoined(Compact):
     """A member joined a community; recent joiners weigh more in a pile-on."""
 
     at: datetime
