@@ -32,6 +32,12 @@ app.command("run")(commands.run)
 app.command("check-config")(commands.check_config)
 app.command("reload")(commands.reload)
 app.command("erase-member")(commands.erase_member)
+try:  # discord.py is an optional extra: without it, there is nothing to backfill from
+    from adapters.discord.backfill import backfill
+
+    app.command("backfill")(backfill)
+except ImportError:
+    pass
 DEMO = Path(__file__).resolve().parent / "demo"
 log = structlog.get_logger()
 

@@ -98,11 +98,11 @@ class Service:
             await stop.wait()
         finally:
             log.info("service_stopping")
+            await self.executor.stop()  # first, so no action is in flight on a closing client
             for adapter in reversed(started):
                 with contextlib.suppress(Exception):
                     await adapter.stop()
             await runtime.close()
-            await self.executor.stop()
             scheduler.shutdown(wait=False)
             jobs.bind(None)
             runtime.metrics.close()

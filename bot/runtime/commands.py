@@ -48,6 +48,9 @@ def run(config_path: ConfigOption = Path("config.toml"), pid_file: PidOption = N
         pid_file.write_text(str(os.getpid()))
     try:
         asyncio.run(service.run())
+    except StartupError as error:  # a platform refused us while connecting (intent, token)
+        _err.print(f"[red]cannot start:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from error
     finally:
         if pid_file is not None:
             pid_file.unlink(missing_ok=True)

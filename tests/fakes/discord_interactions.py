@@ -1,7 +1,8 @@
 """Component interactions in the fake Discord: a click goes in, the bot's answers are recorded.
 
-How it works: `click` builds an INTERACTION_CREATE (type 3) with every field discord.py's parser
-indexes and keeps it pending under its id and token. The bot then answers through the webhook-style
+How it works: `click` builds an INTERACTION_CREATE (type 3, a button) and `command` one of type 2 (a
+slash command, with its options) with every field discord.py's parser indexes, and keeps it pending
+under its id and token. The bot then answers through the webhook-style
 routes: one callback (4 message, 5 deferred "thinking", 6 deferred update, 7 update the clicked
 message, 9 modal; a second one is refused with 40060), followups, and edits of `@original`.
 Ephemeral messages are kept with the interaction, never in the channel.
@@ -64,50 +65,68 @@ class Interactions:
         self.responses: list[InteractionResponse] = []
 
     async def click(self, message: Json, button: Json, user: FakeUser) -> int:
+        data = {"custom_id": button["custom_id"], "component_type": 2, "id": button.get("id", 1)}
+        return await self._dispatch(int(message["channel_id"]), user, 3, data, message)
+
+    async def command(self, channel_id: int, user: FakeUser, name: str, options: list[Json]) -> int:
+        """A member runs `/name` with `options` (already nested for subcommands) in a channel."""
+        data: Json = {"id": str(ds.snowflake()), "name": name, "type": 1, "options": options}
+        if channel_id in self._s.world.channels:
+            data["guild_id"] = str(self._s.world.guild_id)
+        return await self._dispatch(channel_id, user, 2, data, None)
+
+    async def _dispatch(
+        self, channel_id: int, user: FakeUser, kind: int, data: Json, message: Json | None
+    ) -> int:
         pending = PendingInteraction(ds.snowflake(), f"token-{ds.snowflake()}", {})
-        pending.payload = self._payload(pending, message, button, user)
+        pending.payload = self._payload(pending, channel_id, user, kind, data, message)
         self._pending[pending.id] = pending
         await self._s.dispatch("INTERACTION_CREATE", pending.payload)
         return pending.id
 
     def _payload(
-        self, pending: PendingInteraction, message: Json, button: Json, user: FakeUser
+        self,
+        pending: PendingInteraction,
+        channel_id: int,
+        user: FakeUser,
+        kind: int,
+        data: Json,
+        message: Json | None,
     ) -> Json:
-        channel = self._s.channel_payload(int(message["channel_id"]))
-        data: Json = {
+        channel = self._s.channel_payload(channel_id)
+        in_guild = channel_id in self._s.world.channels
+        payload: Json = {
             "id": str(pending.id),
             "application_id": str(self._s.world.bot.id),
-            "type": 3,
-            "data": {
-                "custom_id": button["custom_id"],
-                "component_type": 2,
-                "id": button.get("id", 1),
-            },
+            "type": kind,
+            "data": data,
             "channel": channel,
             "channel_id": channel["id"],
             "token": pending.token,
             "version": 1,
-            "message": message,
             "app_permissions": "2248473465835073",
             "locale": "en-US",
             "entitlements": [],
             "entitlement_sku_ids": [],
             "attachment_size_limit": 10 * 1024 * 1024,
-            "context": 0 if "guild_id" in message else 1,
+            "context": 0 if in_guild else 1,
         }
-        if "guild_id" in message:
-            data.update(
-                guild_id=message["guild_id"],
-                guild={"id": message["guild_id"], "locale": "en-US", "features": []},
+        if message is not None:
+            payload["message"] = message
+        if in_guild:
+            guild_id = str(self._s.world.guild_id)
+            payload.update(
+                guild_id=guild_id,
+                guild={"id": guild_id, "locale": "en-US", "features": []},
                 guild_locale="en-US",
                 member=user.member_payload() | {"permissions": str(self._permissions(user))},
-                authorizing_integration_owners={"0": message["guild_id"]},
+                authorizing_integration_owners={"0": guild_id},
             )
         else:
-            data.update(
+            payload.update(
                 user=user.user_payload(), authorizing_integration_owners={"1": str(user.id)}
             )
-        return data
+        return payload
 
     def _permissions(self, user: FakeUser) -> int:
         roles = self._s.world.roles
@@ -141,8 +160,6 @@ class Interactions:
     ) -> Json | None:
         """Apply a callback (`kind` 4, 5, 6, 7, 9) or a followup (`kind` None); return the
         message it created or updated."""
-        source_id = int(pending.payload["message"]["id"])
-        source = self._s.messages_by_id.get(source_id) or pending.payload["message"]
         message: Json | None = None
         if kind in (4, 5, None):  # a message, a "thinking..." placeholder, a followup
             loading = {"flags": int(data.get("flags") or 0) | LOADING} if kind == 5 else {}
@@ -154,6 +171,10 @@ class Interactions:
             else:
                 await self._s.store_message(message, by_bot=True)
         elif kind in (6, 7):  # the original response is then the clicked message
+            if "message" not in pending.payload:
+                raise DiscordError(400, 40004, "Interaction has no message to update")
+            source_id = int(pending.payload["message"]["id"])
+            source = self._s.messages_by_id.get(source_id) or pending.payload["message"]
             pending.response_message_id = source_id
             if kind == 7:
                 await self._s.apply_edit(source, data)
@@ -175,15 +196,22 @@ class Interactions:
         message.update(
             application_id=str(self._s.world.bot.id),
             webhook_id=str(self._s.world.bot.id),
-            interaction_metadata={
-                "id": str(pending.id),
-                "type": 3,
-                "user": pending.user,
-                "authorizing_integration_owners": pending.payload["authorizing_integration_owners"],
-                "interacted_message_id": pending.payload["message"]["id"],
-            },
+            interaction_metadata=self._metadata(pending),
         )
         return message
+
+    def _metadata(self, pending: PendingInteraction) -> Json:
+        metadata: Json = {
+            "id": str(pending.id),
+            "type": pending.payload["type"],
+            "user": pending.user,
+            "authorizing_integration_owners": pending.payload["authorizing_integration_owners"],
+        }
+        if "message" in pending.payload:
+            metadata["interacted_message_id"] = pending.payload["message"]["id"]
+        else:
+            metadata["name"] = pending.payload["data"]["name"]
+        return metadata
 
     def record(
         self,

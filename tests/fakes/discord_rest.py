@@ -50,6 +50,7 @@ class Rest:
         self.requests: list[RecordedRequest] = []
         self.unhandled: list[RecordedRequest] = []
         self.forced: list[ForcedResponse] = []
+        self._nonces: dict[tuple[int, str], int] = {}  # (channel, nonce) -> message id
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         for method, pattern, handler in self._table():
             regex = re.sub(r"\{(token|emoji)\}", r"(?P<\1>[^/]+)", pattern)
@@ -76,6 +77,8 @@ class Rest:
             ("POST", "/channels/{cid}/threads", self._create_thread),
             ("POST", "/channels/{cid}/messages/{mid}/threads", self._create_thread),
             ("GET", "/guilds/{gid}/members/{uid}", self._get_member),
+            ("GET", "/guilds/{gid}/threads/active", self._active_threads),
+            ("GET", "/channels/{cid}/threads/archived/public", self._archived_threads),
             ("GET", "/applications/{app}/commands", self._list_commands),
             ("GET", "/applications/{app}/guilds/{gid}/commands", self._list_commands),
             ("PUT", "/applications/{app}/commands", self._put_commands),
@@ -181,6 +184,9 @@ class Rest:
         channel_id = int(p["cid"])
         guild_id = self._check_can_send(channel_id)
         check_message_body(body)
+        repeated = self._same_nonce(channel_id, body)
+        if repeated is not None:
+            return rest_view(repeated)
         reply_to = self._reply_target(body.get("message_reference"))
         message = ds.message_payload(
             channel_id=channel_id,
@@ -195,8 +201,16 @@ class Rest:
         )
         if "nonce" in body:
             message["nonce"] = body["nonce"]
+            self._nonces[(channel_id, str(body["nonce"]))] = int(message["id"])
         await self._s.store_message(message, by_bot=True)
         return rest_view(message)
+
+    def _same_nonce(self, channel_id: int, body: Json) -> Json | None:
+        """With `enforce_nonce`, Discord answers a repeated nonce with the message it made."""
+        if not body.get("enforce_nonce") or "nonce" not in body:
+            return None
+        earlier = self._nonces.get((channel_id, str(body["nonce"])))
+        return None if earlier is None else self._s.messages_by_id.get(earlier)
 
     def _check_can_send(self, channel_id: int) -> int | None:
         """Return the guild id (None in a DM) or raise the error Discord would."""
@@ -240,7 +254,13 @@ class Rest:
         before = int(request.query.get("before", 1 << 63))
         after = int(request.query.get("after", 0))
         found = [m for m in self._s.messages(int(p["cid"])) if after < int(m["id"]) < before]
-        return [rest_view(m) for m in reversed(found)][:limit]
+        # Discord answers newest first; with only `after`, the `limit` messages right after it.
+        kept = (
+            found[:limit]
+            if "after" in request.query and "before" not in request.query
+            else found[-limit:]
+        )
+        return [rest_view(m) for m in reversed(kept)]
 
     async def _get_message(self, _r: web.Request, p: dict[str, str], _b: Any) -> Json:
         return rest_view(self._own_or_any(p, own=False))
@@ -297,6 +317,7 @@ class Rest:
                 guild_id=self._s.world.guild_id,
                 author=self._s.world.bot,
                 content=starter.get("content") or "",
+                mentions=self._mentions(starter, None),
                 message_id=thread.id,  # a forum post's starter message shares the thread's id
                 components=with_ids(starter.get("components")),
                 embeds=starter.get("embeds"),
@@ -306,6 +327,19 @@ class Rest:
         if parent.type == ds.FORUM:
             self._s.forum_post_log.setdefault(parent.id, []).append(payload)
         return payload
+
+    async def _active_threads(self, _r: web.Request, _p: dict[str, str], _b: Any) -> Json:
+        return self._threads(lambda t: not t.archived) | {"members": []}
+
+    async def _archived_threads(self, _r: web.Request, p: dict[str, str], _b: Any) -> Json:
+        parent = int(p["cid"])
+        found = self._threads(lambda t: t.archived and t.parent_id == parent)
+        return found | {"members": [], "has_more": False}
+
+    def _threads(self, keep: Callable[[ds.FakeChannel], bool]) -> Json:
+        world = self._s.world
+        threads = [c for c in world.channels.values() if c.is_thread and keep(c)]
+        return {"threads": [t.payload(world.guild_id) for t in threads]}
 
     def _tags(self, forum_id: int | None, tags: list[Any]) -> list[int]:
         if not tags:

@@ -35,6 +35,7 @@ from tests.fakes.discord_state import FakeChannel, FakeUser, Ids, Json, World
 T = TypeVar("T")
 DEFAULT_TOKEN = "fake-discord-bot-token"
 _MENTION = re.compile(r"<@!?(\d+)>")
+_OPTION_TYPES = {str: 3, int: 4, bool: 5}
 
 __all__ = ["DEFAULT_TOKEN", "FakeDiscordServer", "Ids", "InteractionResponse", "World"]
 
@@ -225,6 +226,20 @@ class FakeDiscordServer:
         if button is None or button.get("type") != 2 or button.get("disabled"):
             raise LookupError(f"no enabled button {custom_id!r} on message {message_id}")
         return await self.interactions.click(message, button, self.user(user_id))
+
+    async def run_command(
+        self, channel_id: int, user_id: int, command: str, **options: str | int | bool
+    ) -> int:
+        """A member runs a slash command: INTERACTION_CREATE type 2. `command` may name a
+        subcommand ("longform mode"); `options` are its arguments. Returns the interaction id."""
+        name, *subcommands = command.split()
+        values: list[Json] = [
+            {"name": key, "type": _OPTION_TYPES[type(value)], "value": value}
+            for key, value in options.items()
+        ]
+        for sub in reversed(subcommands):
+            values = [{"name": sub, "type": 1, "options": values}]
+        return await self.interactions.command(channel_id, self.user(user_id), name, values)
 
     async def drop_connection(self, code: int = 4000) -> None:
         """Close the client's socket with a resumable code; it reconnects and RESUMEs, and

@@ -1,0 +1,249 @@
+"""What clicking a Longform button does. Every answer a member gets is ephemeral.
+
+Members' buttons: "Why am I seeing this?" (the reason and the evidence, as links; members are
+named only to moderators and to the member a private note was for), "This wasn't helpful" (feedback), "Continue in
+long form" and "Yes, open a long-form space" (a space a person asked for, through the outbox),
+"Show my note" (a private prompt whose DM could not be delivered, shown to its member only) and
+"No more private notes" (opt-out). Moderators' buttons, checked against the clicker's permissions:
+acknowledge, mark wrong, open long form, set slow mode, undo. A button never raises: errors become
+a short ephemeral answer and a log line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+
+import discord
+import structlog
+
+from adapters.discord import texts
+from adapters.discord.community import PLATFORM
+from adapters.discord.errors import PLATFORM_ERRORS, DowngradeError, UnresolvedError
+from adapters.discord.execute import DiscordExecutor, Place
+from adapters.discord.longform import existing_space, requested_reason, requested_space
+from adapters.discord.runtime_view import ServiceView
+from adapters.discord.views import custom_ids
+from bot.core.decisions import Decision, OpenLongformSpace, PromptMember
+from bot.runtime.control import Control, ControlError, moderator_longform, moderator_slow_mode
+
+log = structlog.get_logger()
+Handler = Callable[[discord.Interaction, str], Awaitable[None]]
+MODERATOR_ACTIONS = frozenset({"ack", "wrong", "mlongform", "mslow", "undo"})
+NOT_FOR_YOU = "This note is for another member; nothing is needed from you."
+_ANSWER_FAILED = "Longform could not do that just now; the moderators can see why in its logs."
+
+
+def is_moderator(interaction: discord.Interaction) -> bool:
+    """True if the clicker may manage messages, threads or the server where they clicked."""
+    perms = interaction.permissions
+    return perms.manage_guild or perms.manage_messages or perms.manage_threads
+
+
+def who(interaction: discord.Interaction) -> tuple[str, str]:
+    """(id, display name) of the member who clicked or ran a command."""
+    return str(interaction.user.id), interaction.user.display_name
+
+
+async def reply(interaction: discord.Interaction, text: str) -> None:
+    """Answer ``interaction`` ephemerally, as its response or as a followup if already answered."""
+    if interaction.response.is_done():
+        await interaction.followup.send(texts.clip(text), ephemeral=True)
+    else:
+        await interaction.response.send_message(texts.clip(text), ephemeral=True)
+
+
+class Buttons:
+    """The client's ``buttons`` handler (see ``views.ButtonHandler``)."""
+
+    def __init__(self, executor: DiscordExecutor, control: Control) -> None:
+        self.executor, self.control = executor, control
+        self.service = ServiceView(control)
+        self._handlers: dict[str, Handler] = {
+            "why": self._why, "unhelpful": self._unhelpful, "optout": self._optout,
+            "note": self._note, "longform": self._longform, "consent": self._consent,
+            "ack": self._ack, "wrong": self._wrong, "mlongform": self._moderator_longform,
+            "mslow": self._moderator_slow_mode, "undo": self._undo,
+        }  # fmt: skip
+
+    async def on_button(self, interaction: discord.Interaction, action: str, key: str) -> None:
+        """Run the button's handler; answer every problem ephemerally, never raise."""
+        handler = self._handlers.get(action)
+        try:
+            if handler is None:
+                await reply(interaction, "This button no longer does anything.")
+            elif action in MODERATOR_ACTIONS and not is_moderator(interaction):
+                await reply(interaction, "Only moderators can use this button.")
+            else:
+                await handler(interaction, key)
+        except ControlError as error:
+            await self._safely(reply(interaction, str(error)))
+        except (*PLATFORM_ERRORS, UnresolvedError, DowngradeError) as error:
+            log.warning("button_failed", action=action, problem=str(error))
+            await self._safely(reply(interaction, _ANSWER_FAILED))
+        except RuntimeError:  # aiohttp's "Session is closed": the client is shutting down
+            if not self.executor.client.is_closed():
+                raise
+
+    async def _safely(self, answering: Awaitable[None]) -> None:
+        with contextlib.suppress(*PLATFORM_ERRORS):
+            await answering
+
+    # -- members ------------------------------------------------------------------------------------
+
+    async def _why(self, interaction: discord.Interaction, key: str) -> None:
+        decision = await self.control.decision(key)
+        explanation = await self.control.explain(key)
+        _, guild = self.executor.community(decision.conversation)
+        own = isinstance(decision, PromptMember) and decision.member == who(interaction)[0]
+        redact = not (own or is_moderator(interaction))  # members never see who did what
+        place = decision.conversation.place
+        links = texts.evidence_links(guild.id, place, explanation.evidence)
+        reason = self.executor.humanize(guild, explanation.reason, redact)
+        await reply(interaction, texts.explanation(reason, links, explanation.scores))
+
+    async def _unhelpful(self, interaction: discord.Interaction, key: str) -> None:
+        await self.control.feedback(PLATFORM, key, helpful=False, by=who(interaction)[0])
+        await reply(interaction, "Thanks, noted: this helps the moderators tune Longform.")
+
+    async def _optout(self, interaction: discord.Interaction, key: str) -> None:
+        decision = await self.control.decision(key)
+        community = decision.conversation.community
+        await self.control.set_opt_out(PLATFORM, community, who(interaction)[0], True)
+        await reply(interaction, "Done: Longform will send you no more private notes here. "
+                    "`/longform optout enabled:False` turns them back on.")  # fmt: skip
+
+    async def _note(self, interaction: discord.Interaction, key: str) -> None:
+        decision = await self.control.decision(key)
+        if not isinstance(decision, PromptMember) or decision.member != who(interaction)[0]:
+            await reply(interaction, NOT_FOR_YOU)
+            return
+        _, guild = self.executor.community(decision.conversation)
+        await reply(interaction, self.executor.humanize(guild, decision.text))
+
+    async def _longform(self, interaction: discord.Interaction, key: str) -> None:
+        notice = await self.control.decision(key)
+        space = await existing_space(self.executor, notice.conversation)
+        if space is not None:
+            await reply(interaction, f"This conversation already continues here: {space.jump_url}")
+            return
+        await self._request_space(interaction, notice)
+
+    async def _request_space(self, interaction: discord.Interaction, notice: Decision) -> None:
+        conversation = notice.conversation
+        settings = self.service.settings(conversation.community, conversation.channel).longform
+        clicked = str(interaction.message.id) if interaction.message else notice.message_id
+        space = requested_space(notice, settings, who(interaction), clicked, self.service.now())
+        await self.control.request(space)
+        await reply(interaction, "Opening a long-form space: a link will appear here shortly.")
+
+    async def _consent(self, interaction: discord.Interaction, key: str) -> None:
+        offer = await self.control.decision(key)
+        if not isinstance(offer, OpenLongformSpace):
+            raise ControlError("This offer is no longer open.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        member, name = who(interaction)
+        if not (is_moderator(interaction) or member in await self._participants(offer)):
+            await reply(interaction, "Only the people in this conversation can accept the offer.")
+            return
+        clicked = str(interaction.message.id) if interaction.message else offer.message_id
+        reason = requested_reason(name, "accepted the offer of a long-form space.")
+        participants = tuple(dict.fromkeys((*offer.participants, member)))
+        await self.control.request(replace(offer, message_id=clicked, reason=reason,
+                                           participants=participants, at=self.service.now()))  # fmt: skip
+        await reply(interaction, "Thank you: opening a long-form space; a link will appear here.")
+
+    async def _participants(self, offer: OpenLongformSpace) -> set[str]:
+        """The members who may accept an offer: its participants and the key messages' authors."""
+        found = set(offer.participants)
+        _, _, channel = await self.executor.place(offer.conversation)
+        for message_id in [m for m in offer.key_messages if m.isdigit()][:5]:
+            with contextlib.suppress(discord.NotFound, discord.Forbidden):
+                message = await self.executor.call(channel.fetch_message(int(message_id)))
+                found.add(str(message.author.id))
+        return found
+
+    # -- moderators ---------------------------------------------------------------------------------
+
+    async def _note_on_alert(self, interaction: discord.Interaction, line: str) -> None:
+        """Append ``line`` to the alert that was clicked (its buttons stay)."""
+        content = interaction.message.content if interaction.message else ""
+        new = texts.clip(f"{content}\n{line}")
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=new)
+        else:
+            await interaction.response.edit_message(content=new)
+
+    async def _ack(self, interaction: discord.Interaction, key: str) -> None:
+        await self.control.decision(key)  # a ControlError if it is too old to know
+        await self._note_on_alert(interaction, f"Acknowledged by {who(interaction)[1]}.")
+
+    async def _wrong(self, interaction: discord.Interaction, key: str) -> None:
+        member, name = who(interaction)
+        await self.control.feedback(PLATFORM, key, helpful=False, by=member)
+        await self._note_on_alert(interaction, f"Marked wrong by {name}; recorded as feedback.")
+
+    async def _moderator_longform(self, interaction: discord.Interaction, key: str) -> None:
+        decision = _from_alert(await self.control.decision(key), interaction)
+        conversation = decision.conversation
+        settings = self.service.settings(conversation.community, conversation.channel).longform
+        name = who(interaction)[1]
+        title = settings.title.replace("{topic}", conversation.place)
+        space = moderator_longform(conversation, decision.message_id, name, title,
+                                   settings.template, self.service.now())  # fmt: skip
+        await self.control.request(replace(space, key_messages=decision.evidence.message_ids))
+        await self._note_on_alert(interaction, f"Long-form space requested by {name}.")
+
+    async def _moderator_slow_mode(self, interaction: discord.Interaction, key: str) -> None:
+        decision = _from_alert(await self.control.decision(key), interaction)
+        conversation = decision.conversation
+        slow = self.service.settings(conversation.community, conversation.channel).slow_mode
+        until = self.service.now() + timedelta(minutes=slow.minutes)
+        await self.control.request(moderator_slow_mode(decision, slow.seconds, until))
+        line = (
+            f"Slow mode ({slow.seconds} s for {slow.minutes:g} min) set by {who(interaction)[1]}."
+        )
+        await self._note_on_alert(interaction, line)
+
+    async def _undo(self, interaction: discord.Interaction, key: str) -> None:
+        decision = await self.control.decision(key)
+        await interaction.response.defer()
+        member, name = who(interaction)
+        try:
+            done = await self._undo_in_place(decision)
+        except DowngradeError as downgrade:
+            done = f"could not finish: {downgrade.problem}"
+        await self.control.record_undone(key, by=member, detail=done)
+        await self._note_on_alert(interaction, f"Undone by {name}: {done}.")
+
+    async def _undo_in_place(self, decision: Decision) -> str:
+        """Lift the slow mode and delete Longform's notices in the decision's thread."""
+        _, guild, channel = await self.executor.place(decision.conversation)
+        done: list[str] = []
+        if channel.slowmode_delay:
+            await self.executor.set_slow_mode(channel, 0, "lift slow mode")
+            done.append("slow mode lifted")
+        removed = 0
+        for message in await self.executor.call(_recent(channel, 50)):
+            ids = custom_ids(message)
+            if message.author.id == guild.me.id and any(i.startswith("lf:") for i in ids):
+                await self.executor.call(message.delete())
+                removed += 1
+        done.append(f"{removed} notice(s) removed")
+        return ", ".join(done)
+
+
+async def _recent(channel: Place, limit: int) -> list[discord.Message]:
+    """The last ``limit`` messages of ``channel``, newest first."""
+    return [message async for message in channel.history(limit=limit)]
+
+
+def _from_alert(decision: Decision, interaction: discord.Interaction) -> Decision:
+    """``decision`` as the cause of a moderator's request from its alert: keyed by the alert
+    message, so the request is one of its own (not a repeat of the engine's, which the outbox
+    would drop) and a second click on the same alert asks nothing new."""
+    if interaction.message is None:
+        return decision
+    return replace(decision, message_id=str(interaction.message.id))

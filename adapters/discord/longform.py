@@ -1,0 +1,203 @@
+"""Opening a long-form space on Discord: a post in the community's forum channel.
+
+How it works: the post is titled from the thread (the decision's title, with the thread's id
+replaced by its name), tagged with the policy's tags that the forum has, slowed by the policy's
+``slow_mode_seconds``, and opens with the invitation, the policy's template, quotes of and links to
+the key messages, and the participants, each mentioned once. A link to the post is left in the
+original thread. When the policy sets ``ask_consent``, the engine's decision only posts an offer;
+the space opens when a participant accepts (``buttons``), as a decision a person asked for. A
+conversation that already has an open post gets no second one (the post's first message names
+the conversation it came from).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import discord
+
+from adapters.discord import texts, views
+from adapters.discord.community import Community
+from adapters.discord.errors import DowngradeError
+from bot.core.decisions import Decision, OpenLongformSpace
+from bot.core.events import ConversationKey
+from bot.core.settings import LongformSettings
+from bot.runtime.platform import ActionResult
+
+if TYPE_CHECKING:
+    from adapters.discord.execute import DiscordExecutor, Place
+
+# The reasons of long-form decisions a person asked for: these open at once, without consent.
+REQUESTED = ("Requested by ", "A moderator (")
+ACTION = "open a long-form space"
+MAX_QUOTES = 5
+MAX_MENTIONS = 10
+MAX_LOOKUPS = 10  # posts whose first message is fetched when looking for an existing space
+INVITATION = (
+    "This conversation deserves more room. Each participant is invited to set out their view "
+    "under the headings below, at their own pace."
+)
+
+
+def requested_reason(by: str, what: str) -> str:
+    """The reason of a decision a person asked for (``what``: what they asked)."""
+    return f"Requested by {by}: {what}"
+
+
+def requested_space(
+    notice: Decision, settings: LongformSettings, by: tuple[str, str], message_id: str, at: datetime
+) -> OpenLongformSpace:
+    """The space a member asks for from ``notice`` (by: their id and name). ``message_id`` is the
+    clicked message, so each notice or offer opens at most one space, whoever clicks."""
+    place = notice.conversation.place
+    return OpenLongformSpace(
+        conversation=notice.conversation, message_id=message_id, at=at, signal=notice.signal,
+        reason=requested_reason(by[1], "continue this conversation in long form."),
+        evidence=notice.evidence, title=settings.title.replace("{topic}", place),
+        template=settings.template, participants=(by[0],),
+        key_messages=notice.evidence.message_ids, text=INVITATION,
+    )  # fmt: skip
+
+
+def needs_consent(decision: OpenLongformSpace, settings: LongformSettings) -> bool:
+    """True when the policy asks consent and nobody has asked for this space yet."""
+    return settings.ask_consent and not decision.reason.startswith(REQUESTED)
+
+
+async def open_space(ex: DiscordExecutor, decision: OpenLongformSpace, key: str) -> ActionResult:
+    """Offer the space (consent first) or open it; DowngradeError if the forum is missing or closed."""
+    community, guild, origin = await ex.place(decision.conversation)
+    service = ex.service
+    conversation = decision.conversation
+    settings = (
+        service.settings(community.key, conversation.channel).longform
+        if service is not None
+        else LongformSettings()
+    )
+    if needs_consent(decision, settings):
+        offer = await ex.send(origin, texts.CONSENT_OFFER, views.consent_view(key), key, ACTION)
+        # No reference: the space is not open yet, so no closing reminder is scheduled.
+        return ActionResult.sent(f"consent asked in message {offer.id}")
+    forum = await _forum(ex, community, guild)
+    ex.require(forum, "send_messages", "Create Posts", ACTION)
+    title = texts.title(decision.title, conversation.place, origin.name)
+    existing = await _existing_post(ex, forum, origin)
+    if existing is not None:
+        return ActionResult.sent(f"forum post {existing.id} (already open)", str(existing.id))
+    thread = await _create_post(ex, forum, origin, decision, settings, title, key)
+    ex.done[key] = ActionResult.sent(f"forum post {thread.id}", str(thread.id))
+    note = await _leave_link(ex, origin, thread, key)
+    return ActionResult.sent(f"forum post {thread.id}{note}", str(thread.id))
+
+
+async def _forum(
+    ex: DiscordExecutor, community: Community, guild: discord.Guild
+) -> discord.ForumChannel:
+    if community.longform_space is None:
+        raise _downgrade("no long-form forum is configured (communities.longform_space)")
+    forum = await ex.channel(guild, community.longform_space)
+    if not isinstance(forum, discord.ForumChannel):
+        raise _downgrade(f"channel {community.longform_space} is not a forum channel")
+    return forum
+
+
+def _downgrade(problem: str) -> DowngradeError:
+    return DowngradeError(ACTION, problem)
+
+
+async def existing_space(
+    ex: DiscordExecutor, conversation: ConversationKey
+) -> discord.Thread | None:
+    """The open long-form post this bot made for ``conversation``, if any."""
+    community, guild, origin = await ex.place(conversation)
+    forum = guild.get_channel(community.longform_space or 0)
+    if not isinstance(forum, discord.ForumChannel):
+        return None
+    return await _existing_post(ex, forum, origin)
+
+
+async def _existing_post(
+    ex: DiscordExecutor, forum: discord.ForumChannel, origin: Place
+) -> discord.Thread | None:
+    """The newest active post of this bot whose first message names ``origin`` as its start."""
+    me = forum.guild.me.id
+    mine = sorted((t for t in forum.threads if t.owner_id == me), key=lambda t: t.id, reverse=True)
+    line = texts.origin_line(origin.jump_url) + "\n"
+    for thread in mine[:MAX_LOOKUPS]:
+        starter = thread.starter_message
+        if starter is None:
+            with contextlib.suppress(discord.NotFound, discord.Forbidden):
+                starter = await ex.call(thread.fetch_message(thread.id))
+        if starter is not None and line in starter.content + "\n":
+            return thread
+    return None
+
+
+async def _create_post(
+    ex: DiscordExecutor,
+    forum: discord.ForumChannel,
+    origin: Place,
+    decision: OpenLongformSpace,
+    settings: LongformSettings,
+    title: str,
+    key: str,
+) -> discord.Thread:
+    quotes, authors = await _key_messages(ex, origin, decision.key_messages)
+    people = _participants([*decision.participants, *authors], forum.guild)
+    content = texts.starter_content(
+        ex.humanize(forum.guild, decision.text), decision.template, quotes,
+        origin.jump_url, [f"<@{person}>" for person in people],
+    )  # fmt: skip
+    wanted = {tag.lower() for tag in settings.tags}
+    tags = [tag for tag in forum.available_tags if tag.name.lower() in wanted][:5]
+    pings = discord.AllowedMentions(users=[discord.Object(p) for p in people], everyone=False,
+                                    roles=False, replied_user=False)  # fmt: skip
+    creating = forum.create_thread(
+        name=title, content=content, applied_tags=tags, view=views.post_view(key),
+        slowmode_delay=settings.slow_mode_seconds, allowed_mentions=pings,
+    )  # fmt: skip
+    created = await ex.guarded(creating, "Create Posts", ACTION)
+    return created.thread
+
+
+async def _key_messages(
+    ex: DiscordExecutor, origin: Place, ids: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(text, link) of the key messages still there, and the people in them: their authors and
+    the members they reply to."""
+    quotes: list[tuple[str, str]] = []
+    people: list[str] = []
+    for message_id in [i for i in ids if i.isdigit()][:MAX_QUOTES]:
+        try:
+            message = await ex.call(origin.fetch_message(int(message_id)))
+        except (discord.NotFound, discord.Forbidden):
+            continue  # deleted since, or unreadable: quote what is left
+        quotes.append((message.content, message.jump_url))
+        replied = message.reference.resolved if message.reference else None
+        for person in (message.author, getattr(replied, "author", None)):
+            if person is not None and not person.bot:
+                people.append(str(person.id))
+    return quotes, people
+
+
+def _participants(ids: Sequence[str], guild: discord.Guild) -> list[int]:
+    """Members to invite: people in the guild, once each, at most MAX_MENTIONS."""
+    found: list[int] = []
+    for raw in dict.fromkeys(i for i in ids if i.isdigit()):
+        member = guild.get_member(int(raw))
+        if member is not None and not member.bot:
+            found.append(member.id)
+    return found[:MAX_MENTIONS]
+
+
+async def _leave_link(ex: DiscordExecutor, origin: Place, thread: discord.Thread, key: str) -> str:
+    """Post the link in the original thread; "" or a note saying why it is not there."""
+    text = f"This discussion continues in long form, with more room: {thread.jump_url}"
+    try:
+        await ex.send(origin, text, None, f"link{key}", "leave a link to the long-form space")
+    except DowngradeError as downgrade:
+        return f"; no link left in the thread: {downgrade.problem}"
+    return ""
