@@ -127,6 +127,27 @@ class TelegramConfig(PlatformConfig):
     token_env: str = Field(
         "LONGFORM_TELEGRAM_TOKEN", description="Environment variable holding the bot token"
     )
+    updates: Literal["polling", "webhook"] = Field(
+        "polling", description="How updates arrive: long polling, or a webhook Telegram posts to"
+    )
+    poll_timeout: Annotated[int, Field(ge=1, le=50)] = Field(
+        30, description="Seconds one long poll waits for updates"
+    )
+    webhook_url: str = Field("", description="Public HTTPS URL Telegram posts updates to (webhook)")
+    webhook_listen: str = Field(
+        "127.0.0.1", description="Address the local webhook server listens on"
+    )
+    webhook_port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        8443, description="Port of the local webhook server"
+    )
+    webhook_path: str = Field("telegram", description="Path of the local webhook server")
+    webhook_secret_env: str = Field(
+        "LONGFORM_TELEGRAM_WEBHOOK_SECRET",
+        description="Environment variable with the webhook's secret token (unset: a new one each start)",
+    )
+    slow_mode: Literal["restrict", "ask_admins"] = Field(
+        "restrict", description="Slow-mode emulation where the policy does not choose one"
+    )
 
 
 class ReplayPlatformConfig(_Section):

@@ -20,14 +20,12 @@ class ServiceView:
 
     def settings(self, community: str, channel: str) -> Settings:
         """The effective policy settings in ``channel`` of ``community``."""
-        runtime = self.control.runtime
-        key = runtime.community(community).engine_key
-        return runtime.policies[key].for_channel(channel)
+        return self.control.settings(community, channel)
 
     def mode(self, community: str) -> str:
         """``shadow`` or ``live``: what the service does in ``community`` now."""
-        return self.control.runtime.community(community).mode
+        return self.control.mode(community)
 
     def now(self) -> datetime:
         """The service's clock (UTC)."""
-        return self.control.runtime.clock()
+        return self.control.now()

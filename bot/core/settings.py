@@ -109,6 +109,12 @@ class SlowModeSettings:
     __pydantic_config__ = _STRICT
     seconds: Annotated[int, Interval(ge=1, le=21600)] = knob(60, "one message per member per N s")
     minutes: Positive = knob(20.0, "how long slow mode lasts before it is lifted")
+    emulation: Literal["", "restrict", "ask_admins"] = knob(
+        "",
+        "Telegram only (bots cannot set slow mode): 'restrict' pauses each participant for "
+        "`seconds` (at least 30) after every message, 'ask_admins' asks the moderators to set it; "
+        "'' leaves it to the config's [telegram] slow_mode",
+    )
 
 
 @dataclass(frozen=True, slots=True)

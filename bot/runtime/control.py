@@ -23,6 +23,7 @@ from bot.core.decisions import (
     Signal,
 )
 from bot.core.events import ConversationKey
+from bot.core.settings import Settings
 from bot.runtime.platform import split_community
 from bot.runtime.service import Runtime
 from bot.storage.audit import AuditEntry
@@ -65,6 +66,29 @@ class Control:
     """The runtime's controls, as adapters see them."""
 
     runtime: Runtime
+
+    def settings(self, community: str, channel: str) -> Settings:
+        """The effective policy settings in ``channel`` of ``community``."""
+        key = self.runtime.community(community).engine_key
+        return self.runtime.policies[key].for_channel(channel)
+
+    def mode(self, community: str) -> str:
+        """``shadow`` or ``live``: what the service does in ``community`` now."""
+        return self.runtime.community(community).mode
+
+    def now(self) -> datetime:
+        """The service's clock (UTC)."""
+        return self.runtime.clock()
+
+    async def remember(self, name: str, value: object) -> None:
+        """Keep a JSON value across restarts (an adapter's own state, e.g. slow modes it set)."""
+        await asyncio.to_thread(self.runtime.store.states.save, f"adapter:{name}", value,
+                                version=1, now=self.runtime.clock())  # fmt: skip
+
+    async def recall(self, name: str) -> object:
+        """What ``remember`` kept under ``name``, or None."""
+        stored = await asyncio.to_thread(self.runtime.store.states.load, f"adapter:{name}")
+        return None if stored is None else stored.blob
 
     async def decision(self, key: str) -> Decision:
         """The decision stored under ``key``."""

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from tests.fakes.telegram_methods import METHODS
 from tests.fakes.telegram_users import UserActions
+from tests.fakes.telegram_webhook import WebhookPusher
 from tests.fakes.telegram_world import (
     ApiError,
     FakeChat,
@@ -146,6 +147,7 @@ class FakeTelegramServer(UserActions):
         self._signal = _Signal()
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self.webhook = WebhookPusher(self)
         self.port = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -166,6 +168,7 @@ class FakeTelegramServer(UserActions):
         """Release pending long polls and delayed answers, then close the server."""
         self._closing.set()
         self._signal.fire()
+        await self.webhook.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -277,17 +280,14 @@ class FakeTelegramServer(UserActions):
     async def _dispatch(self, method: str, params: JSON) -> Any:
         name = method.lower()
         if name == "getupdates":
+            if self.webhook.active:
+                raise ApiError(409, "Conflict: can't use getUpdates method while webhook is "
+                               "active; use deleteWebhook to delete the webhook first")  # fmt: skip
             return await self._get_updates(params)
-        if name == "deletewebhook":
-            if params.get("drop_pending_updates"):
-                self._updates.clear()
-            return True
+        if name in ("deletewebhook", "setwebhook"):
+            return await self._set_webhook(name, params)
         if name == "getwebhookinfo":
-            return {
-                "url": "",
-                "has_custom_certificate": False,
-                "pending_update_count": len(self._updates),
-            }
+            return self.webhook.info(len(self._updates))
         handler = METHODS.get(name)
         if handler is None:
             raise ApiError(404, "Not Found")
@@ -309,6 +309,32 @@ class FakeTelegramServer(UserActions):
             if self._updates or self._closing.is_set() or loop.time() >= deadline:
                 return self._updates[:limit]
             await self._signal.wait(deadline - loop.time())
+
+    async def _set_webhook(self, name: str, params: JSON) -> bool:
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        if name == "deletewebhook":
+            await self.webhook.stop()
+            return True
+        if params.get("allowed_updates") is not None:
+            self._allowed = frozenset(params["allowed_updates"]) or None
+        return self.webhook.set(params)
+
+    # -- for the webhook pusher ----------------------------------------------------------------
+
+    def next_update(self) -> JSON | None:
+        """The oldest queued update the bot asked for, or None."""
+        self._updates = [u for u in self._updates if self._wanted(u)]
+        return self._updates[0] if self._updates and not self._closing.is_set() else None
+
+    def confirm(self, update_id: int) -> None:
+        """The bot accepted update `update_id`: drop it from the queue."""
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
+        self._signal.fire()
+
+    async def wait_for_change(self, timeout: float) -> None:
+        """Wait until the server's state changes (or `timeout` seconds)."""
+        await self._signal.wait(timeout)
 
     def _wanted(self, update: JSON) -> bool:
         kind = next(key for key in update if key != "update_id")
@@ -372,6 +398,11 @@ class FakeTelegramServer(UserActions):
     def callback_answers(self) -> list[JSON]:
         """The params of every successful answerCallbackQuery, in order."""
         return list(self.world.callback_answers)
+
+    @property
+    def updates_queued(self) -> int:
+        """How many updates were queued for the bot so far (delivered or not)."""
+        return self._next_update_id - 1
 
     @property
     def pending_updates(self) -> list[JSON]:
