@@ -1,8 +1,7 @@
 """The Telegram adapter's settings: how updates arrive (long polling or a webhook) and how slow
 mode is emulated when the policy does not say.
 
-``bot.config.TelegramConfig`` does not have these fields yet; ``from_config`` reads them with
-``getattr`` and these defaults, so the adapter works before and after they are added:
+The fields live in ``bot.config.TelegramConfig`` (documented in config.example.toml):
 
 - ``updates``: ``"polling"`` (default) or ``"webhook"``.
 - ``poll_timeout``: seconds one long poll waits for updates (default 30).
@@ -54,18 +53,17 @@ class TelegramOptions:
     def from_config(
         cls, config: Config, environ: Mapping[str, str] = os.environ
     ) -> TelegramOptions:
-        """The options in ``config.telegram`` (defaults where a field does not exist yet)."""
+        """The options in ``config.telegram``, checked."""
         section = config.telegram
-        secret_env = getattr(section, "webhook_secret_env", "LONGFORM_TELEGRAM_WEBHOOK_SECRET")
         options = cls(
-            updates=getattr(section, "updates", "polling"),
-            poll_timeout=int(getattr(section, "poll_timeout", 30)),
-            webhook_url=getattr(section, "webhook_url", ""),
-            webhook_listen=getattr(section, "webhook_listen", "127.0.0.1"),
-            webhook_port=int(getattr(section, "webhook_port", 8443)),
-            webhook_path=getattr(section, "webhook_path", "telegram"),
-            webhook_secret=environ.get(secret_env, "").strip(),
-            slow_mode=getattr(section, "slow_mode", "restrict"),
+            updates=section.updates,
+            poll_timeout=section.poll_timeout,
+            webhook_url=section.webhook_url,
+            webhook_listen=section.webhook_listen,
+            webhook_port=section.webhook_port,
+            webhook_path=section.webhook_path,
+            webhook_secret=environ.get(section.webhook_secret_env, "").strip(),
+            slow_mode=section.slow_mode,
         )
         options.check()
         return options

@@ -43,7 +43,7 @@ class Service(Protocol):
 def emulation(settings: Settings, default: Emulation) -> Emulation:
     """How to emulate slow mode: the policy's ``slow_mode.emulation`` if it has one, else
     ``default`` (from the adapter's options)."""
-    chosen = getattr(settings.slow_mode, "emulation", None)
+    chosen = settings.slow_mode.emulation
     return chosen if chosen in EMULATIONS else default
 
 
