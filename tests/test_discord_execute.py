@@ -292,7 +292,9 @@ async def test_with_consent_first_the_engine_only_offers_and_a_request_opens(
 
     offered = await ex.execute(decision, KEY)
     requested = replace(
-        decision, reason="Requested by Ben: accepted the offer of a long-form space."
+        decision,
+        reason="Requested by Ben: accepted the offer of a long-form space.",
+        requested_by=str(Ids.BEN),
     )
     opened = await ex.execute(requested, KEY[::-1])
 

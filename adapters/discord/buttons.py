@@ -152,7 +152,8 @@ class Buttons:
         reason = requested_reason(name, "accepted the offer of a long-form space.")
         participants = tuple(dict.fromkeys((*offer.participants, member)))
         await self.control.request(replace(offer, message_id=clicked, reason=reason,
-                                           participants=participants, at=self.service.now()))  # fmt: skip
+                                           participants=participants, at=self.service.now(),
+                                           requested_by=member))  # fmt: skip
         await reply(interaction, "Thank you: opening a long-form space; a link will appear here.")
 
     async def _participants(self, offer: OpenLongformSpace) -> set[str]:

@@ -30,8 +30,6 @@ from bot.runtime.platform import ActionResult
 if TYPE_CHECKING:
     from adapters.discord.execute import DiscordExecutor, Place
 
-# The reasons of long-form decisions a person asked for: these open at once, without consent.
-REQUESTED = ("Requested by ", "A moderator (")
 ACTION = "open a long-form space"
 MAX_QUOTES = 5
 MAX_MENTIONS = 10
@@ -58,13 +56,13 @@ def requested_space(
         reason=requested_reason(by[1], "continue this conversation in long form."),
         evidence=notice.evidence, title=settings.title.replace("{topic}", place),
         template=settings.template, participants=(by[0],),
-        key_messages=notice.evidence.message_ids, text=INVITATION,
+        key_messages=notice.evidence.message_ids, text=INVITATION, requested_by=by[0],
     )  # fmt: skip
 
 
 def needs_consent(decision: OpenLongformSpace, settings: LongformSettings) -> bool:
     """True when the policy asks consent and nobody has asked for this space yet."""
-    return settings.ask_consent and not decision.reason.startswith(REQUESTED)
+    return settings.ask_consent and not decision.requested_by
 
 
 async def open_space(ex: DiscordExecutor, decision: OpenLongformSpace, key: str) -> ActionResult:

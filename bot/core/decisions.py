@@ -117,6 +117,7 @@ class OpenLongformSpace(_Decision):
     participants: tuple[str, ...]
     key_messages: tuple[str, ...]
     text: str
+    requested_by: str = ""  # the member or moderator who asked for it; "" when Longform decided
 
 
 @dataclass(frozen=True, slots=True)

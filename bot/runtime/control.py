@@ -197,6 +197,7 @@ def moderator_longform(
         reason=f"A moderator ({by}) moved this conversation to a long-form space.",
         evidence=Evidence((message_id,)), title=title, template=template, participants=(),
         key_messages=(message_id,), text="A moderator has opened a long-form space for this discussion.",
+        requested_by=by,
     )  # fmt: skip
 
 
