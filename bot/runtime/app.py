@@ -104,6 +104,7 @@ class Service:
                     await adapter.stop()
             await runtime.close()
             scheduler.shutdown(wait=False)
+            self._release_signals()
             jobs.bind(None)
             runtime.metrics.close()
             runtime.store.close()
@@ -121,6 +122,13 @@ class Service:
             "policies_reloaded", policies={k or "default": p.name for k, p in policies.items()}
         )
         return []
+
+    def _release_signals(self) -> None:
+        # Give SIGTERM, SIGINT and SIGHUP back, so that whoever runs us can stop us again.
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(number)
 
     def _handle_signals(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
