@@ -54,9 +54,11 @@ def test_erase_member_and_feedback_report(tmp_path: Path) -> None:
         store.messages.record(
             "discord", MessagePosted("m1", now, "discord:1", "c", "ana", "hi"), {}
         )
-        store.feedback.add("discord", "pile_on", Verdict.WRONG, by="mod", at=now, message_id="m1")
-        store.feedback.add("discord", "pile_on", Verdict.HELPFUL, by="mod", at=now, message_id="m2")
-        store.feedback.add("discord", "pile_on", Verdict.HELPFUL, by="mod", at=now, message_id="m3")
+        for message, verdict, community in [("m1", Verdict.WRONG, "discord:1"),
+                                            ("m2", Verdict.HELPFUL, "discord:1"),
+                                            ("m3", Verdict.HELPFUL, "discord:2")]:  # fmt: skip
+            store.feedback.add("discord", "pile_on", verdict, by="mod", at=now,
+                               message_id=message, community=community)  # fmt: skip
     erased = runner.invoke(app, ["erase-member", "discord", "ana", "--config", str(config)])
     assert erased.exit_code == 0, erased.output
     assert "1 messages" in erased.stdout
@@ -65,4 +67,6 @@ def test_erase_member_and_feedback_report(tmp_path: Path) -> None:
     report = runner.invoke(app, ["evaluate", "--feedback", "--config", str(config)])
     assert report.exit_code == 0, report.output
     assert "pile_on" in report.stdout
-    assert "0.67" in report.stdout
+    assert "0.67" in report.stdout  # in all communities
+    assert "0.50" in report.stdout  # in discord:1
+    assert "discord:2" in report.stdout

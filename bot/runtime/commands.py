@@ -111,13 +111,17 @@ def erase_member(
 
 
 def feedback(config_path: ConfigOption = Path("config.toml")) -> None:
-    """Moderators' verdicts per signal, and the precision they imply."""
+    """Moderators' verdicts per signal, per community and in all, and the precision they imply."""
     with _store(_config(config_path)) as store:
-        counts = store.feedback.feedback_counts()
-    table = Table("signal", "helpful", "marked wrong", "precision seen by moderators")
-    for signal_name, (helpful, wrong) in sorted(counts.items()):
-        judged = helpful + wrong
-        table.add_row(
-            signal_name, str(helpful), str(wrong), f"{helpful / judged:.2f}" if judged else ""
-        )
-    Console().print(table if counts else "no feedback recorded yet")
+        scopes = [("all communities", store.feedback.feedback_counts())]
+        scopes += [(c, store.feedback.feedback_counts(c)) for c in store.feedback.communities()]
+    if not scopes[0][1]:
+        Console().print("no feedback recorded yet")
+        return
+    table = Table("community", "signal", "helpful", "marked wrong", "precision seen by moderators")
+    for scope, counts in scopes:
+        for signal_name, (helpful, wrong) in sorted(counts.items()):
+            judged = helpful + wrong
+            precision = f"{helpful / judged:.2f}" if judged else ""
+            table.add_row(scope, signal_name, str(helpful), str(wrong), precision)
+    Console().print(table)

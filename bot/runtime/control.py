@@ -125,7 +125,8 @@ class Control:
         verdict = Verdict.HELPFUL if helpful else Verdict.WRONG
         now = self.runtime.clock()
         await asyncio.to_thread(self.runtime.store.feedback.add, platform, str(decision.signal),
-                                verdict, by=by, at=now, message_id=decision.message_id)  # fmt: skip
+                                verdict, by=by, at=now, message_id=decision.message_id,
+                                community=decision.conversation.community)  # fmt: skip
 
     async def set_opt_out(
         self, platform: str, community: str, member: str, opted_out: bool = True

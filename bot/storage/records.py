@@ -185,6 +185,7 @@ class FeedbackLog:
         at: datetime,
         audit_id: int | None = None,
         message_id: str | None = None,
+        community: str = "",
     ) -> int:
         """Store one verdict on an audit line and/or a message; returns its id.
 
@@ -194,6 +195,7 @@ class FeedbackLog:
             raise ValueError("feedback needs an audit_id or a message_id")
         row = FeedbackRow(
             platform=platform,
+            community=community,
             audit_id=audit_id,
             message_id=message_id,
             signal=str(signal),
@@ -206,11 +208,20 @@ class FeedbackLog:
             session.flush()
             return row.id
 
-    def feedback_counts(self) -> dict[str, tuple[int, int]]:
-        """``{signal: (helpful, wrong)}`` over all feedback; signals without feedback are absent."""
+    def communities(self) -> list[str]:
+        """The communities that have feedback, sorted."""
+        query = select(FeedbackRow.community).distinct().where(FeedbackRow.community != "")
+        with self._sessions() as session:
+            return sorted(session.scalars(query))
+
+    def feedback_counts(self, community: str | None = None) -> dict[str, tuple[int, int]]:
+        """``{signal: (helpful, wrong)}`` over all feedback, or one community's (``platform:id``);
+        signals without feedback are absent."""
         query = select(FeedbackRow.signal, FeedbackRow.verdict, func.count()).group_by(
             FeedbackRow.signal, FeedbackRow.verdict
         )
+        if community is not None:
+            query = query.where(FeedbackRow.community == community)
         counts: dict[str, list[int]] = {}
         with self._sessions() as session:
             for signal, verdict, count in session.execute(query):

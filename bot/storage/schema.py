@@ -221,6 +221,7 @@ class FeedbackRow(Base):
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(32))
+    community: Mapped[str] = mapped_column(String(128), default="", server_default="")
     audit_id: Mapped[int | None] = mapped_column(
         AutoId, ForeignKey("audit.id", ondelete="SET NULL")
     )
