@@ -45,6 +45,8 @@ Clock = Callable[[], datetime]
 MAX_TEXT = 10_000
 # Events waiting to be judged; beyond this, adapters wait (back-pressure) instead of memory growing.
 MAX_BACKLOG = 5_000
+# Events whose messages are logged in one transaction when they arrive together.
+_RECORD_BATCH = 200
 
 
 def utc_now() -> datetime:
@@ -55,6 +57,10 @@ def utc_now() -> datetime:
 def policy_version(policy: Policy) -> str:
     """A short fingerprint of a policy's effective values, recorded with every decision."""
     return hashlib.sha256(repr(policy).encode()).hexdigest()[:12]
+
+
+# An event waiting to be judged: the event, its scoring under way, and who waits for the verdict.
+_Queued = tuple[Event, "asyncio.Future[Scores] | None", "asyncio.Future[None]"]
 
 
 @dataclass
@@ -77,9 +83,7 @@ class Runtime:
     clock: Clock = utc_now
     metrics: Metrics = field(default_factory=Metrics)
     engines: dict[str, Engine] = field(default_factory=dict)
-    _queue: asyncio.Queue[tuple[Event, asyncio.Future[Scores] | None, asyncio.Future[None]]] = (
-        field(default_factory=lambda: asyncio.Queue(MAX_BACKLOG))
-    )
+    _queue: asyncio.Queue[_Queued] = field(default_factory=lambda: asyncio.Queue(MAX_BACKLOG))
     _backlog_warned: bool = False
     modes: dict[str, str] = field(default_factory=dict)  # per community, set by moderators
     reloader: Callable[[], list[str]] | None = None  # reloads policies from the config file
@@ -169,32 +173,46 @@ class Runtime:
 
     async def _consume(self) -> None:
         while True:
-            event, scoring, judged = await self._queue.get()
+            batch = [await self._queue.get()]
+            while len(batch) < _RECORD_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self._judge(event, scoring)
-            except Exception:  # one bad event must not stop the service
-                log.exception("event_failed", kind=type(event).__name__)
+                await self._judge_batch(batch)
+            except Exception:  # storage trouble: these events are lost to the log, not the loop
+                log.exception("events_failed", count=len(batch))
             finally:
-                self._queue.task_done()
-                if not judged.done():
-                    judged.set_result(None)
+                for _, _, judged in batch:
+                    self._queue.task_done()
+                    if not judged.done():
+                        judged.set_result(None)
 
-    async def _judge(self, event: Event, scoring: asyncio.Future[Scores] | None) -> None:
-        scores = await scoring if scoring is not None else None
-        await asyncio.to_thread(self._record, event, scores)
-        for key, engine in self._engines_for(event):
-            decided = engine.feed(event, scores)
-            if decided:
-                await self.submit(decided, key)
+    async def _judge_batch(self, batch: list[_Queued]) -> None:
+        """Record the batch's messages in one transaction, then judge each event in order."""
+        scored = [(event, await _scores(event, scoring)) for event, scoring, _ in batch]
+        await asyncio.to_thread(self._record, scored)
+        for event, scores in scored:
+            try:
+                for key, engine in self._engines_for(event):
+                    decided = engine.feed(event, scores)
+                    if decided:
+                        await self.submit(decided, key)
+            except Exception:  # one bad event must not stop the others
+                log.exception("event_failed", kind=type(event).__name__)
 
-    def _record(self, event: Event, scores: Scores | None) -> None:
-        if isinstance(event, MessagePosted):
-            platform, _ = split_community(event.community)
-            kept = event if self.config.storage.retention_days > 0 else _without_text(event)
-            self.store.messages.record(platform, kept, scores or {})
-        elif isinstance(event, MessageDeleted):
-            for platform in self.adapters:
-                self.store.messages.forget_message(platform, event.id)
+    def _record(self, scored: list[tuple[Event, Scores | None]]) -> None:
+        keep_text = self.config.storage.retention_days > 0
+        messages = [
+            (split_community(event.community)[0], event if keep_text else _without_text(event),
+             scores or {})
+            for event, scores in scored
+            if isinstance(event, MessagePosted)
+        ]  # fmt: skip
+        if messages:
+            self.store.messages.record_many(messages)
+        for event, _ in scored:
+            if isinstance(event, MessageDeleted):
+                for platform in self.adapters:
+                    self.store.messages.forget_message(platform, event.id)
 
     def _engines_for(self, event: Event) -> Iterable[tuple[str, Engine]]:
         community = _community_of(event)
@@ -284,6 +302,17 @@ class Runtime:
         for key, engine in self.engines.items():
             engine.replace_policy(policies[key])
         self.policies = dict(policies)
+
+
+async def _scores(event: Event, scoring: asyncio.Future[Scores] | None) -> Scores | None:
+    """The scores of ``event``'s text, or None (then the engine scores it itself)."""
+    if scoring is None:
+        return None
+    try:
+        return await scoring
+    except Exception:  # a failing scorer must not lose the event
+        log.exception("scoring_failed", kind=type(event).__name__)
+        return None
 
 
 def _sanitised(event: Event) -> Event:

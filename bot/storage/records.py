@@ -6,7 +6,7 @@ live ORM rows, so callers (often in a worker thread) cannot change the database 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,20 +113,25 @@ class MessageLog:
 
     def record(self, platform: str, message: MessagePosted, scores: Mapping[str, float]) -> None:
         """Log ``message`` with its ``scores``; logging it again (an edit) replaces text and scores."""
+        self.record_many([(platform, message, scores)])
+
+    def record_many(self, items: Sequence[tuple[str, MessagePosted, Mapping[str, float]]]) -> None:
+        """``record`` for each (platform, message, scores), in one transaction."""
         with self._sessions.begin() as session:
-            row = session.get(MessageLogRow, (platform, message.id), with_for_update=True)
-            if row is None:
-                row = MessageLogRow(
-                    platform=platform,
-                    message_id=message.id,
-                    community=message.community,
-                    channel=message.channel,
-                    thread=message.thread,
-                    author=message.author,
-                    at=message.at,
-                )
-                session.add(row)
-            row.scores, row.text = dict(scores), message.text
+            for platform, message, scores in items:
+                row = session.get(MessageLogRow, (platform, message.id), with_for_update=True)
+                if row is None:
+                    row = MessageLogRow(
+                        platform=platform,
+                        message_id=message.id,
+                        community=message.community,
+                        channel=message.channel,
+                        thread=message.thread,
+                        author=message.author,
+                        at=message.at,
+                    )
+                    session.add(row)
+                row.scores, row.text = dict(scores), message.text
 
     def forget_message(self, platform: str, message_id: str) -> bool:
         """Drop the text of a deleted message (id and scores stay); True if it was logged."""
