@@ -26,11 +26,22 @@ def test_tricky_negative_is_not_ad_hominem(case: dict[str, str]) -> None:
     assert _score(case["text"]) < DETECT_AT, case["category"]
 
 
-def test_most_attacks_on_the_person_are_caught() -> None:
-    # Recall floor for the hand-written rules; issue 3 raises it with a trained tier.
+def test_almost_every_attack_on_the_person_is_caught() -> None:
+    # The known miss: a spelled-out insult right after an article ("a f r a u d like you" is
+    # joined into "afraud").
     cases = _replies("tricky_positives.jsonl")
     missed = [case["id"] for case in cases if _score(case["text"]) < DETECT_AT]
-    assert len(missed) <= len(cases) // 2, f"missed: {missed}"
+    assert missed == ["tp-32b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the rat model showed a clear effect", "snake venom assays take a week",
+     "what an idiot I am, wrong file", "what a clown show that conference was",
+     "you only want that because it is faster?", "I am not a fool like you think"],
+)  # fmt: skip
+def test_words_that_insult_only_when_aimed_at_a_person(text: str) -> None:
+    assert _score(text) < DETECT_AT
 
 
 @pytest.mark.parametrize(

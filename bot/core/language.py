@@ -130,6 +130,9 @@ _REPORTED_BEFORE = re.compile(
     r"thought|claimed|claims|wrote|writes|heard|being\s+called|get\s+called|got\s+called)\s+"
     r"(?:that\s+)?(?:me|us|him|her|them|i|we|he|she|they|my|our|his|their|people|someone)\b"
     r"[^.!?]{0,30}$"
+    # "someone said only an idiot would...": the words right after a verb of saying are reported
+    r"|\b(?:said|says|wrote|writes|claimed|claims|shouted|yelled|tweeted|posted|told\s+\w+)\s*"
+    r"(?:that\s*)?[:,]?\s*[\"']?\s*$"
 )
 _SELF_SUBJECT = re.compile(r"\b(?:i|i'm|im|me|myself|we|we're)\b[^.!?,]{0,12}$")
 _ADDRESSED = frozenset({"you", "your", "yours", "you're", "youre", "yourself", "u", "ur", "ya",

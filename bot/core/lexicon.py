@@ -16,6 +16,7 @@ NAME_NOUNS = (
     "snowflake", "sheep", "incel", "muppet", "donkey", "pillock", "joke", "clown", "amateur",
     "simpleton", "dunce", "ignoramus", "sociopath", "psychopath", "narcissist", "child", "baby",
     "bozo", "weirdo", "creep", "scumbag", "dipshit", "douche", "douchebag", "fanboy", "zealot",
+    "weasel", "sellout",
 )  # fmt: skip
 
 # Adjectives that describe a person's mind or character (not an argument's quality).

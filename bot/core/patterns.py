@@ -41,18 +41,56 @@ _YOU_ARE = (
     r"(?:you(?:'re|re|\s+are|\s+were|\s+r)|ur|u\s+r|u\s+are|ya\s+are|you\s+(?:sound|seem|look|"
     r"come\s+across|act|must\s+be|might\s+be|are\s+being|have\s+been|'ve\s+been)(?:\s+as|\s+like)?)"
 )
-_FILLERS = (
-    r"(?:such|a|an|the|one|some|total|complete|absolute|real|utter|fucking|bloody|little|big|so|"
-    r"really|just|clearly|obviously|literally|being|actual|quite|pretty|very|truly|genuinely|"
-    r"unbelievably|incredibly|fairly|kind\s+of|kinda|basically|simply|rather|like)"
+# Stretch-tolerant too: "you are sooo stupid" is as much an attack as "you are so stupid".
+_FILLERS = any_of(
+    [
+        "such",
+        "a",
+        "an",
+        "the",
+        "one",
+        "some",
+        "total",
+        "complete",
+        "absolute",
+        "real",
+        "utter",
+        "fucking",
+        "bloody",
+        "little",
+        "big",
+        "so",
+        "really",
+        "just",
+        "clearly",
+        "obviously",
+        "literally",
+        "being",
+        "actual",
+        "quite",
+        "pretty",
+        "very",
+        "truly",
+        "genuinely",
+        "unbelievably",
+        "incredibly",
+        "fairly",
+        "kind of",
+        "kinda",
+        "basically",
+        "simply",
+        "rather",
+        "like",
+    ]
 )
 _OCCUPATION = (
     r"(?:doctor|scientist|engineer|researcher|expert|nurse|professional|clinician|physician|gp|"
     r"academic|professor|developer|dev|surgeon|resident|epidemiologist|statistician|therapist)"
 )
 _VOCATIVE_ADJECTIVES = (
-    r"(?:fucking|bloody|absolute|complete|total|little|stupid|dumb|ignorant|pathetic|arrogant|"
-    r"smug|utter|sad|silly)"
+    r"(?:fucking|bloody|absolute|complete|total|little|pathetic|arrogant|smug|utter|sad|silly|"
+    + ADJECTIVE
+    + ")"
 )
 
 # (category, weight, trigger words, pattern)
@@ -69,6 +107,22 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
     ("name_calling", 0.85, "are r",
      r"\b(?:are|r)\s+(?:you|u)\s+(?:" + _FILLERS + r"\s+)*(?:(?P<name>" + NAME + r")|(?P<adj>"
      + ADJECTIVE + r"))\b"),
+    # Animal names are insults only when said of the person: "rat model" and "snake venom" are
+    # everyday words in the sciences, so these are not in the name-calling lexicon.
+    ("name_calling", 0.8, YOU,
+     r"\b" + _YOU_ARE + r"\s+(?:a|an|such\s+a|nothing\s+but\s+a)\s+(?:little\s+|lying\s+|sneaky\s+)?"
+     r"(?P<name>snake|rat|parasite|leech|vulture|pig)s?\b(?=\s+(?:who|that)\b|\s*[,.!?;]|\s*$)"),
+    ("name_calling", 0.85, "like",
+     r"\b(?:an?|such\s+an?)\s+(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME
+     + r")s?\s+like\s+(?:you|u|yourself)\b"),
+    ("name_calling", 0.8, "only",
+     r"\bonly\s+(?:an?|some)\s+(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME
+     + r")\s+would\b"),
+    # "What a clown." on its own: an exclamation about the person just answered. Not "what a
+    # clown show", not "what an idiot I am".
+    ("name_calling", 0.7, "what",
+     r"(?:^|[.!?]\s+)what\s+(?:an?|a\s+complete|an\s+absolute|a\s+total)\s+(?:"
+     + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME + r")\s*(?=[,.!?]|$)"),
     ("character", 0.75, "your ur",
      r"\b(?:your|ur)\s+(?:sheer\s+|utter\s+|breathtaking\s+|staggering\s+|obvious\s+)?(?:stupidity|"
      r"ignorance|incompetence|arrogance|hypocrisy|dishonesty|cowardice|smugness|ego)\b"),
@@ -102,14 +156,17 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
      r"qualified\b|\bhow\s+did\s+you\s+(?:ever\s+)?(?:pass|graduate|get\s+(?:hired|licensed|through|a"
      r"\s+licen[cs]e))\b|\bwho\s+(?:gave|let)\s+you\b|\bstay\s+in\s+your\s+lane\b"),
     ("credentials", 0.8, "worthless meaningless joke fake nothing",
-     r"\b(?:your|ur)\s+(?:degree|phd|credentials|qualifications|license|licence)\s+(?:is|are|means?)"
-     r"\s+(?:worthless|meaningless|nothing|a\s+joke|fake)\b"),
+     r"\b(?:your|ur)\s+(?:degree|phd|credentials|qualifications|license|licence|title|cv|"
+     r"publications?|h-index|job\s+title)\s+(?:is|are|means?)\s+(?:worthless|meaningless|nothing|"
+     r"a\s+joke|fake)\b"),
     ("credentials", 0.65, "fake so-called self-proclaimed self-appointed armchair wannabe",
      r"\b(?:fake|so-called|self-proclaimed|self-appointed|armchair|wannabe)\s+" + _OCCUPATION
      + r"s?\b"),
     ("motives", 0.7, "only just",
      r"\byou(?:'re|\s+are)?\s+(?:only|just)\s+(?:saying|defending|arguing|doing|posting|pushing|here)"
-     r"\s+(?:this|that|it|because)\b"),
+     r"\s+(?:this|that|it|because)\b|\byou(?:'re|\s+are)?\s+(?:only|just)\s+(?:want(?:ing)?|protecting|"
+     r"promoting|covering\s+for)\s+(?:(?:this|that|it)\s+because\s+(?:your|ur|you're|you\s+are)\s|"
+     r"(?:your|ur)\s+(?:own|buddy|buddies|friends?|mates?|boss|employer|sponsor|career)\b)"),
     ("motives", 0.7, "shill shilling paid pocket payroll agenda motive motives faith says because",
      r"\b(?:shill|shilling|paid\s+(?:by|off|to\s+say)|in\s+the\s+pocket\s+of|on\s+the\s+payroll)\b|"
      r"\b(?:your|ur)\s+(?:real\s+|hidden\s+)?(?:agenda|motives?|ulterior\s+motives?)\b|\bbad\s+faith"
@@ -129,6 +186,10 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
     ("sarcasm", 0.65, "bless nice wow oh try genius",
      r"\bbless\s+(?:your|ur)\s+(?:heart|soul)\b|\bnice\s+try\b|\b(?:wow|oh),?\s+(?:what\s+a|such\s+a|"
      r"you're\s+a|a\s+real)\s+(?:genius|expert|scholar|einstein)\b"),
+    ("sarcasm", 0.65, "truly clearly obviously resident",
+     r"\b(?:truly|clearly|obviously)\s+(?:the|a|an|our)\s+(?:genius|visionary|expert|einstein|"
+     r"mastermind|guru|prodigy)\b|\b(?:our|the)\s+resident\s+(?:genius|visionary|expert|scholar|"
+     r"einstein|guru|know-it-all)\b"),
     ("sarcasm", 0.65, "ok okay sure yeah right",
      r"\b(?:ok|okay|sure|yeah|right),?\s+(?:little\s+)?(?:sweetie|sweetheart|honey|hun|buddy|champ|"
      r"kiddo|pal|sunshine|gurl|girl|boy|son)\b|\bok(?:ay)?\s+little\s+\w+"),
