@@ -160,7 +160,7 @@ async def digest() -> None:
         entries = await asyncio.to_thread(
             runtime.store.audit.entries, since=now - timedelta(days=1), until=now, community=key
         )
-        counts = await asyncio.to_thread(runtime.store.feedback.feedback_counts)
+        counts = await asyncio.to_thread(runtime.store.feedback.feedback_counts, key)
         result = await adapter.post_to_moderators(
             key, digest_text(community.name or key, entries, counts)
         )
