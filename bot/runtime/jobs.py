@@ -119,7 +119,7 @@ async def tick() -> None:
 
 async def save_memory() -> None:
     """Save the engines' memory."""
-    await asyncio.to_thread(_runtime().save_snapshots)
+    await _runtime().save_memory()
 
 
 async def lift_slow_mode(

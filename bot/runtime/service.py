@@ -28,7 +28,7 @@ from bot.core.engine import Engine
 from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
 from bot.core.scoring import Scorer, Scores
 from bot.core.settings import Policy
-from bot.core.snapshot import SnapshotError
+from bot.core.snapshot import Plain, SnapshotError
 from bot.runtime.metrics import Metrics
 from bot.runtime.platform import PlatformAdapter, split_community
 from bot.runtime.scoring_queue import ScoringQueue
@@ -118,7 +118,7 @@ class Runtime:
             self._consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer
-        await asyncio.to_thread(self.save_snapshots)
+        await self.save_memory()
         if self._scoring is not None:
             await self._scoring.close()
 
@@ -136,11 +136,19 @@ class Runtime:
                  **engine.size)  # fmt: skip
         return engine
 
-    def save_snapshots(self) -> None:
-        """Save every engine's memory (called by the scheduler, and on shutdown)."""
+    async def save_memory(self) -> None:
+        """Save every engine's memory (called by the scheduler, and on shutdown).
+
+        The snapshot is taken here, on the event loop, so that no event changes the engine while
+        it is read; only the writing happens in a thread.
+        """
         now = self.clock()
-        for key, engine in self.engines.items():
-            self.store.states.save(f"engine:{key}", engine.snapshot(), version=1, now=now)
+        snapshots = {key: engine.snapshot() for key, engine in self.engines.items()}
+        await asyncio.to_thread(self._write_snapshots, snapshots, now)
+
+    def _write_snapshots(self, snapshots: dict[str, dict[str, Plain]], now: datetime) -> None:
+        for key, snapshot in snapshots.items():
+            self.store.states.save(f"engine:{key}", snapshot, version=1, now=now)
 
     # -- events in --------------------------------------------------------------------------------
 
