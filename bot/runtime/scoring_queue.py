@@ -73,25 +73,39 @@ class ScoringQueue:
     async def _work(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            deadline = asyncio.get_running_loop().time() + self._wait
-            while len(batch) < self._batch_size:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
-            await self._score_batch(batch)
+            try:
+                deadline = asyncio.get_running_loop().time() + self._wait
+                while len(batch) < self._batch_size:
+                    remaining = deadline - asyncio.get_running_loop().time()
+                    if remaining <= 0 or not await self._take(batch, remaining):
+                        break
+                await self._score_batch(batch)
+            except asyncio.CancelledError:
+                _fail(batch, RuntimeError("scoring stopped"))  # nobody waits forever
+                raise
+
+    async def _take(self, batch: list[tuple[str, asyncio.Future[Scores]]], wait: float) -> bool:
+        """Add the next waiting text to ``batch`` if one comes within ``wait`` seconds.
+
+        Not ``wait_for(queue.get())``: cancelled at the wrong moment, it drops a text it already
+        took, and whoever waits for that text's scores would wait forever.
+        """
+        getter = asyncio.ensure_future(self._queue.get())
+        try:
+            await asyncio.wait({getter}, timeout=wait)
+        finally:
+            if getter.done() and not getter.cancelled():
+                batch.append(getter.result())
+            else:
+                getter.cancel()
+        return getter.done() and not getter.cancelled()
 
     async def _score_batch(self, batch: list[tuple[str, asyncio.Future[Scores]]]) -> None:
         began = time.perf_counter()
         try:
             results = await asyncio.to_thread(self._scorer.score, [text for text, _ in batch])
         except Exception as error:  # a scorer failure fails these texts, not the worker
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            _fail(batch, error)
             return
         self._report(len(batch), time.perf_counter() - began)
         for (_, future), scores in zip(batch, results, strict=True):
@@ -101,3 +115,9 @@ class ScoringQueue:
     def _report(self, size: int, seconds: float) -> None:
         if self._observe is not None:
             self._observe(size, seconds)
+
+
+def _fail(batch: list[tuple[str, asyncio.Future[Scores]]], error: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)
