@@ -196,3 +196,26 @@ async def test_mode_set_by_a_moderator_is_kept_across_restarts(tmp_path: Path) -
     finally:
         await second.runtime.close()
         second.runtime.store.close()
+
+
+async def test_queue_depths_are_exposed_as_metrics(tmp_path: Path) -> None:
+    from bot.core.decisions import Evidence, PostNotice, Signal
+    from bot.core.events import ConversationKey
+    from bot.storage.audit import Provenance
+
+    service = build_service(service_config(tmp_path))
+    runtime = service.runtime
+    await runtime.open()
+    try:
+        sample = runtime.metrics.registry.get_sample_value
+        assert sample("longform_outbox_pending") == 0.0
+        notice = PostNotice(ConversationKey("replay:c", "general"), "m1", datetime.now(UTC),
+                            Signal.PILE_ON, "many replies", Evidence(("m1",)), text="hi")  # fmt: skip
+        runtime.store.outbox.enqueue([notice], now=datetime.now(UTC),
+                                     provenance=Provenance("replay", "strict", "v", "live"))  # fmt: skip
+        assert sample("longform_outbox_pending") == 1.0
+        assert sample("longform_event_backlog") == 0.0
+        assert sample("longform_scoring_queue") == 0.0
+    finally:
+        await runtime.close()
+        runtime.store.close()

@@ -5,6 +5,7 @@ Each Runtime gets its own registry, so tests (and two runtimes in one process) n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from threading import Thread
 from typing import Any
 
@@ -30,6 +31,15 @@ class Metrics:
                                   registry=self.registry)  # fmt: skip
         self.scoring_depth = Gauge("longform_scoring_queue", "Texts waiting to be scored",
                                    registry=self.registry)  # fmt: skip
+        self.event_backlog = Gauge("longform_event_backlog", "Events waiting to be judged",
+                                   registry=self.registry)  # fmt: skip
+
+    def watch(self, events: Callable[[], int], scoring: Callable[[], int],
+              outbox: Callable[[], int]) -> None:  # fmt: skip
+        """Read the queue depths when scraped (the outbox's from the database)."""
+        self.event_backlog.set_function(events)
+        self.scoring_depth.set_function(scoring)
+        self.outbox_depth.set_function(outbox)
 
     def observe_scoring(self, size: int, seconds: float) -> None:
         """One scored batch."""

@@ -110,6 +110,10 @@ class Runtime:
                                      observe=self.metrics.observe_scoring)  # fmt: skip
         self._scoring.start()
         self._consumer = asyncio.create_task(self._consume(), name="longform-events")
+        scoring_queue = self._scoring
+        self.metrics.watch(
+            self._queue.qsize, lambda: scoring_queue.depth, self.store.outbox.pending
+        )
 
     async def close(self) -> None:
         """Finish the events already queued, save the engines' memory, stop scoring."""

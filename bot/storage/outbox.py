@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -175,6 +175,16 @@ class Outbox:
                 row.state = OutboxState.PENDING
                 row.next_attempt_at = min(row.next_attempt_at, now)
         return Recovery(requeued=len(rows), expired=expired)
+
+    def pending(self) -> int:
+        """How many decisions wait to be executed (pending or in flight)."""
+        query = (
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.state.in_((OutboxState.PENDING, OutboxState.IN_FLIGHT)))
+        )
+        with self._sessions() as session:
+            return int(session.scalar(query) or 0)
 
     def get(self, item_id: str) -> OutboxItem | None:
         """The item stored under ``item_id``, or ``None``."""
