@@ -7,6 +7,11 @@ from typing import Any
 
 import pytest
 import structlog
+from hypothesis import settings
+
+# No per-example deadline: a loaded CI machine must not turn a slow example into a failure.
+settings.register_profile("longform", deadline=None)
+settings.load_profile("longform")
 
 
 @pytest.fixture
