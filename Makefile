@@ -13,16 +13,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The default scorer's sentence tier needs torch: the CPU build goes in first, so that nothing pulls
+# a multi-GB CUDA build by accident.
 $(VENV)/.base: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
-	touch $@
-
-$(VENV)/.dev: $(VENV)/.base
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" $(TORCH_INDEX)
-	$(BIN)/python -m pip install --quiet -e ".[dev,detoxify]"
+	$(BIN)/python -m pip install --quiet -e ".[embedding]"
 	@# the check below catches a CUDA torch pulled in by accident
 	@$(BIN)/python -c "import torch, sys; sys.exit(0 if '+cpu' in torch.__version__ or not torch.cuda.is_available() else 1)" \
 		|| (echo "torch is not the CPU build; see README" && exit 1)
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(BIN)/python -m pip install --quiet -e ".[dev,detoxify,embedding,training]"
 	touch $@
 
 demo: $(VENV)/.base

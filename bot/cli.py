@@ -56,9 +56,11 @@ def _policy(name: str) -> Policy:
         raise typer.Exit(2) from error
 
 
-def _scorer(name: str, choice: DetoxifyChoice, every_text: bool = False) -> Scorer:
+def _scorer(
+    name: str, choice: DetoxifyChoice, every_text: bool = False, sentence_tier: str = "auto"
+) -> Scorer:
     try:
-        return build_scorer(name, choice, every_text=every_text)
+        return build_scorer(name, choice, every_text=every_text, sentence_tier=sentence_tier)
     except ScorerLoadError as error:
         Console(stderr=True).print(f"[red]{error}[/red]", highlight=False)
         raise typer.Exit(2) from error
@@ -89,6 +91,12 @@ def _run(
 
 _SCORER_HELP = "embedded (default, no download) or detoxify (needs its weights)."
 ScorerOption = Annotated[str, typer.Option(help=_SCORER_HELP)]
+SentenceTierOption = Annotated[
+    str,
+    typer.Option(
+        help="The embedded scorer's sentence tier: auto (when installed), on (required), off."
+    ),
+]
 ModelOption = Annotated[str, typer.Option(help="Detoxify model: unbiased, original, multilingual.")]
 ModelDirOption = Annotated[
     Path | None, typer.Option(help="Directory written by `longform models fetch`.")
@@ -120,6 +128,7 @@ def replay_command(
     config_dir: Annotated[
         Path | None, typer.Option(help="Tokenizer and config directory for --checkpoint.")
     ] = None,
+    sentence_tier: SentenceTierOption = "auto",
 ) -> None:
     """Replay recorded conversations through a policy, as if live, and show what it would do."""
     _logs_to_stderr()
@@ -128,20 +137,23 @@ def replay_command(
         raise typer.Exit(2)
     loaded = _policy(policy)
     choice = DetoxifyChoice(model, model_dir, checkpoint, config_dir)
-    _run(files, loaded, output_format, Console(), _scorer(scorer, choice))
+    _run(files, loaded, output_format, Console(), _scorer(scorer, choice, False, sentence_tier))
 
 
 @app.command()
 def demo(
     policy: Annotated[str, typer.Option(help="Policy file or preset name.")] = "professional",
+    sentence_tier: SentenceTierOption = "auto",
 ) -> None:
     """Replay the bundled conversations and explain what Longform notices and leaves alone."""
     _logs_to_stderr()
     console = Console()
     loaded = _policy(policy)
+    scorer = _scorer("embedded", DetoxifyChoice(), sentence_tier=sentence_tier)
+    console.print(f"[dim]Scorer: {scorer.name}.[/dim]")
     for path in sorted(DEMO.glob("0*.jsonl")):
         console.print(f"\n[bold magenta]▶ {path.stem.replace('_', ' ')}[/bold magenta]")
-        _run([path], loaded, "text", console)
+        _run([path], loaded, "text", console, scorer)
     console.print("\nSee bot/demo/README.md for what each conversation is meant to show.")
 
 
@@ -169,6 +181,7 @@ def evaluate(
     model_dir: ModelDirOption = None,
     checkpoint: CheckpointOption = None,
     config_dir: ConfigDirOption = None,
+    sentence_tier: SentenceTierOption = "auto",
 ) -> None:
     """Measure the judgement on labelled data: P/R/F1 of ad hominem, ROC AUC of each score."""
     _logs_to_stderr()
@@ -178,7 +191,8 @@ def evaluate(
     console = Console()
     loaded = _policy(policy)
     # Every text gets the attack model's score, so that its ROC AUC measures the model itself.
-    chosen = _scorer(scorer, DetoxifyChoice(model, model_dir, checkpoint, config_dir), True)
+    choice = DetoxifyChoice(model, model_dir, checkpoint, config_dir)
+    chosen = _scorer(scorer, choice, True, sentence_tier)
     rows = report.run(loaded, chosen, data, insults, Console(stderr=True))
     if not rows:
         Console(stderr=True).print("[red]no data found to evaluate on[/red]")

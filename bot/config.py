@@ -71,6 +71,11 @@ class ScoringConfig(_Section):
     backend: Literal["embedded", "detoxify"] = Field(
         "embedded", description="embedded (default, no download) or detoxify"
     )
+    sentence_tier: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="The embedded scorer's sentence tier (all-MiniLM-L6-v2): auto (when the "
+        "embedding extra is installed), on (required) or off (the fast tier alone)",
+    )
     batch_size: Annotated[int, Field(ge=1, le=1024)] = Field(
         32, description="Texts scored together off the event loop"
     )

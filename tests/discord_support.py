@@ -97,6 +97,7 @@ def discord_config(
         "mode": "live",
         "storage": {"url": f"sqlite:///{tmp_path / 'longform.db'}"},
         "scheduler": {"tick_seconds": 3600, "snapshot_seconds": 3600},
+        "scoring": {"sentence_tier": "off"},  # the adapter is under test, not the judgement
         "discord": {"enabled": True, "api_url": server.base_url},
         "communities": [
             {"platform": "discord", "id": str(Ids.GUILD), "moderators": str(Ids.MOD_ALERTS),

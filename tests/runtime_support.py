@@ -31,6 +31,8 @@ def service_config(tmp_path: Path, **sections: Any) -> Config:
         "replay": {"enabled": True, "inbox": str(tmp_path / "inbox.jsonl"),
                    "actions": str(tmp_path / "actions.jsonl")},
         "scheduler": {"tick_seconds": 3600, "snapshot_seconds": 3600},
+        # These tests are about the service loop; the sentence tier has its own tests.
+        "scoring": {"sentence_tier": "off"},
     }  # fmt: skip
     for name, values in sections.items():
         raw[name] = {**raw.get(name, {}), **values} if isinstance(values, dict) else values

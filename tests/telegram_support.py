@@ -69,6 +69,7 @@ def config(
         "storage": {"url": f"sqlite:///{tmp_path / 'longform.db'}"},
         "scheduler": {"tick_seconds": 3600, "snapshot_seconds": 3600},
         "outbox": {"retry_seconds": 0.05},
+        "scoring": {"sentence_tier": "off"},  # the adapter is under test, not the judgement
         "telegram": {"enabled": True, "api_url": server.base_url},
         "communities": list(communities) or [community(FORUM)],
     }  # fmt: skip

@@ -144,13 +144,26 @@ def test_the_model_alone_prompts_but_never_reaches_the_alert_level() -> None:
     assert "about a" in finding.explanation
 
 
-def test_the_model_says_nothing_about_warm_or_short_or_unaimed_messages() -> None:
+def test_the_model_says_nothing_about_unaimed_messages_or_unsure_short_ones() -> None:
     detector = AdHominemDetector()
-    warm = "Congratulations on the promotion, you earned it after all those years of " * 2
-    short = "Are you free at 3?"
     unaimed = "The committee published the minutes late again and the summary leaves out the vote."
-    for text, reply_to in [(warm, "a"), (short, "a"), (unaimed * 2, None)]:
-        finding = detector.judge(
-            message("b", text, reply_to_author=reply_to), {"attack": 1.0}, None
-        )
-        assert finding is None, text
+    assert detector.judge(message("b", unaimed * 2), {"attack": 1.0}, None) is None
+    short = "Are you free at 3?"
+    assert detector.judge(message("b", short, reply_to_author="a"), {"attack": 0.55}, "a") is None
+    sure = detector.judge(message("b", short, reply_to_author="a"), {"attack": 0.95}, "a")
+    assert sure is not None
+    assert sure.cue == "aimed_at_person"
+
+
+def test_warmth_and_a_denied_insult_make_the_model_less_sure() -> None:
+    detector = AdHominemDetector()
+    plain = LONG_ATTACK
+    warm = LONG_ATTACK + " Thanks."
+    denied = "You're not stupid, but " + LONG_ATTACK
+
+    def score(text: str) -> float:
+        found = detector.judge(message("b", text, reply_to_author="a"), {"attack": 0.9}, "a")
+        return 0.0 if found is None else found.score
+
+    assert 0.0 < score(warm) < score(plain)
+    assert score(denied) < score(plain)

@@ -29,6 +29,8 @@ enabled = true
 inbox = "{tmp_path / "inbox.jsonl"}"
 actions = "{tmp_path / "actions.jsonl"}"
 action_delay_ms = {delay_ms}
+[scoring]
+sentence_tier = "off"
 [scheduler]
 tick_seconds = 0.5
 snapshot_seconds = 0.5

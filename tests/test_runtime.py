@@ -52,6 +52,17 @@ async def test_live_pile_on_reaches_the_platform_once_with_an_audit_trail(tmp_pa
     assert outcomes.count("sent") == len(done)
 
 
+async def test_the_service_judges_with_the_sentence_tier_off_the_loop(tmp_path: Path) -> None:
+    service = build_service(service_config(tmp_path, scoring={"sentence_tier": "on"}))
+    scorer = service.runtime.scorer
+    assert scorer.name == "embedded+minilm"
+    await _serve_until_quiet(
+        service, recent_lines("01_pile_on_clinician.jsonl"), tmp_path / "inbox.jsonl"
+    )
+    assert "alert_moderators" in [a["action"] for a in actions(tmp_path)]
+    assert scorer.tiers["sentence model"] > 0  # type: ignore[attr-defined]
+
+
 async def test_shadow_mode_sends_only_moderator_alerts(tmp_path: Path) -> None:
     service = build_service(service_config(tmp_path, mode="shadow"))
     await _serve_until_quiet(

@@ -73,7 +73,7 @@ def test_combined_scorer_keeps_the_higher_score_per_attribute() -> None:
 def test_detoxify_scorer_built_from_explicit_files(tiny: tuple[Path, Path]) -> None:
     checkpoint, config_dir = tiny
     scorer = build_scorer("detoxify", DetoxifyChoice(checkpoint=checkpoint, config_dir=config_dir))
-    assert scorer.name == "embedded+detoxify-unbiased"
+    assert scorer.name == "embedded+minilm+detoxify-unbiased"
     (scores,) = scorer.score(["you are an idiot"])
     assert 0.0 <= scores["severe_toxicity"] <= 1.0
 

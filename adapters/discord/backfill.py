@@ -183,7 +183,9 @@ def backfill(
         token = _token(loaded)
         chosen = load_policy(policy or loaded.policy)
         detoxify = DetoxifyChoice(**loaded.scoring.detoxify.model_dump())
-        scorer = build_scorer(loaded.scoring.backend, detoxify)
+        scorer = build_scorer(
+            loaded.scoring.backend, detoxify, sentence_tier=loaded.scoring.sentence_tier
+        )
         if not discord.isdigit():
             raise BackfillError(f"--discord: {discord!r} is not a channel id")
         start = parse_since(since)

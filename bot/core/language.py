@@ -38,6 +38,7 @@ class Analysis:
     cues: tuple[Cue, ...]
     addressed: bool
     untargeted_insults: int
+    negated_attacks: int
     profanity: bool
     threat: bool
     identity_attack: bool
@@ -152,7 +153,7 @@ def strip_quoted(text: str) -> str:
 
 def _cue_from(category: str, weight: float, match: re.Match[str], before: str) -> Cue | None:
     if match.groupdict().get("neg") or _NEGATION_BEFORE.search(before):
-        return None
+        return _NEGATED
     if _IDEA_NOUN_AFTER_YOUR.search(before):
         return None
     adjective = match.groupdict().get("adj")
@@ -163,24 +164,40 @@ def _cue_from(category: str, weight: float, match: re.Match[str], before: str) -
     return Cue(category, weight, match.group(0).strip()[:80])
 
 
-def _cues(text: str, tokens: frozenset[str]) -> tuple[Cue, ...]:
+def _cues(text: str, tokens: frozenset[str]) -> tuple[tuple[Cue, ...], int]:
+    """The attack cues, strongest first, and how many attack phrases were negated."""
     present = _ALL_TRIGGERS.intersection(tokens)
     if not present:
-        return ()
+        return (), 0
     best: dict[str, Cue] = {}
+    negated = 0
     indexes = sorted({index for trigger in present for index in _ATTACKS_BY_TRIGGER[trigger]})
     for category, weight, _, pattern in (_ATTACKS[index] for index in indexes):
         for match in pattern.finditer(text):
             cue = _cue_from(
                 category, weight, match, text[max(0, match.start() - 60) : match.start()]
             )
+            if cue is _NEGATED:
+                negated += 1
             # One cue per category: three insults in a row are one kind of attack, not three.
-            if cue is not None and cue.weight > best.get(cue.category, _NO_CUE).weight:
+            elif cue is not None and cue.weight > best.get(cue.category, _NO_CUE).weight:
                 best[cue.category] = cue
-    return tuple(sorted(best.values(), key=lambda cue: -cue.weight))
+    return tuple(sorted(best.values(), key=lambda cue: -cue.weight)), negated
 
 
 _NO_CUE = Cue("", 0.0, "")
+# An attack phrase that is denied ("you're not stupid"): no cue, but counted.
+_NEGATED = Cue("negated", 0.0, "")
+
+
+def _denied_insults(squeezed: str) -> int:
+    """Insulting words that a negation just before denies ("I'm not calling you an idiot")."""
+    return sum(
+        1
+        for word in _TOKEN.finditer(squeezed)
+        if word.group(0) in _INSULTS.words
+        and _NEGATION_BEFORE.search(squeezed[max(0, word.start() - 40) : word.start()])
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -190,10 +207,12 @@ def analyse(text: str) -> Analysis:
     own_words = strip_quoted(normalised)
     token_list = _TOKEN.findall(own_words)
     tokens = frozenset(token_list)
-    cues = _cues(own_words, tokens)
+    cues, negated = _cues(own_words, tokens)
     squeezed = _squeeze(own_words)
     squeezed_tokens = _TOKEN.findall(squeezed)
     squeezed_set = frozenset(squeezed_tokens)
+    if not cues and not _INSULTS.words.isdisjoint(squeezed_set):
+        negated += _denied_insults(squeezed)
     identity = not _IDENTITY_TRIGGERS.words.isdisjoint(tokens) and bool(_IDENTITY.search(own_words))
     warm_marks = own_words.count("!!")
     if not own_words.isascii():
@@ -202,6 +221,7 @@ def analyse(text: str) -> Analysis:
         cues=cues,
         addressed=not _ADDRESSED.isdisjoint(tokens),
         untargeted_insults=_INSULTS.count(squeezed_tokens, squeezed_set, squeezed),
+        negated_attacks=negated,
         profanity=_PROFANITY.count(squeezed_tokens, squeezed_set, squeezed) > 0,
         threat=any(cue.category == "threat" and cue.weight >= 0.5 for cue in cues),
         identity_attack=identity,

@@ -12,12 +12,13 @@ conversation (UCC, Kaggle insults) are judged as replies to another member.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapters.replay.runner import replay
-from bot.core.ad_hominem import MODEL_MIN_WORDS, AdHominemDetector
+from bot.core.ad_hominem import AdHominemDetector
 from bot.core.decisions import Signal
 from bot.core.engine import Engine
 from bot.core.events import MessagePosted
@@ -64,9 +65,13 @@ def on_threads(
 ) -> list[Row]:
     """The engine's ad hominem verdicts on the labelled messages, and each attribute's AUC."""
     began = time.perf_counter()
+    tiers: Counter[str] | None = getattr(scorer, "tiers", None)
+    before = Counter(tiers or {})
+    # A heavier scorer scores ahead in batches, as the service and `longform replay` do.
+    batched = scorer if scorer.name != "embedded" else None
     flagged = {
         detection.message_id
-        for step in replay(Engine(policy, scorer), data.events)
+        for step in replay(Engine(policy, scorer), data.events, batched)
         for detection in step.detections
         if detection.signal is Signal.AD_HOMINEM
     }
@@ -74,8 +79,12 @@ def on_threads(
     ids = list(data.labels)
     labels = [data.labels[i] for i in ids]
     texts = {e.id: e.text for e in data.events if isinstance(e, MessagePosted)}
-    long_enough = sum(1 for text in texts.values() if len(text.split()) >= MODEL_MIN_WORDS)
-    heavier = long_enough / len(texts) if "attack" in scorer.attributes and texts else None
+    heavier = None
+    if tiers is not None:  # the share of messages that reached the heaviest trained tier used
+        used = Counter(tiers)
+        used.subtract(before)
+        heaviest = used["sentence model"] or used["attack model"]
+        heavier = heaviest / used["texts"] if used["texts"] else None
     engine = Row(dataset, tier, "ad hominem (engine)", len(ids),
                  Confusion.of([i in flagged for i in ids], labels), rate=rate,
                  heavier=heavier)  # fmt: skip

@@ -16,6 +16,7 @@ from bot.core.settings import Policy
 from bot.evaluation import datasets
 from bot.evaluation.datasets import LabelledThreads
 from bot.evaluation.evaluate import Row, on_texts, on_threads
+from bot.scoring.embedded import EmbeddedScorer
 
 
 class RulesOnly:
@@ -32,8 +33,14 @@ class RulesOnly:
 
 def _engine_rows(name: str, data: LabelledThreads, policy: Policy, scorer: Scorer) -> list[Row]:
     rows = on_threads(name, data, policy, scorer, scorer.name)
-    if "attack" in scorer.attributes:  # each tier alone: the rules without the trained model
-        alone = RulesOnly(scorer)
+    # Each tier alone: the fast tier without the sentence tier, and the rules without either.
+    fast: Scorer = scorer
+    if isinstance(scorer, EmbeddedScorer) and scorer.name != "embedded":
+        fast = EmbeddedScorer()
+        rows += [row for row in on_threads(name, data, policy, fast, fast.name)
+                 if row.threshold is None]  # fmt: skip
+    if "attack" in scorer.attributes:
+        alone = RulesOnly(fast)
         rows += [row for row in on_threads(name, data, policy, alone, alone.name)
                  if row.threshold is None]  # fmt: skip
     return rows

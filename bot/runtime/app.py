@@ -150,7 +150,9 @@ def build_service(
         found_tokens = tokens(config, environ)
         policies = load_policies(config)
         choice = DetoxifyChoice(**config.scoring.detoxify.model_dump())
-        scorer = build_scorer(config.scoring.backend, choice)
+        scorer = build_scorer(
+            config.scoring.backend, choice, sentence_tier=config.scoring.sentence_tier
+        )
         store = Store.open(config.storage.url)
     except (ConfigError, PolicyError, ScorerLoadError, StorageError) as error:
         raise StartupError(str(error)) from error

@@ -1,22 +1,42 @@
-"""The embedded scorer: Longform's own fast, download-free hostility scores (the default tier).
+"""The embedded scorer: Longform's own hostility scores, with no download (the default tier).
 
 Provenance: hand-written rules over the language analysis in ``bot.core.language`` (normalised
 text, quotation removed, second-person targeting, negation, reported speech), written for this
-project, plus ``attack``: the probability from the trained linear attack model
-(``bot.scoring.attack_model``; weights shipped in ``bot/scoring/weights``, trained on Habernal et
-al.'s ChangeMyView data, see training/README.md). Its measured quality is in benchmarks/README.md.
+project, plus ``attack``: the probability that the message attacks the person, from a cascade of
+two trained models (training/README.md says on what and how well):
+
+1. the linear attack model (``bot.scoring.attack_model``, pure Python, ~10 µs a text), on every
+   text; without the sentence tier, only on texts of at least MODEL_MIN_WORDS words;
+2. the sentence tier (``bot.scoring.sentence_model``: all-MiniLM-L6-v2 embeddings with a trained
+   head, a few ms a text), only on texts the linear model does not clear (probability at least
+   SENTENCE_FROM). The two probabilities are averaged.
+
+The sentence tier needs the ``embedding`` extra (torch and the packaged model); without it the
+first tier judges alone. Measured quality is in benchmarks/README.md.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from functools import cache
 
 from bot.core.ad_hominem import MODEL_MIN_WORDS
 from bot.core.language import analyse
 from bot.scoring.attack_model import AttackModel
+from bot.scoring.sentence_model import SentenceAttackModel
 
 _ATTRIBUTES = ("toxicity", "insult", "identity_attack", "threat", "profanity", "attack")
+# Below this linear-model probability a text is cleared without the sentence tier: even a certain
+# sentence tier would average to under the detector's floor. Chosen with the cascade's F1
+# (training/train_sentence_head.py).
+SENTENCE_FROM = 0.1
+
+
+def combine(fast: float, sentence: float | None) -> float:
+    """The cascade's ``attack``: the linear model's probability, averaged with the sentence tier's
+    where it spoke."""
+    return fast if sentence is None else (fast + sentence) / 2.0
 
 
 @cache
@@ -25,22 +45,45 @@ def _shipped_model() -> AttackModel:
 
 
 class EmbeddedScorer:
-    """Scores texts from the language analysis and the attack model; pure Python, thousands of
-    texts a second. ``attack_model`` defaults to the shipped one (loaded once per process)."""
+    """Scores texts from the language analysis and the attack-model cascade.
 
-    name = "embedded"
+    ``attack_model`` defaults to the shipped one (loaded once per process). ``sentence``, when
+    given, is the second tier. ``every_text``: give ``attack`` for short texts even without the
+    sentence tier (evaluations ask for it, to measure the model itself). ``tiers`` counts texts
+    scored and texts that reached each trained tier.
+    """
+
     attributes = _ATTRIBUTES
 
-    def __init__(self, attack_model: AttackModel | None = None, every_text: bool = False) -> None:
-        """``every_text``: give ``attack`` for short texts too. By default a text shorter than
-        the detector will consult the model on (MODEL_MIN_WORDS) gets 0, which saves the model's
-        cost on most chat messages; evaluations ask for every text to measure the model itself."""
+    def __init__(
+        self,
+        attack_model: AttackModel | None = None,
+        every_text: bool = False,
+        sentence: SentenceAttackModel | None = None,
+    ) -> None:
         self._attack_model = attack_model if attack_model is not None else _shipped_model()
-        self._min_words = 0 if every_text else MODEL_MIN_WORDS
+        self._sentence = sentence
+        # A short text's fast-tier score is not trusted alone: without the sentence tier to
+        # confirm it, it is not computed at all, which also saves its cost on most chat messages.
+        self._min_words = 0 if every_text or sentence is not None else MODEL_MIN_WORDS
+        self.name = "embedded" if sentence is None else "embedded+minilm"
+        self.tiers: Counter[str] = Counter()
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """One mapping of attribute to 0..1 score per text."""
-        return [self._score_one(text) for text in texts]
+        rows = [self._score_one(text) for text in texts]
+        self.tiers["texts"] += len(texts)
+        self.tiers["attack model"] += sum(1 for row in rows if "attack" in row)
+        fast = [row.pop("attack", 0.0) for row in rows]
+        sentence: dict[int, float] = {}
+        if self._sentence is not None:
+            chosen = [i for i, p in enumerate(fast) if p >= SENTENCE_FROM]
+            found = self._sentence.probabilities([texts[i] for i in chosen])
+            sentence = dict(zip(chosen, found, strict=True))
+            self.tiers["sentence model"] += len(chosen)
+        for i, row in enumerate(rows):
+            row["attack"] = round(combine(fast[i], sentence.get(i)), 4)
+        return rows
 
     def _score_one(self, text: str) -> dict[str, float]:
         analysis = analyse(text)
@@ -51,8 +94,8 @@ class EmbeddedScorer:
         identity = 0.85 if analysis.identity_attack else 0.0
         profanity = 0.8 if analysis.profanity else 0.0
         toxicity = max(insult, threat, identity, 0.25 if analysis.profanity else 0.0)
-        long_enough = self._min_words == 0 or len(text.split()) >= self._min_words
-        attack = self._attack_model.probability(text) if long_enough else 0.0
-        return {"toxicity": round(toxicity, 4), "insult": round(insult, 4),
-                "identity_attack": identity, "threat": threat, "profanity": profanity,
-                "attack": round(attack, 4)}  # fmt: skip
+        row = {"toxicity": round(toxicity, 4), "insult": round(insult, 4),
+               "identity_attack": identity, "threat": threat, "profanity": profanity}  # fmt: skip
+        if self._min_words == 0 or len(text.split()) >= self._min_words:
+            row["attack"] = self._attack_model.probability(text)
+        return row

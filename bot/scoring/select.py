@@ -1,6 +1,7 @@
 """Choosing a scorer by name, as the CLI and the config do.
 
-``embedded`` (the default) needs nothing. ``detoxify`` runs Detoxify beside the embedded rules: the
+``embedded`` (the default) needs nothing; its sentence tier needs the ``embedding`` extra and is
+used when installed (``sentence_tier="auto"``), required (``"on"``) or left out (``"off"``). ``detoxify`` runs Detoxify beside the embedded rules: the
 rules still find the cues and targets, Detoxify adds its attributes, and for each attribute the
 higher of the two counts. Detoxify's weights come from a directory written by `longform models
 fetch`, from an explicit checkpoint and config directory, or (on a machine with internet) from
@@ -12,13 +13,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+import structlog
 
 from bot.core.scoring import Scorer
 from bot.scoring.embedded import EmbeddedScorer
 from bot.scoring.errors import ScorerLoadError
+from bot.scoring.sentence_model import SentenceAttackModel
 
 SCORERS = ("embedded", "detoxify")
+SENTENCE_TIERS = ("auto", "on", "off")
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,24 +60,54 @@ class CombinedScorer:
 
 
 def build_scorer(
-    name: str, detoxify: DetoxifyChoice | None = None, *, every_text: bool = False
+    name: str,
+    detoxify: DetoxifyChoice | None = None,
+    *,
+    every_text: bool = False,
+    sentence_tier: str = "auto",
 ) -> Scorer:
     """The scorer called ``name``. Raises ScorerLoadError naming the problem and the fix.
 
     ``every_text``: the attack model scores short texts too (for evaluations; see EmbeddedScorer).
+    ``sentence_tier``: auto (use the sentence tier where installed), on (require it) or off.
     """
+    sentence = sentence_model(sentence_tier)
     if name == "embedded":
-        return EmbeddedScorer(every_text=every_text)
+        return EmbeddedScorer(every_text=every_text, sentence=sentence)
     if name == "detoxify":
         from bot.scoring.detoxify_scorer import DetoxifyScorer
 
         choice = detoxify or DetoxifyChoice()
         checkpoint, config_dir = _weights(choice)
         return CombinedScorer(
-            EmbeddedScorer(every_text=every_text),
+            EmbeddedScorer(every_text=every_text, sentence=sentence),
             DetoxifyScorer(choice.model, checkpoint, config_dir, choice.batch_size, choice.device),
         )
     raise ScorerLoadError(f"unknown scorer {name!r}: choose one of {', '.join(SCORERS)}")
+
+
+def sentence_model(tier: str) -> SentenceAttackModel | None:
+    """The sentence tier as ``tier`` asks, or None. "auto" without the extra logs how to add it."""
+    if tier not in SENTENCE_TIERS:
+        raise ScorerLoadError(
+            f"unknown sentence tier {tier!r}: choose one of {', '.join(SENTENCE_TIERS)}"
+        )
+    if tier == "off":
+        return None
+    try:
+        return _loaded_sentence_model()
+    except ScorerLoadError as error:
+        if tier == "on":
+            raise
+        log.warning("sentence_tier_unavailable", problem=str(error),
+                    effect="ad hominem is judged by the fast tier alone, which misses more")  # fmt: skip
+        return None
+
+
+@cache
+def _loaded_sentence_model() -> SentenceAttackModel:
+    # Loaded once per process: the encoder is ~90 MB and every scorer can share it.
+    return SentenceAttackModel.load()
 
 
 def _weights(choice: DetoxifyChoice) -> tuple[Path | None, Path | None]:

