@@ -121,3 +121,23 @@ def test_evaluate_with_no_data_fails_clearly(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "bundled tricky" in result.stdout
     assert "skipped habernal-cmv" in result.stderr
+
+
+def test_a_heavy_scorer_scores_each_text_once_per_evaluation() -> None:
+    from bot.evaluation.report import Remembered
+    from bot.scoring.embedded import EmbeddedScorer
+
+    asked: list[str] = []
+
+    class Counting(EmbeddedScorer):
+        def score(self, texts):  # type: ignore[no-untyped-def]
+            asked.extend(texts)
+            return super().score(texts)
+
+    remembered = Remembered(Counting())
+    first = remembered.score(["You're an idiot.", "Fine.", "You're an idiot."])
+    again = remembered.score(["Fine.", "You're an idiot."])
+    assert asked == ["You're an idiot.", "Fine."]
+    assert again == [first[1], first[0]]
+    again[0]["attack"] = 9.0  # callers get copies: the memory is not theirs to change
+    assert remembered.score(["Fine."])[0] == first[1]

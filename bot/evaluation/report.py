@@ -31,11 +31,29 @@ class RulesOnly:
         return [{k: v for k, v in s.items() if k != "attack"} for s in self._scorer.score(texts)]
 
 
+class Remembered:
+    """``scorer`` with its scores kept by text, so that a dataset judged against several labels
+    (or its attributes after the engine) is scored once: the sentence tier is not free."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self._scorer = scorer
+        self._seen: dict[str, dict[str, float]] = {}
+        self.name = scorer.name
+        self.attributes = scorer.attributes
+        self.tiers = getattr(scorer, "tiers", None)
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        new = list(dict.fromkeys(t for t in texts if t not in self._seen))
+        if new:
+            self._seen.update(zip(new, self._scorer.score(new), strict=True))
+        return [dict(self._seen[t]) for t in texts]
+
+
 def _engine_rows(name: str, data: LabelledThreads, policy: Policy, scorer: Scorer) -> list[Row]:
     rows = on_threads(name, data, policy, scorer, scorer.name)
     # Each tier alone: the fast tier without the sentence tier, and the rules without either.
     fast: Scorer = scorer
-    if isinstance(scorer, EmbeddedScorer) and scorer.name != "embedded":
+    if scorer.name == "embedded+minilm":
         fast = EmbeddedScorer()
         rows += [row for row in on_threads(name, data, policy, fast, fast.name)
                  if row.threshold is None]  # fmt: skip
@@ -50,6 +68,8 @@ def run(
     policy: Policy, scorer: Scorer, data: Path, insults: Path | None, console: Console
 ) -> list[Row]:
     """Every dataset that is present, evaluated; a line for each that is skipped, saying why."""
+    if scorer.name != "embedded":  # the fast tier alone is cheaper to rerun than to remember
+        scorer = Remembered(scorer)
     rows: list[Row] = []
     steps: list[tuple[str, Callable[[], list[Row]]]] = [
         ("bundled tricky cases",
