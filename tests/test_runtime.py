@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,12 @@ async def _serve_until_quiet(service: Service, inbox_lines: list[str], inbox: Pa
         if done and await service.executor.run_due() == 0:
             break
     stop.set()
-    await running
+    try:  # a shutdown that hangs fails here, with every task's stack, instead of hanging CI
+        await asyncio.wait_for(asyncio.shield(running), 60)
+    except TimeoutError:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise
     assert replay is not None
 
 
