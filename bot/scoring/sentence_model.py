@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bot.core.language import strip_quoted
 from bot.scoring.errors import ScorerLoadError
 
 FORMAT = 1
@@ -28,6 +29,13 @@ _INSTALL = (
     "(the CPU build of torch first; `make demo` does both), or set [scoring] sentence_tier = "
     '"off" to judge with the fast tier alone'
 )
+
+
+def sentence_input(text: str) -> str:
+    """What the sentence tier reads: the author's own words, without quoted lines or spans (others'
+    words, which the rules set aside too); the whole text when nothing else is left."""
+    own = strip_quoted(text)
+    return own if own.strip() else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,7 @@ class SentenceAttackModel:
         chosen = [i for i, text in enumerate(texts) if text.strip()]
         for start in range(0, len(chosen), self._batch_size):
             part = chosen[start : start + self._batch_size]
-            for i, vector in zip(part, self._encoder.encode([texts[i] for i in part]), strict=True):
+            inputs = [sentence_input(texts[i]) for i in part]
+            for i, vector in zip(part, self._encoder.encode(inputs), strict=True):
                 found[i] = self._head.probability(vector)
         return found
