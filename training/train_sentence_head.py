@@ -127,9 +127,8 @@ def main() -> None:
     for name, p in (("sentence head alone", sentence), ("cascade", cascade)):
         summary[name] = _metrics(y, p)
         print(f"{name}: " + "  ".join(f"{k} {v:.3f}" for k, v in summary[name].items()))
-    print(
-        f"{reached:.0%} of the last messages reach the sentence tier (fast probability >= {SENTENCE_FROM})"
-    )
+    print(f"{reached:.0%} of the last messages reach the sentence tier "
+          f"(fast probability >= {SENTENCE_FROM})")  # fmt: skip
     summary["engine"] = engine_f1(args.data, ids, y, cascade)
     print("engine, professional policy, out-of-fold cascade: "
           + "  ".join(f"{k} {v:.3f}" for k, v in summary["engine"].items()))  # fmt: skip
@@ -143,8 +142,10 @@ def main() -> None:
         "about": "Longform sentence-tier head over all-MiniLM-L6-v2 embeddings; see "
         "training/README.md. Trained on Habernal et al. (NAACL 2018) ChangeMyView last messages "
         "(Apache-2.0) and training/anchors.jsonl.",
-        "cross_validation": {"folds": args.folds, "seed": args.seed, "reached": round(reached, 4),
-                             **{k: {m: round(float(v), 4) for m, v in row.items()} for k, row in summary.items()}},
+        "cross_validation": {
+            "folds": args.folds, "seed": args.seed, "reached": round(reached, 4),
+            **{k: {m: round(float(v), 4) for m, v in row.items()} for k, row in summary.items()},
+        },
         "max_tokens": MAX_TOKENS,
         "bias": round(head.bias, 6),
         "weights": [round(w, 6) for w in head.weights],

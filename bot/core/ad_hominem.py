@@ -9,8 +9,9 @@ is not an attack on a participant. A scorer's ``attack`` (a trained model's prob
 message attacks the person, which catches what no cue names) can raise it too, where the rules saw
 no attack, when the message is aimed at someone (a reply, a mention, or "you") and the model is
 confident; surer still for a short message. It counts for less when the message is warm or denies
-an attack phrase ("nobody thinks you're lazy"). The target is the person addressed: a mentioned member named
-in the text, else the author replied to, else the first mention, else the last other speaker.
+or reports an attack phrase ("nobody thinks you're lazy"). The target is the person addressed: a
+mentioned member named in the text, else the author replied to, else the first mention, else the
+last other speaker.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ _SCORER_INSULT_FLOOR = 0.5
 # professional preset's threshold), rising to _MODEL_AT_ONE: below the 0.85 at which presets alert
 # moderators, so the model alone only ever prompts the author privately. Warmth makes it less sure
 # (warm words are often sarcasm in an attack, so not a veto), and so does an attack phrase the
-# message denies ("you're not stupid for asking") or reports. Chosen by cross-validation on Habernal's data
-# and checked against the bundled conversations and everyday replies (training/README.md).
+# message denies ("you're not stupid for asking") or reports. Chosen by cross-validation on
+# Habernal's data and checked against the bundled conversations and everyday replies
+# (training/README.md).
 _MODEL_FLOOR = 0.45
 _MODEL_AT_FLOOR = 0.6
 _MODEL_AT_ONE = 0.8

@@ -27,9 +27,9 @@ from bot.scoring.attack_model import AttackModel
 from bot.scoring.sentence_model import SentenceAttackModel
 
 _ATTRIBUTES = ("toxicity", "insult", "identity_attack", "threat", "profanity", "attack")
-# Below this linear-model probability a text is cleared without the sentence tier: even a certain
-# sentence tier would average to under the detector's floor. Chosen with the cascade's F1
-# (training/train_sentence_head.py).
+# Below this linear-model probability a text is cleared without the sentence tier: it would take
+# a near-certain sentence tier to lift the mean to the detector's floor. A cost trade-off; the
+# cross-validated F1 in training/README.md is measured with it.
 SENTENCE_FROM = 0.1
 
 

@@ -1,11 +1,11 @@
 """Choosing a scorer by name, as the CLI and the config do.
 
 ``embedded`` (the default) needs nothing; its sentence tier needs the ``embedding`` extra and is
-used when installed (``sentence_tier="auto"``), required (``"on"``) or left out (``"off"``). ``detoxify`` runs Detoxify beside the embedded rules: the
-rules still find the cues and targets, Detoxify adds its attributes, and for each attribute the
-higher of the two counts. Detoxify's weights come from a directory written by `longform models
-fetch`, from an explicit checkpoint and config directory, or (on a machine with internet) from
-Detoxify's own download.
+used when installed (``sentence_tier="auto"``), required (``"on"``) or left out (``"off"``).
+``detoxify`` runs Detoxify beside the embedded rules: the rules still find the cues and targets,
+Detoxify adds its attributes, and for each attribute the higher of the two counts. Detoxify's
+weights come from a directory written by `longform models fetch`, from an explicit checkpoint and
+config directory, or (on a machine with internet) from Detoxify's own download.
 """
 
 from __future__ import annotations
@@ -99,8 +99,11 @@ def sentence_model(tier: str) -> SentenceAttackModel | None:
     except ScorerLoadError as error:
         if tier == "on":
             raise
-        log.warning("sentence_tier_unavailable", problem=str(error),
-                    effect="ad hominem is judged by the fast tier alone, which misses more")  # fmt: skip
+        log.warning(
+            "sentence_tier_unavailable",
+            problem=str(error),
+            effect="ad hominem is judged by the fast tier alone, which misses more",
+        )
         return None
 
 
