@@ -58,7 +58,9 @@ async def test_live_pile_on_reaches_the_platform_once_with_an_audit_trail(tmp_pa
     assert outcomes.count("sent") == len(done)
 
 
-async def test_the_service_judges_with_the_sentence_tier_off_the_loop(tmp_path: Path) -> None:
+async def test_the_service_judges_with_the_sentence_tier_off_the_loop(
+    tmp_path: Path, caplog_structlog: list[dict[str, object]]
+) -> None:
     service = build_service(service_config(tmp_path, scoring={"sentence_tier": "on"}))
     scorer = service.runtime.scorer
     assert scorer.name == "embedded+minilm"
@@ -67,6 +69,8 @@ async def test_the_service_judges_with_the_sentence_tier_off_the_loop(tmp_path: 
     )
     assert "alert_moderators" in [a["action"] for a in actions(tmp_path)]
     assert scorer.tiers["sentence model"] > 0  # type: ignore[attr-defined]
+    started = [e for e in caplog_structlog if e["event"] == "service_started"]
+    assert started[0]["scorer"] == "embedded+minilm"  # the admin can see which tiers judge
 
 
 async def test_shadow_mode_sends_only_moderator_alerts(tmp_path: Path) -> None:

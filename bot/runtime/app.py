@@ -94,7 +94,8 @@ class Service:
                 started.append(adapter)
                 log.info("platform_connected", platform=adapter.platform)
             self._handle_signals(stop)
-            log.info("service_started", platforms=list(runtime.adapters), mode=runtime.config.mode)
+            log.info("service_started", platforms=list(runtime.adapters), mode=runtime.config.mode,
+                     scorer=runtime.scorer.name)  # fmt: skip
             await stop.wait()
         finally:
             log.info("service_stopping")
