@@ -76,6 +76,11 @@ class ScoringConfig(_Section):
         description="The embedded scorer's sentence tier (all-MiniLM-L6-v2): auto (when the "
         "embedding extra is installed), on (required) or off (the fast tier alone)",
     )
+    sentence_from: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.1,
+        description="The fast tier's attack probability from which a text also goes to the "
+        "sentence tier: higher is cheaper and misses more (benchmarks/README.md)",
+    )
     batch_size: Annotated[int, Field(ge=1, le=1024)] = Field(
         32, description="Texts scored together off the event loop"
     )

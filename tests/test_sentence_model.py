@@ -159,3 +159,25 @@ def test_tier_auto_without_the_package_falls_back_and_says_so(
 def test_unknown_tier_is_refused() -> None:
     with pytest.raises(ScorerLoadError, match="auto, on, off"):
         build_scorer("embedded", sentence_tier="sometimes")
+
+
+def test_the_cascade_threshold_sets_what_reaches_the_sentence_tier(
+    model: SentenceAttackModel,
+) -> None:
+    texts = [ATTACKS[0], CRITIQUE[0], "Minutes from Tuesday are attached."]
+    none = EmbeddedScorer(sentence=model, sentence_from=1.01)
+    every = EmbeddedScorer(sentence=model, sentence_from=0.0)
+    fast = EmbeddedScorer(every_text=True).score(texts)
+    assert [row["attack"] for row in none.score(texts)] == [row["attack"] for row in fast]
+    assert none.tiers["sentence model"] == 0
+    every.score(texts)
+    assert every.tiers["sentence model"] == len(texts)
+
+
+def test_the_config_carries_the_cascade_threshold() -> None:
+    from bot.config import Config
+
+    config = Config.model_validate({"scoring": {"sentence_from": 0.3}})
+    assert config.scoring.sentence_from == 0.3
+    with pytest.raises(ValueError, match="sentence_from"):
+        Config.model_validate({"scoring": {"sentence_from": 1.5}})

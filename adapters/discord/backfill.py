@@ -184,7 +184,10 @@ def backfill(
         chosen = load_policy(policy or loaded.policy)
         detoxify = DetoxifyChoice(**loaded.scoring.detoxify.model_dump())
         scorer = build_scorer(
-            loaded.scoring.backend, detoxify, sentence_tier=loaded.scoring.sentence_tier
+            loaded.scoring.backend,
+            detoxify,
+            sentence_tier=loaded.scoring.sentence_tier,
+            sentence_from=loaded.scoring.sentence_from,
         )
         if not discord.isdigit():
             raise BackfillError(f"--discord: {discord!r} is not a channel id")

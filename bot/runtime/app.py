@@ -152,7 +152,10 @@ def build_service(
         policies = load_policies(config)
         choice = DetoxifyChoice(**config.scoring.detoxify.model_dump())
         scorer = build_scorer(
-            config.scoring.backend, choice, sentence_tier=config.scoring.sentence_tier
+            config.scoring.backend,
+            choice,
+            sentence_tier=config.scoring.sentence_tier,
+            sentence_from=config.scoring.sentence_from,
         )
         store = Store.open(config.storage.url)
     except (ConfigError, PolicyError, ScorerLoadError, StorageError) as error:

@@ -48,7 +48,7 @@ class EmbeddedScorer:
     """Scores texts from the language analysis and the attack-model cascade.
 
     ``attack_model`` defaults to the shipped one (loaded once per process). ``sentence``, when
-    given, is the second tier. ``every_text``: give ``attack`` for short texts even without the
+    given, is the second tier, for texts the first scores at least ``sentence_from``. ``every_text``: give ``attack`` for short texts even without the
     sentence tier (evaluations ask for it, to measure the model itself). ``tiers`` counts texts
     scored and texts that reached each trained tier.
     """
@@ -60,9 +60,11 @@ class EmbeddedScorer:
         attack_model: AttackModel | None = None,
         every_text: bool = False,
         sentence: SentenceAttackModel | None = None,
+        sentence_from: float = SENTENCE_FROM,
     ) -> None:
         self._attack_model = attack_model if attack_model is not None else _shipped_model()
         self._sentence = sentence
+        self._sentence_from = sentence_from
         # A short text's fast-tier score is not trusted alone: without the sentence tier to
         # confirm it, it is not computed at all, which also saves its cost on most chat messages.
         self._min_words = 0 if every_text or sentence is not None else MODEL_MIN_WORDS
@@ -77,7 +79,7 @@ class EmbeddedScorer:
         fast = [row.pop("attack", 0.0) for row in rows]
         sentence: dict[int, float] = {}
         if self._sentence is not None:
-            chosen = [i for i, p in enumerate(fast) if p >= SENTENCE_FROM]
+            chosen = [i for i, p in enumerate(fast) if p >= self._sentence_from]
             found = self._sentence.probabilities([texts[i] for i in chosen])
             sentence = dict(zip(chosen, found, strict=True))
             self.tiers["sentence model"] += len(chosen)

@@ -19,7 +19,7 @@ from pathlib import Path
 import structlog
 
 from bot.core.scoring import Scorer
-from bot.scoring.embedded import EmbeddedScorer
+from bot.scoring.embedded import SENTENCE_FROM, EmbeddedScorer
 from bot.scoring.errors import ScorerLoadError
 from bot.scoring.sentence_model import SentenceAttackModel
 
@@ -65,22 +65,24 @@ def build_scorer(
     *,
     every_text: bool = False,
     sentence_tier: str = "auto",
+    sentence_from: float = SENTENCE_FROM,
 ) -> Scorer:
     """The scorer called ``name``. Raises ScorerLoadError naming the problem and the fix.
 
     ``every_text``: the attack model scores short texts too (for evaluations; see EmbeddedScorer).
     ``sentence_tier``: auto (use the sentence tier where installed), on (require it) or off.
+    ``sentence_from``: the fast tier's probability from which a text goes on to the sentence tier.
     """
     sentence = sentence_model(sentence_tier)
     if name == "embedded":
-        return EmbeddedScorer(every_text=every_text, sentence=sentence)
+        return EmbeddedScorer(every_text=every_text, sentence=sentence, sentence_from=sentence_from)
     if name == "detoxify":
         from bot.scoring.detoxify_scorer import DetoxifyScorer
 
         choice = detoxify or DetoxifyChoice()
         checkpoint, config_dir = _weights(choice)
         return CombinedScorer(
-            EmbeddedScorer(every_text=every_text, sentence=sentence),
+            EmbeddedScorer(every_text=every_text, sentence=sentence, sentence_from=sentence_from),
             DetoxifyScorer(choice.model, checkpoint, config_dir, choice.batch_size, choice.device),
         )
     raise ScorerLoadError(f"unknown scorer {name!r}: choose one of {', '.join(SCORERS)}")
