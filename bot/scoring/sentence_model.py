@@ -132,7 +132,10 @@ class SentenceAttackModel:
     def probabilities(self, texts: Sequence[str]) -> list[float]:
         """One probability per text, in order; an empty text scores 0."""
         found = [0.0] * len(texts)
-        chosen = [i for i, text in enumerate(texts) if text.strip()]
+        # Similar lengths batched together: each batch is padded to its longest text.
+        chosen = sorted(
+            (i for i, text in enumerate(texts) if text.strip()), key=lambda i: len(texts[i])
+        )
         for start in range(0, len(chosen), self._batch_size):
             part = chosen[start : start + self._batch_size]
             inputs = [sentence_input(texts[i]) for i in part]
