@@ -158,7 +158,7 @@ class Corpus:
         return calibrated(self.fit(index), *platt(z[finite], self.y[index][finite]))
 
 
-def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     precision, recall, f1, _ = precision_recall_fscore_support(
         y, p >= 0.5, average="binary", zero_division=0.0
     )
@@ -177,16 +177,16 @@ def cross_validate(corpus: Corpus, folds: int, seed: int) -> tuple[np.ndarray, n
         texts = [corpus.texts[i] for i in test]
         probability[test] = [model.probability(t) for t in texts]
         raw[test] = logits(corpus.fit(train), texts)
-        table.append(_metrics(corpus.y[test], probability[test]))
+        table.append(metrics(corpus.y[test], probability[test]))
         row = "  ".join(f"{k} {v:.3f}" for k, v in table[-1].items())
         print(f"fold {number}: {row}  ({time.perf_counter() - began:.0f} s)", flush=True)
     mean = {k: float(np.mean([row[k] for row in table])) for k in table[0]}
     spread = {k: float(np.std([row[k] for row in table])) for k in table[0]}
     print("mean:   " + "  ".join(f"{k} {mean[k]:.3f}±{spread[k]:.3f}" for k in mean))
-    pooled = _metrics(corpus.y, probability)
+    pooled = metrics(corpus.y, probability)
     print("pooled: " + "  ".join(f"{k} {v:.3f}" for k, v in pooled.items()))
     words = corpus.has_words
-    texted = _metrics(corpus.y[words], probability[words])
+    texted = metrics(corpus.y[words], probability[words])
     print(f"pooled over the {int(words.sum())} messages with words: "
           + "  ".join(f"{k} {v:.3f}" for k, v in texted.items()))  # fmt: skip
     return probability, raw
@@ -239,14 +239,19 @@ def write(model: AttackModel, path: Path, summary: dict[str, Any]) -> None:
     print(f"wrote {path.relative_to(ROOT)}: {model.size} n-grams, {path.stat().st_size:,} bytes")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str, out: Path) -> argparse.Namespace:
+    """The options both training scripts take: data, folds, seed, where to write, dry run."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--dry-run", action="store_true", help="cross-validate, write nothing")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0], OUT)
     ids, texts, y = load_habernal(args.data)
     corpus = Corpus(texts, y, *load_anchors(ANCHORS))
     print(f"{len(y)} last messages ({int(y.sum())} attacks; {int((~corpus.has_words).sum())} with "
@@ -259,7 +264,7 @@ def main() -> None:
         return
     finite = np.isfinite(raw)
     model = calibrated(corpus.fit(np.arange(len(y))), *platt(raw[finite], y[finite]))
-    summary = {"folds": args.folds, "seed": args.seed, **_metrics(y, probability)}
+    summary = {"folds": args.folds, "seed": args.seed, **metrics(y, probability)}
     write(
         model, args.out, {k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}
     )

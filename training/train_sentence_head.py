@@ -19,7 +19,6 @@ the printed engine F1 is what ships, measured on messages no model saw.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -28,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-from sklearn.metrics import precision_recall_fscore_support, roc_auc_score  # type: ignore[import-untyped]
 from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,12 +35,13 @@ sys.path.insert(0, str(ROOT / "training"))
 
 from train_attack_model import (  # noqa: E402
     ANCHORS,
-    DATA,
     Corpus,
+    arguments,
     cross_validate,
     engine_f1,
     load_anchors,
     load_habernal,
+    metrics,
 )
 
 from bot.scoring.embedded import SENTENCE_FROM, combine  # noqa: E402
@@ -85,21 +84,8 @@ def fit(vectors: np.ndarray, y: np.ndarray, weight: np.ndarray) -> SentenceHead:
     )
 
 
-def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y, p >= 0.5, average="binary", zero_division=0.0
-    )
-    return {"precision": precision, "recall": recall, "f1": f1, "auc": roc_auc_score(y, p)}
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--dry-run", action="store_true", help="cross-validate, write nothing")
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], OUT)
     ids, texts, y = load_habernal(args.data)
     anchor_texts, anchor_y = load_anchors(ANCHORS)
     corpus = Corpus(texts, y, anchor_texts, anchor_y)
@@ -125,7 +111,7 @@ def main() -> None:
     reached = float(np.mean(fast >= SENTENCE_FROM))
     summary: dict[str, dict[str, float]] = {}
     for name, p in (("sentence head alone", sentence), ("cascade", cascade)):
-        summary[name] = _metrics(y, p)
+        summary[name] = metrics(y, p)
         print(f"{name}: " + "  ".join(f"{k} {v:.3f}" for k, v in summary[name].items()))
     print(f"{reached:.0%} of the last messages reach the sentence tier "
           f"(fast probability >= {SENTENCE_FROM})")  # fmt: skip
