@@ -56,11 +56,9 @@ def _policy(name: str) -> Policy:
         raise typer.Exit(2) from error
 
 
-def _scorer(
-    name: str, choice: DetoxifyChoice, every_text: bool = False, sentence_tier: str = "auto"
-) -> Scorer:
+def _scorer(name: str, choice: DetoxifyChoice, sentence_tier: str = "auto") -> Scorer:
     try:
-        return build_scorer(name, choice, every_text=every_text, sentence_tier=sentence_tier)
+        return build_scorer(name, choice, sentence_tier=sentence_tier)
     except ScorerLoadError as error:
         Console(stderr=True).print(f"[red]{error}[/red]", highlight=False)
         raise typer.Exit(2) from error
@@ -137,7 +135,7 @@ def replay_command(
         raise typer.Exit(2)
     loaded = _policy(policy)
     choice = DetoxifyChoice(model, model_dir, checkpoint, config_dir)
-    _run(files, loaded, output_format, Console(), _scorer(scorer, choice, False, sentence_tier))
+    _run(files, loaded, output_format, Console(), _scorer(scorer, choice, sentence_tier))
 
 
 @app.command()
@@ -190,9 +188,9 @@ def evaluate(
         return
     console = Console()
     loaded = _policy(policy)
-    # Every text gets the attack model's score, so that its ROC AUC measures the model itself.
+    # The scorer exactly as the service runs it, so that the engine rows forecast the service.
     choice = DetoxifyChoice(model, model_dir, checkpoint, config_dir)
-    chosen = _scorer(scorer, choice, True, sentence_tier)
+    chosen = _scorer(scorer, choice, sentence_tier)
     rows = report.run(loaded, chosen, data, insults, Console(stderr=True))
     if not rows:
         Console(stderr=True).print("[red]no data found to evaluate on[/red]")
