@@ -21,7 +21,7 @@ from bot.evaluation import report
 from bot.models.cli import models_app
 from bot.policy.loader import PolicyError, load_policy
 from bot.runtime import commands
-from bot.scoring.embedded import EmbeddedScorer
+from bot.scoring.embedded import EmbeddedScorer, is_fast
 from bot.scoring.errors import ScorerLoadError
 from bot.scoring.select import DetoxifyChoice, build_scorer
 
@@ -75,7 +75,7 @@ def _run(
     for line in bad:
         log.warning("bad_line_skipped", file=line.path, line=line.line, problem=line.problem)
     # A slow scorer scores in batches ahead of the engine; the embedded one is fast enough inline.
-    batched = scorer if scorer is not None and scorer.name != "embedded" else None
+    batched = scorer if scorer is not None and not is_fast(scorer) else None
     steps = replay(Engine(policy, scorer or EmbeddedScorer()), events, batched)
     if output == "jsonl":
         write_jsonl(steps, sys.stdout)

@@ -26,6 +26,7 @@ from bot.core.scoring import Scorer
 from bot.core.settings import Policy
 from bot.evaluation.datasets import LabelledText, LabelledThreads
 from bot.evaluation.metrics import Confusion, best_threshold, roc_auc
+from bot.scoring.embedded import is_fast
 
 _DETECTOR = AdHominemDetector()
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -68,7 +69,7 @@ def on_threads(
     tiers: Counter[str] | None = getattr(scorer, "tiers", None)
     before = Counter(tiers or {})
     # A heavier scorer scores ahead in batches, as the service and `longform replay` do.
-    batched = scorer if scorer.name != "embedded" else None
+    batched = None if is_fast(scorer) else scorer
     flagged = {
         detection.message_id
         for step in replay(Engine(policy, scorer), data.events, batched)

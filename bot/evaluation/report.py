@@ -16,7 +16,7 @@ from bot.core.settings import Policy
 from bot.evaluation import datasets
 from bot.evaluation.datasets import LabelledThreads
 from bot.evaluation.evaluate import Row, on_texts, on_threads
-from bot.scoring.embedded import EmbeddedScorer
+from bot.scoring.embedded import CASCADE_NAME, EmbeddedScorer, is_fast
 
 
 class RulesOnly:
@@ -53,7 +53,7 @@ def _engine_rows(name: str, data: LabelledThreads, policy: Policy, scorer: Score
     rows = on_threads(name, data, policy, scorer, scorer.name)
     # Each tier alone: the fast tier without the sentence tier, and the rules without either.
     fast: Scorer = scorer
-    if scorer.name == "embedded+minilm":
+    if scorer.name == CASCADE_NAME:
         fast = EmbeddedScorer()
         rows += [row for row in on_threads(name, data, policy, fast, fast.name)
                  if row.threshold is None]  # fmt: skip
@@ -68,7 +68,7 @@ def run(
     policy: Policy, scorer: Scorer, data: Path, insults: Path | None, console: Console
 ) -> list[Row]:
     """Every dataset that is present, evaluated; a line for each that is skipped, saying why."""
-    if scorer.name != "embedded":  # the fast tier alone is cheaper to rerun than to remember
+    if not is_fast(scorer):  # the fast tier alone is cheaper to rerun than to remember
         scorer = Remembered(scorer)
     rows: list[Row] = []
     steps: list[tuple[str, Callable[[], list[Row]]]] = [

@@ -3,7 +3,8 @@
 How it works: ``score(text)`` puts the text on a queue and awaits its result. One worker task takes
 the first waiting text, waits up to ``wait`` for more (at most ``batch_size``), and scores the batch
 in a thread, so a slow model (Detoxify) never blocks the event loop and its cost is shared across
-texts that arrive together. A scorer that is fast enough (the embedded one) is called inline.
+texts that arrive together. A scorer that is fast enough (the embedded fast tier alone) is called
+inline.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from bot.core.scoring import Scorer, Scores
+from bot.scoring.embedded import is_fast
 
 Observe = Callable[[int, float], None]  # (batch size, seconds) for metrics
 
@@ -32,7 +34,7 @@ class ScoringQueue:
         self._scorer = scorer
         self._batch_size = batch_size
         self._wait = wait
-        self._inline = scorer.name == "embedded" if inline is None else inline
+        self._inline = is_fast(scorer) if inline is None else inline
         self._observe = observe
         self._queue: asyncio.Queue[tuple[str, asyncio.Future[Scores]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None

@@ -23,6 +23,7 @@ from functools import cache
 
 from bot.core.ad_hominem import MODEL_MIN_WORDS
 from bot.core.language import analyse
+from bot.core.scoring import Scorer
 from bot.scoring.attack_model import AttackModel
 from bot.scoring.sentence_model import SentenceAttackModel
 
@@ -31,6 +32,16 @@ _ATTRIBUTES = ("toxicity", "insult", "identity_attack", "threat", "profanity", "
 # a near-certain sentence tier to lift the mean to the detector's floor. A cost trade-off; the
 # cross-validated F1 in training/README.md is measured with it.
 SENTENCE_FROM = 0.1
+
+
+FAST_NAME = "embedded"  # the fast tier alone
+CASCADE_NAME = "embedded+minilm"  # with the sentence tier
+
+
+def is_fast(scorer: Scorer) -> bool:
+    """Whether ``scorer`` is the fast tier alone: cheap enough to call inline, a text at a time,
+    on the event loop. Any other scorer is batched ahead and run off the loop."""
+    return scorer.name == FAST_NAME
 
 
 def combine(fast: float, sentence: float | None) -> float:
@@ -68,7 +79,7 @@ class EmbeddedScorer:
         # A short text's fast-tier score is not trusted alone: without the sentence tier to
         # confirm it, it is not computed at all, which also saves its cost on most chat messages.
         self._min_words = 0 if every_text or sentence is not None else MODEL_MIN_WORDS
-        self.name = "embedded" if sentence is None else "embedded+minilm"
+        self.name = FAST_NAME if sentence is None else CASCADE_NAME
         self.tiers: Counter[str] = Counter()
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
