@@ -73,6 +73,29 @@ async def test_the_service_judges_with_the_sentence_tier_off_the_loop(
     assert started[0]["scorer"] == "embedded+minilm"  # the admin can see which tiers judge
 
 
+async def test_the_executor_stops_even_when_woken_as_it_is_stopped(tmp_path: Path) -> None:
+    # Python 3.11's wait_for swallowed the cancel when a wakeup landed in the same step, and the
+    # service's shutdown hung (seen once in a few dozen suite runs); this makes it every time.
+    service = build_service(service_config(tmp_path))
+    service.executor.start()
+    wakeup = service.runtime.wakeup
+    for _ in range(
+        500
+    ):  # until the executor is idle, waiting to be woken (asyncio.Event's own list)
+        if wakeup._waiters:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.01)
+    assert wakeup._waiters  # type: ignore[attr-defined]
+    running = service.executor._task
+    assert running is not None
+    wakeup.set()
+    stopping = asyncio.create_task(service.executor.stop())
+    await asyncio.wait({stopping}, timeout=10)  # unlike wait_for, cancels nothing when it times out
+    assert stopping.done()
+    assert running.done()  # stopped, not left looping after a swallowed cancel
+    service.runtime.store.close()
+
+
 async def test_shadow_mode_sends_only_moderator_alerts(tmp_path: Path) -> None:
     service = build_service(service_config(tmp_path, mode="shadow"))
     await _serve_until_quiet(

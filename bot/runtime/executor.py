@@ -41,6 +41,7 @@ class Executor:
     schedule_lift: ScheduleLift | None = None
     schedule_reminder: ScheduleReminder | None = None
     _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
 
     def start(self) -> None:
         """Start working through the outbox in the background."""
@@ -49,10 +50,15 @@ class Executor:
     async def stop(self) -> None:
         """Stop after the attempt in progress; what is left stays in the outbox."""
         if self._task is not None:
+            # The flag as well as the cancel: Python 3.11's wait_for can swallow a cancellation
+            # that arrives as its wait ends, and the loop must still end (seen as a hung stop).
+            self._stopping = True
+            self.runtime.wakeup.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            self._stopping = False
 
     async def run_due(self) -> int:
         """Execute everything due now; returns how many attempts were made."""
@@ -69,14 +75,17 @@ class Executor:
 
     async def _run(self) -> None:
         wakeup = self.runtime.wakeup
-        while True:
+        while not self._stopping:
             try:
                 await self.run_due()
             except Exception:  # storage trouble: log, wait, try again; never exit the loop
                 log.exception("outbox_unavailable")
+            if self._stopping:
+                return
             wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), _IDLE_POLL)
+                async with asyncio.timeout(_IDLE_POLL):
+                    await wakeup.wait()
 
     async def _execute(self, item: OutboxItem) -> None:
         decision = item.decision
@@ -90,7 +99,8 @@ class Executor:
             result = ActionResult.failed(f"no adapter for platform {platform!r} is running")
         else:
             try:
-                result = await asyncio.wait_for(adapter.execute(decision, item.id), ACTION_TIMEOUT)
+                async with asyncio.timeout(ACTION_TIMEOUT):
+                    result = await adapter.execute(decision, item.id)
             except TimeoutError:
                 result = ActionResult.failed(
                     f"timed out after {ACTION_TIMEOUT:.0f} s", retry_after=0
