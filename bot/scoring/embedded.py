@@ -7,8 +7,8 @@ two trained models (training/README.md says on what and how well):
 
 1. the linear attack model (``bot.scoring.attack_model``, pure Python, ~10 µs a text), on every
    text; without the sentence tier, only on texts of at least MODEL_MIN_WORDS words;
-2. the sentence tier (``bot.scoring.sentence_model``: all-MiniLM-L6-v2 embeddings with a trained
-   head, a few ms a text), only on texts the linear model does not clear (probability at least
+2. the sentence tier (``bot.scoring.sentence_model``: all-MiniLM-L6-v2, its top layers tuned by a
+   small trained adapter, with a trained head, a few ms a text), only on texts the linear model does not clear (probability at least
    SENTENCE_FROM). The two probabilities are averaged.
 
 The sentence tier needs the ``embedding`` extra (torch and the packaged model); without it the
