@@ -8,8 +8,8 @@ two trained models (training/README.md says on what and how well):
 1. the linear attack model (``bot.scoring.attack_model``, pure Python, ~10 µs a text), on every
    text; without the sentence tier, only on texts of at least MODEL_MIN_WORDS words;
 2. the sentence tier (``bot.scoring.sentence_model``: all-MiniLM-L6-v2, its top layers tuned by a
-   small trained adapter, with a trained head, a few ms a text), only on texts the linear model does not clear (probability at least
-   SENTENCE_FROM). The two probabilities are averaged.
+   small trained adapter, with a trained head, a few ms a text), only on texts the linear model
+   does not clear (probability at least SENTENCE_FROM). The two probabilities are averaged.
 
 The sentence tier needs the ``embedding`` extra (torch and the packaged model); without it the
 first tier judges alone. Measured quality is in benchmarks/README.md.
@@ -86,14 +86,23 @@ class EmbeddedScorer:
         """One mapping of attribute to 0..1 score per text."""
         rows = [self._score_one(text) for text in texts]
         self.tiers["texts"] += len(texts)
+        if self._sentence is None:
+            # The cheap path, called once per message on the event loop: nothing more to combine.
+            modelled = 0
+            for row in rows:
+                if "attack" in row:
+                    modelled += 1
+                    row["attack"] = round(row["attack"], 4)
+                else:
+                    row["attack"] = 0.0
+            self.tiers["attack model"] += modelled
+            return rows
         self.tiers["attack model"] += sum(1 for row in rows if "attack" in row)
         fast = [row.pop("attack", 0.0) for row in rows]
-        sentence: dict[int, float] = {}
-        if self._sentence is not None:
-            chosen = [i for i, p in enumerate(fast) if p >= self._sentence_from]
-            found = self._sentence.probabilities([texts[i] for i in chosen])
-            sentence = dict(zip(chosen, found, strict=True))
-            self.tiers["sentence model"] += len(chosen)
+        chosen = [i for i, p in enumerate(fast) if p >= self._sentence_from]
+        found = self._sentence.probabilities([texts[i] for i in chosen])
+        sentence = dict(zip(chosen, found, strict=True))
+        self.tiers["sentence model"] += len(chosen)
         for i, row in enumerate(rows):
             row["attack"] = round(combine(fast[i], sentence.get(i)), 4)
         return rows
