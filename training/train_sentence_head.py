@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -158,8 +160,6 @@ def main() -> None:
         return
     print("sentence tier, on everything:", flush=True)
     tuned = tuned_on(np.arange(len(y)), args.seed)
-    adapter = args.out.parent / ADAPTER
-    save_adapter(adapter, tuned.factors(), SCALE)
     payload = {
         "format": FORMAT,
         "about": "Longform sentence tier: a logistic head over all-MiniLM-L6-v2 embeddings, the "
@@ -175,12 +175,20 @@ def main() -> None:
         "bias": round(float(tuned.head.bias.detach()[0]), 6),
         "weights": [round(float(w), 6) for w in tuned.head.weight.detach()[0]],
     }  # fmt: skip
-    args.out.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT)} ({args.out.stat().st_size:,} bytes) and "
-          f"{adapter.name} ({adapter.stat().st_size:,} bytes)")  # fmt: skip
     sample = np.concatenate([np.arange(0, len(y), 40), anchors[::20]])
     sample_texts = [(corpus.texts + anchor_texts)[i] for i in sample]
-    check_runtime(args.out, sample_texts, probabilities(tuned, [states[i] for i in sample]))
+    # Written beside each other in a scratch folder first: only files the runtime reads back as
+    # training scored them replace the shipped ones.
+    with tempfile.TemporaryDirectory() as scratch:
+        head_path = Path(scratch) / args.out.name
+        save_adapter(Path(scratch) / ADAPTER, tuned.factors(), SCALE)
+        head_path.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
+        check_runtime(head_path, sample_texts, probabilities(tuned, [states[i] for i in sample]))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        for name in (args.out.name, ADAPTER):
+            shutil.copyfile(Path(scratch) / name, args.out.parent / name)
+    for path in (args.out, args.out.parent / ADAPTER):
+        print(f"wrote {path} ({path.stat().st_size:,} bytes)")
 
 
 if __name__ == "__main__":
