@@ -86,3 +86,13 @@ def test_a_head_whose_adapter_is_missing_names_it(tmp_path: Path) -> None:
     (tmp_path / WEIGHTS).write_text(json.dumps(shipped))
     with pytest.raises(ValueError, match=r"gone\.safetensors is missing"):
         SentenceHead.load(tmp_path / WEIGHTS)
+
+
+def test_the_shipped_tier_records_a_cross_validated_engine_f1_over_the_target() -> None:
+    # Written by training/train_sentence_head.py from out-of-fold scores: weights retrained worse
+    # than the target (F1 >= 0.80 on Habernal's last messages) should not ship unnoticed.
+    head_file = Path(str(SentenceHead.load().adapter)).with_name(WEIGHTS)
+    measured = json.loads(head_file.read_text())["cross_validation"]
+    assert measured["folds"] >= 5
+    assert measured["engine"]["f1"] >= 0.80
+    assert measured["engine"]["precision"] >= 0.8  # not bought with alarms
