@@ -6,7 +6,8 @@ prediction code (transformers' BERT, its tokenizer, Detoxify's checkpoint format
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -29,6 +30,15 @@ ORIGINAL_CLASSES = ("toxic", "severe_toxic", "obscene", "threat", "insult", "ide
 # Positions the model can read: far fewer than a long message has tokens, so scorers must truncate.
 MAX_POSITIONS = 128
 
+# The tiny model's shape; benchmarks/detoxify_speed.py passes a full-size one instead.
+TINY_SHAPE = {
+    "hidden_size": 16,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+    "max_position_embeddings": MAX_POSITIONS,
+}
+
 _SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 _CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.,!?'-"
 _WORDS = ("the", "you", "are", "an", "idiot", "great", "panel", "talk", "shit", "thanks")
@@ -40,6 +50,8 @@ def build_tiny_checkpoint(
     *,
     seed: int = 0,
     model_type: str | None = None,
+    shape: Mapping[str, int] = TINY_SHAPE,
+    vocab: Path | None = None,
 ) -> tuple[Path, Path]:
     """Write a Detoxify checkpoint and its config directory under ``directory``.
 
@@ -50,14 +62,10 @@ def build_tiny_checkpoint(
     """
     config_dir = directory / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = _tokenizer(config_dir)
+    tokenizer = _tokenizer(config_dir, vocab)
     config = transformers.BertConfig(
         vocab_size=len(tokenizer),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=MAX_POSITIONS,
+        **shape,
         id2label=dict(enumerate(classes)),
         # Wide initial weights, so that different texts get clearly different scores.
         initializer_range=0.5,
@@ -85,10 +93,14 @@ def build_tiny_checkpoint(
     return checkpoint, config_dir
 
 
-def _tokenizer(config_dir: Path) -> transformers.BertTokenizer:
-    """A WordPiece tokenizer over a tiny vocabulary: letters, digits, some words and pieces."""
-    vocab = [*_SPECIAL, *_CHARS, *(f"##{char}" for char in _CHARS), *_WORDS]
+def _tokenizer(config_dir: Path, vocab: Path | None) -> transformers.BertTokenizer:
+    """A WordPiece tokenizer over ``vocab``, or a tiny vocabulary: letters, digits, some words and
+    pieces."""
     vocab_file = config_dir / "vocab.txt"
-    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    if vocab is not None:
+        shutil.copyfile(vocab, vocab_file)
+    else:
+        words = [*_SPECIAL, *_CHARS, *(f"##{char}" for char in _CHARS), *_WORDS]
+        vocab_file.write_text("\n".join(words) + "\n", encoding="utf-8")
     # No model_max_length: like some hub tokenizers, it leaves the length limit to the scorer.
     return transformers.BertTokenizer(vocab_file=str(vocab_file))
