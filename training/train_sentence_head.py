@@ -13,7 +13,8 @@ tuned with it by low-rank updates (``training/tuning.py``) on the training part 
 and the held-out part is scored. The linear attack model's out-of-fold probabilities come from the
 same folds, and the cascade is applied exactly as ``EmbeddedScorer`` applies it, so the printed
 engine F1 is what ships, measured on messages no model saw. Finally adapter and head are trained on
-everything, written, loaded back with the runtime's own code and checked to give the same scores.
+everything, loaded back from a scratch folder with the runtime's own code, checked to give the
+same scores, and only then copied over the shipped files.
 About 15 minutes on two cores.
 """
 

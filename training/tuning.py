@@ -19,7 +19,8 @@ from torch import nn
 
 from bot.scoring.adapter import ADAPTED, module_name
 
-FROZEN_LAYERS = 4  # of 6: the top two are tuned (tuning three measured no better, and slower)
+# The top two of six layers are tuned: the only depth tried (rank and rates likewise, one setting).
+FROZEN_LAYERS = 4
 RANK = 8
 ALPHA = 16.0
 SCALE = ALPHA / RANK  # how much of ``B @ A`` is added to a weight, as in LoRA
