@@ -10,7 +10,13 @@ import pytest
 torch = pytest.importorskip("torch", reason="the embedding extra (torch) is not installed")
 
 from bot.scoring.adapter import ADAPTED, merge_adapter, module_name, save_adapter  # noqa: E402
-from bot.scoring.sentence_model import WEIGHTS, SentenceHead  # noqa: E402
+from bot.scoring.sentence_model import (  # noqa: E402
+    WEIGHTS,
+    SentenceAttackModel,
+    SentenceEncoder,
+    SentenceHead,
+    shipped_head_path,
+)
 
 
 class _Tiny(torch.nn.Module):
@@ -61,7 +67,6 @@ def test_a_file_that_is_not_an_adapter_is_refused(tmp_path: Path) -> None:
 
 def test_a_broken_shipped_adapter_stops_the_tier_with_the_fix(tmp_path: Path) -> None:
     from bot.scoring.errors import ScorerLoadError
-    from bot.scoring.sentence_model import SentenceEncoder
 
     broken = tmp_path / "adapter.safetensors"
     broken.write_bytes(b"not a tensor file")
@@ -81,7 +86,7 @@ def test_the_shipped_adapter_is_small_and_covers_the_top_layers() -> None:
 
 
 def test_a_head_whose_adapter_is_missing_names_it(tmp_path: Path) -> None:
-    shipped = json.loads(Path(str(SentenceHead.load().adapter)).with_name(WEIGHTS).read_text())
+    shipped = json.loads(shipped_head_path().read_text())
     shipped["adapter"] = "gone.safetensors"
     (tmp_path / WEIGHTS).write_text(json.dumps(shipped))
     with pytest.raises(ValueError, match=r"gone\.safetensors is missing"):
@@ -91,8 +96,16 @@ def test_a_head_whose_adapter_is_missing_names_it(tmp_path: Path) -> None:
 def test_the_shipped_tier_records_a_cross_validated_engine_f1_over_the_target() -> None:
     # Written by training/train_sentence_head.py from out-of-fold scores: weights retrained worse
     # than the target (F1 >= 0.80 on Habernal's last messages) should not ship unnoticed.
-    head_file = Path(str(SentenceHead.load().adapter)).with_name(WEIGHTS)
-    measured = json.loads(head_file.read_text())["cross_validation"]
+    measured = json.loads(shipped_head_path().read_text())["cross_validation"]
     assert measured["folds"] >= 5
     assert measured["engine"]["f1"] >= 0.80
     assert measured["engine"]["precision"] >= 0.8  # not bought with alarms
+
+
+def test_the_runtime_encodes_with_the_adapter_folded_in() -> None:
+    # The head was trained on the tuned encoder's embeddings: loading it over the plain encoder
+    # would score quietly, and wrongly.
+    text = ["Says the guy whose whole career is overfitting leaderboards."]
+    tuned = SentenceAttackModel.load()._encoder.encode(text)[0]
+    plain = SentenceEncoder(SentenceHead.load().max_tokens).encode(text)[0]
+    assert max(abs(a - b) for a, b in zip(tuned, plain, strict=True)) > 0.01

@@ -56,7 +56,6 @@ from bot.scoring.sentence_model import (  # noqa: E402
     WEIGHTS,
     SentenceAttackModel,
     SentenceEncoder,
-    SentenceHead,
     sentence_input,
 )
 
@@ -100,9 +99,7 @@ def encoder_parts() -> tuple[Any, Any]:
 def check_runtime(head_path: Path, texts: list[str], expected: np.ndarray) -> float:
     """The written files, loaded by the runtime, must score as training did. Returns the largest
     difference; exits if it is not negligible (the two code paths would disagree)."""
-    head = SentenceHead.load(head_path)
-    model = SentenceAttackModel(head, SentenceEncoder(head.max_tokens, adapter=head.adapter))
-    found = np.array(model.probabilities(texts))
+    found = np.array(SentenceAttackModel.load(head_path=head_path).probabilities(texts))
     worst = float(np.max(np.abs(found - expected)))
     print(f"runtime check: {len(texts)} texts, largest difference {worst:.2e}")
     if worst > 1e-3:

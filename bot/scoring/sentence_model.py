@@ -33,6 +33,11 @@ _INSTALL = (
 )
 
 
+def shipped_head_path() -> Path:
+    """Where the shipped head (and, beside it, its adapter) lies."""
+    return Path(str(resources.files("bot.scoring").joinpath("weights", WEIGHTS)))
+
+
 def sentence_input(text: str) -> str:
     """What the sentence tier reads: the author's own words, without quoted lines or spans (others'
     words, which the rules set aside too); the whole text when nothing else is left."""
@@ -54,7 +59,7 @@ class SentenceHead:
     def load(cls, path: Path | None = None) -> SentenceHead:
         """The shipped head, or the one at ``path``. Raises ValueError on a wrong file."""
         if path is None:
-            path = Path(str(resources.files("bot.scoring").joinpath("weights", WEIGHTS)))
+            path = shipped_head_path()
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         if raw.get("format") != FORMAT:
             raise ValueError(f"sentence head format {raw.get('format')!r}, expected {FORMAT}")
@@ -133,10 +138,13 @@ class SentenceAttackModel:
         self._head, self._encoder, self._batch_size = head, encoder, batch_size
 
     @classmethod
-    def load(cls, device: str = "cpu", batch_size: int = 32) -> SentenceAttackModel:
-        """The shipped head on the packaged encoder. Raises ScorerLoadError naming the fix."""
+    def load(
+        cls, device: str = "cpu", batch_size: int = 32, head_path: Path | None = None
+    ) -> SentenceAttackModel:
+        """The shipped head (or the one at ``head_path``) on the packaged encoder with its adapter.
+        Raises ScorerLoadError naming the fix."""
         try:
-            head = SentenceHead.load()
+            head = SentenceHead.load(head_path)
         except (OSError, ValueError, KeyError) as error:
             raise ScorerLoadError(
                 f"the sentence tier's head ({WEIGHTS}) did not load ({error}): reinstall Longform "
