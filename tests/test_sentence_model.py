@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.ad_hominem import AdHominemDetector
+from bot.scoring.attack_model import log_words
 from bot.scoring.embedded import SENTENCE_FROM, EmbeddedScorer, combine
 from bot.scoring.errors import ScorerLoadError
 from bot.scoring.select import build_scorer, sentence_model
@@ -117,7 +118,8 @@ def test_the_cascade_sends_only_what_the_fast_tier_does_not_clear(
     assert scorer.tiers == {"texts": 2, "attack model": 2, "sentence model": 1}
     assert rows[1]["attack"] == fast[1]["attack"]
     sentence = model.probabilities([ATTACKS[0]])[0]
-    assert rows[0]["attack"] == pytest.approx(combine(fast[0]["attack"], sentence), abs=1e-4)
+    expected = combine(fast[0]["attack"], sentence, model.calibration, log_words(ATTACKS[0]))
+    assert rows[0]["attack"] == pytest.approx(expected, abs=1e-4)
     assert scorer.name == "embedded+minilm"
 
 

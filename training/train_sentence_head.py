@@ -1,21 +1,23 @@
-"""Train the sentence tier (``bot/scoring/sentence_model.py``): adapter and head, and measure the cascade.
+"""Train the sentence tier (``bot/scoring/sentence_model.py``): adapter, head and calibration.
 
 Run from the repository root, with the training and embedding extras installed::
 
     .venv/bin/python training/train_sentence_head.py            # cross-validate, then write
     .venv/bin/python training/train_sentence_head.py --dry-run  # cross-validate only
 
-Same data and folds as ``train_attack_model.py`` (Habernal's ChangeMyView last messages,
-Apache-2.0, plus ``training/anchors.jsonl``). Each text is read as at run time (its own words:
+Same data and folds as ``train_attack_model.py`` (``training/sources.py``: Habernal, Argotario,
+the civil Reddit comments and the anchors). Each text is read as at run time (its own words:
 quotation set aside). In each fold a logistic head is first fitted on the frozen encoder's
 embeddings (cached in ``training/.cache``, ignored by git), then the encoder's top two layers are
-tuned with it by low-rank updates (``training/tuning.py``) on the training part and the anchors,
-and the held-out part is scored. The linear attack model's out-of-fold probabilities come from the
-same folds, and the cascade is applied exactly as ``EmbeddedScorer`` applies it, so the printed
-engine F1 is what ships, measured on messages no model saw. Finally adapter and head are trained on
-everything, loaded back from a scratch folder with the runtime's own code, checked to give the
-same scores, and only then copied over the shipped files.
-About 15 minutes on two cores.
+tuned with it by low-rank updates (``training/tuning.py``) on the training part, and the held-out
+part is scored. The linear attack model's out-of-fold probabilities come from the same folds, and
+the cascade is applied exactly as ``EmbeddedScorer`` applies it; its mean is then calibrated
+(class-balanced, with a length term, fitted on the out-of-fold cascade) so that a probability
+means the same for a short reply as for a long post. The printed engine numbers are what ships,
+measured on messages no model saw (the three calibration numbers are fitted on those same
+out-of-fold scores). Finally adapter and head are trained on everything, loaded back from a
+scratch folder with the runtime's own code, checked to give the same scores, and only then copied
+over the shipped files. About 30 minutes on two cores.
 """
 
 from __future__ import annotations
@@ -31,21 +33,23 @@ from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 
+from sources import everything  # noqa: E402
 from train_attack_model import (  # noqa: E402
-    ANCHORS,
+    ABOUT,
     Corpus,
     arguments,
     cross_validate,
-    engine_f1,
-    load_anchors,
-    load_habernal,
-    metrics,
+    describe,
+    engine_checks,
+    folds,
+    platt,
+    report,
+    rounded,
 )
 from tuning import SCALE, bottom_states, probabilities, train  # noqa: E402
 
@@ -54,6 +58,7 @@ from bot.scoring.embedded import SENTENCE_FROM, combine  # noqa: E402
 from bot.scoring.sentence_model import (  # noqa: E402
     FORMAT,
     WEIGHTS,
+    Calibration,
     SentenceAttackModel,
     SentenceEncoder,
     sentence_input,
@@ -63,7 +68,6 @@ OUT = ROOT / "bot" / "scoring" / "weights" / WEIGHTS
 ADAPTER = "attack_minilm_adapter.safetensors"  # written beside the head
 CACHE = ROOT / "training" / ".cache"
 C = 1.0  # the starting head; 0.5..8 measured within 0.01 F1 of each other (frozen encoder)
-ANCHOR_WEIGHT = 2.0  # as for the linear model: the anchors weigh twice their number, half per class
 MAX_TOKENS = 256  # the encoder's own limit (sentence_bert_config.json)
 
 
@@ -75,9 +79,11 @@ def embed(texts: list[str], name: str) -> np.ndarray:
         return np.load(path)
     began = time.perf_counter()
     encoder = SentenceEncoder(MAX_TOKENS)
-    vectors = np.array(
-        [v for i in range(0, len(texts), 64) for v in encoder.encode(texts[i : i + 64])]
-    )
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding
+    vectors = np.zeros((len(texts), 384))
+    for i in range(0, len(order), 64):
+        part = order[i : i + 64]
+        vectors[part] = encoder.encode([texts[j] for j in part])
     print(f"embedded {len(texts)} {name} texts in {time.perf_counter() - began:.0f} s", flush=True)
     CACHE.mkdir(exist_ok=True)
     np.save(path, vectors)
@@ -107,74 +113,83 @@ def check_runtime(head_path: Path, texts: list[str], expected: np.ndarray) -> fl
     return worst
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    clipped = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(clipped / (1 - clipped))
+
+
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], OUT)
-    ids, texts, y = load_habernal(args.data)
-    anchor_texts, anchor_y = load_anchors(ANCHORS)
-    corpus = Corpus(texts, y, anchor_texts, anchor_y)
-    own = [sentence_input(t) for t in corpus.texts]
-    anchor_own = [sentence_input(t) for t in anchor_texts]
-    vectors, anchor_vectors = embed(own, "habernal"), embed(anchor_own, "anchors")
-    share = {c: float(np.mean(anchor_y == c)) for c in (0, 1)}
-    anchor_weight = np.array([ANCHOR_WEIGHT / (2 * share[int(c)]) for c in anchor_y])
+    ids, rows = everything(args.data)
+    describe(rows)
+    corpus = Corpus(rows)
+    y, weight = rows.y, rows.weights
+    own = [sentence_input(t) for t in rows.texts]
+    vectors = embed(own, "all-sources")
     model, tokenizer = encoder_parts()
-    states = bottom_states(model, tokenizer, own + anchor_own, MAX_TOKENS)
-    anchors = np.arange(len(y), len(y) + len(anchor_y))  # where the anchors sit in ``states``
+    states = bottom_states(model, tokenizer, own, MAX_TOKENS)
 
     def tuned_on(index: np.ndarray, seed: int) -> Any:
         index = index[corpus.has_words[index]]
-        start = start_head(np.vstack([vectors[index], anchor_vectors]),
-                           np.concatenate([y[index], anchor_y]),
-                           np.concatenate([np.ones(len(index)), anchor_weight]))  # fmt: skip
-        rows = np.concatenate([index, anchors])
-        return train(model, [states[i] for i in rows], np.concatenate([y[index], anchor_y]),
-                     np.concatenate([np.ones(len(index)), anchor_weight]), start, seed)  # fmt: skip
+        start = start_head(vectors[index], y[index], weight[index])
+        return train(model, [states[i] for i in index], y[index], weight[index], start, seed)
 
     print("linear attack model, out of fold:", flush=True)
     fast, _ = cross_validate(corpus, args.folds, args.seed)
     sentence = np.zeros(len(y))
-    splitter = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
-    for number, (train_part, test) in enumerate(splitter.split(np.arange(len(y)), y), start=1):
+    everyone = np.arange(len(y))
+    for number, (train_part, test) in enumerate(folds(rows, everyone, args.folds, args.seed), 1):
         print(f"sentence tier, fold {number}:", flush=True)
         tuned = tuned_on(train_part, args.seed)
         sentence[test] = probabilities(tuned, [states[i] for i in test])
     sentence[~corpus.has_words] = 0.0
     CACHE.mkdir(exist_ok=True)
-    np.save(CACHE / f"sentence-out-of-fold-seed{args.seed}.npy", sentence)  # for later analysis
-    cascade = np.array(
-        [combine(f, s if f >= SENTENCE_FROM else None) for f, s in zip(fast, sentence, strict=True)]
+    np.save(CACHE / f"sentence-out-of-fold-seed{args.seed}.npy", np.vstack([fast, sentence]))
+    reached = fast >= SENTENCE_FROM
+    mean = np.array(
+        [combine(f, s if r else None) for f, s, r in zip(fast, sentence, reached, strict=True)]
     )
-    reached = float(np.mean(fast >= SENTENCE_FROM))
-    summary: dict[str, dict[str, float]] = {}
+    # The mean of two probabilities is no longer calibrated: a last, class-balanced Platt step
+    # with a length term (fitted on these out-of-fold means) makes it so, for texts that reach
+    # the sentence tier; the others keep the linear model's own calibrated probability.
+    scale, shift, per_length = platt(
+        _logit(mean[reached]), corpus.lengths[reached], y[reached], weight[reached]
+    )
+    calibration = Calibration(scale, shift, per_length)
+    cascade = mean.copy()
+    cascade[reached] = [
+        calibration.apply(m, length)
+        for m, length in zip(mean[reached], corpus.lengths[reached], strict=True)
+    ]
+    print(f"cascade calibration: scale {scale:.3f} shift {shift:.3f} per log-word {per_length:.3f}")
+    summary: dict[str, Any] = {}
     for name, p in (("sentence tier alone", sentence), ("cascade", cascade)):
-        summary[name] = metrics(y, p)
-        print(f"{name}: " + "  ".join(f"{k} {v:.3f}" for k, v in summary[name].items()))
-    print(f"{reached:.0%} of the last messages reach the sentence tier "
-          f"(fast probability >= {SENTENCE_FROM})")  # fmt: skip
-    summary["engine"] = engine_f1(args.data, ids, y, cascade)
-    print("engine, professional policy, out-of-fold cascade: "
-          + "  ".join(f"{k} {v:.3f}" for k, v in summary["engine"].items()))  # fmt: skip
+        print(f"{name}, out of fold:")
+        summary[name] = report(rows, p, corpus.lengths)
+    print(
+        f"{reached.mean():.0%} of the texts reach the sentence tier (fast probability >= {SENTENCE_FROM})"
+    )
+    summary["engine"] = engine_checks(args.data, ids, rows, cascade)
     if args.dry_run:
         return
     print("sentence tier, on everything:", flush=True)
-    tuned = tuned_on(np.arange(len(y)), args.seed)
+    tuned = tuned_on(everyone, args.seed)
     payload = {
         "format": FORMAT,
         "about": "Longform sentence tier: a logistic head over all-MiniLM-L6-v2 embeddings, the "
-        "encoder's top two layers tuned by the low-rank adapter in the file named below; see "
-        "training/README.md. Trained on Habernal et al. (NAACL 2018) ChangeMyView last messages "
-        "(Apache-2.0) and training/anchors.jsonl.",
-        "cross_validation": {
-            "folds": args.folds, "seed": args.seed, "reached": round(reached, 4),
-            **{k: {m: round(float(v), 4) for m, v in row.items()} for k, row in summary.items()},
-        },
+        "encoder's top two layers tuned by the low-rank adapter in the file named below, and the "
+        "cascade's calibration. " + ABOUT,
+        "cross_validation": rounded({"folds": args.folds, "seed": args.seed,
+                                     "reached": float(reached.mean()), **summary}),
         "max_tokens": MAX_TOKENS,
         "adapter": ADAPTER,
+        "calibration": {"scale": round(scale, 6), "shift": round(shift, 6),
+                        "per_log_word": round(per_length, 6)},
         "bias": round(float(tuned.head.bias.detach()[0]), 6),
         "weights": [round(float(w), 6) for w in tuned.head.weight.detach()[0]],
     }  # fmt: skip
-    sample = np.concatenate([np.arange(0, len(y), 40), anchors[::20]])
-    sample_texts = [(corpus.texts + anchor_texts)[i] for i in sample]
+    sample = np.arange(0, len(y), 40)
+    sample_texts = [rows.texts[i] for i in sample]
     # Written beside each other in a scratch folder first: only files the runtime reads back as
     # training scored them replace the shipped ones.
     with tempfile.TemporaryDirectory() as scratch:

@@ -132,9 +132,11 @@ def _from_model(message: MessagePosted, analysis: Analysis, scores: Scores) -> f
 
 
 def _aimed(message: MessagePosted, analysis: Analysis) -> bool:
-    """A reply to someone else, a mention, or "you": the model was trained on replies only."""
-    replying = message.reply_to_author is not None and message.reply_to_author != message.author
-    return replying or bool(message.mentions) or analysis.addressed
+    """The words themselves speak to someone: "you", or a mention of a member. Being a reply is
+    not enough: in chat nearly everything is a reply, and a reply that swears at the weather or
+    insults someone outside the conversation attacks no participant. (A name said to the person,
+    "Sure thing, clown.", is a rule cue and needs no model.)"""
+    return analysis.addressed or bool(message.mentions)
 
 
 def resolve_target(

@@ -123,6 +123,14 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
     ("name_calling", 0.7, "what",
      r"(?:^|[.!?]\s+)what\s+(?:an?|a\s+complete|an\s+absolute|a\s+total)\s+(?:"
      + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME + r")\s*(?=[,.!?]|$)"),
+    # A name said *to* the person, set off by a comma at the end of a sentence or before the rest
+    # at the start: "Sure thing, clown.", "Learn to read, moron", "Idiot, read the paper." The
+    # comma is what makes it a form of address rather than a word about someone else.
+    ("name_calling", 0.8, " ".join(w for w in lexicon.NAME_NOUNS if " " not in w),
+     r"(?<=,)\s*(?:you\s+)?(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME
+     + r")s?\s*(?=[.!?]+(?:\s|$)|$)"),
+    ("name_calling", 0.8, " ".join(w for w in lexicon.NAME_NOUNS if " " not in w),
+     r"^(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME + r")(?=\s*[,!]\s+\w)"),
     ("character", 0.75, "your ur",
      r"\b(?:your|ur)\s+(?:sheer\s+|utter\s+|breathtaking\s+|staggering\s+|obvious\s+)?(?:stupidity|"
      r"ignorance|incompetence|arrogance|hypocrisy|dishonesty|cowardice|smugness|ego)\b"),

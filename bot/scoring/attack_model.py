@@ -67,6 +67,13 @@ def features(text: str) -> Features | None:
     return Features(frozenset(grams), dict(zip(DENSE, dense, strict=True)))
 
 
+def log_words(text: str) -> float:
+    """log(1 + the number of words) of ``text``'s own words, as the model counts them (its
+    ``length`` feature is this over five); 0 for a text with none. Calibration reads it."""
+    read = _read(text)
+    return 0.0 if read is None else 5.0 * read[1][0]
+
+
 def _read(text: str) -> tuple[set[str], tuple[float, ...]] | None:
     normalised = normalise(text)
     own = strip_quoted(normalised) if _may_quote(normalised) else normalised

@@ -24,8 +24,8 @@ from functools import cache
 from bot.core.ad_hominem import MODEL_MIN_WORDS
 from bot.core.language import analyse
 from bot.core.scoring import Scorer
-from bot.scoring.attack_model import AttackModel
-from bot.scoring.sentence_model import SentenceAttackModel
+from bot.scoring.attack_model import AttackModel, log_words
+from bot.scoring.sentence_model import Calibration, SentenceAttackModel
 
 _ATTRIBUTES = ("toxicity", "insult", "identity_attack", "threat", "profanity", "attack")
 # Below this linear-model probability a text is cleared without the sentence tier: it would take
@@ -44,10 +44,19 @@ def is_fast(scorer: Scorer) -> bool:
     return scorer.name == FAST_NAME
 
 
-def combine(fast: float, sentence: float | None) -> float:
-    """The cascade's ``attack``: the linear model's probability, averaged with the sentence tier's
-    where it spoke."""
-    return fast if sentence is None else (fast + sentence) / 2.0
+def combine(
+    fast: float,
+    sentence: float | None,
+    calibration: Calibration | None = None,
+    log_words: float = 0.0,
+) -> float:
+    """The cascade's ``attack``: the linear model's probability where the sentence tier did not
+    speak; else the mean of the two, recalibrated by ``calibration`` (for a text of
+    ``log_words``, see ``attack_model.log_words``) when one is given."""
+    if sentence is None:
+        return fast
+    mean = (fast + sentence) / 2.0
+    return mean if calibration is None else calibration.apply(mean, log_words)
 
 
 @cache
@@ -103,8 +112,11 @@ class EmbeddedScorer:
         found = self._sentence.probabilities([texts[i] for i in chosen])
         sentence = dict(zip(chosen, found, strict=True))
         self.tiers["sentence model"] += len(chosen)
+        calibration = self._sentence.calibration
         for i, row in enumerate(rows):
-            row["attack"] = round(combine(fast[i], sentence.get(i)), 4)
+            found = sentence.get(i)
+            length = log_words(texts[i]) if found is not None else 0.0
+            row["attack"] = round(combine(fast[i], found, calibration, length), 4)
         return rows
 
     def _score_one(self, text: str) -> dict[str, float]:

@@ -46,6 +46,25 @@ def sentence_input(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Calibration:
+    """The cascade's last step: the mean of the two tiers' probabilities, recalibrated with a
+    length term so that a probability means the same for a five-word reply as for a long post.
+    Fitted by training/train_sentence_head.py on out-of-fold scores; the identity by default."""
+
+    scale: float = 1.0
+    shift: float = 0.0
+    per_log_word: float = 0.0
+
+    def apply(self, probability: float, log_words: float) -> float:
+        """The calibrated probability for a mean ``probability`` over a text of
+        ``exp(log_words) - 1`` words. Monotone in ``probability`` when ``scale`` > 0."""
+        clipped = min(max(probability, 1e-6), 1.0 - 1e-6)
+        z = self.scale * math.log(clipped / (1.0 - clipped)) + self.shift
+        z += self.per_log_word * log_words
+        return 1.0 / (1.0 + math.exp(-z)) if z > -30.0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class SentenceHead:
     """A logistic regression over the normalised sentence embedding of the encoder that
     ``adapter`` (a file beside the head; None: the plain encoder) tunes."""
@@ -54,6 +73,7 @@ class SentenceHead:
     weights: tuple[float, ...]
     max_tokens: int
     adapter: Path | None = None
+    calibration: Calibration = Calibration()
 
     @classmethod
     def load(cls, path: Path | None = None) -> SentenceHead:
@@ -66,8 +86,11 @@ class SentenceHead:
         adapter = path.parent / raw["adapter"] if raw.get("adapter") else None
         if adapter is not None and not adapter.is_file():
             raise ValueError(f"its adapter {adapter} is missing")
+        found = raw.get("calibration", {})
+        calibration = Calibration(float(found.get("scale", 1.0)), float(found.get("shift", 0.0)),
+                                  float(found.get("per_log_word", 0.0)))  # fmt: skip
         return cls(float(raw["bias"]), tuple(float(w) for w in raw["weights"]),
-                   int(raw.get("max_tokens", 256)), adapter)  # fmt: skip
+                   int(raw.get("max_tokens", 256)), adapter, calibration)  # fmt: skip
 
     def probability(self, embedding: Sequence[float]) -> float:
         """P(attack) for one embedding (already L2-normalised)."""
@@ -151,6 +174,11 @@ class SentenceAttackModel:
                 "or retrain it with training/train_sentence_head.py"
             ) from error
         return cls(head, SentenceEncoder(head.max_tokens, device, head.adapter), batch_size)
+
+    @property
+    def calibration(self) -> Calibration:
+        """How the cascade's mean is recalibrated (see ``Calibration``)."""
+        return self._head.calibration
 
     def probabilities(self, texts: Sequence[str]) -> list[float]:
         """One probability per text, in order; an empty text scores 0."""
