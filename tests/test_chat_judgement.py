@@ -133,9 +133,14 @@ def test_jabs_at_the_person_addressed_are_caught_by_the_cascade(cascade: Embedde
 
 def test_a_name_said_to_the_person_is_name_calling() -> None:
     detector = AdHominemDetector()
-    for text in ("Sure thing, clown.", "Read the guideline again, moron.", "Idiot, it's in table 2."):
+    for text in (
+        "Sure thing, clown.",
+        "Read the guideline again, moron.",
+        "Idiot, it's in table 2.",
+    ):
         finding = detector.judge(_as_reply(text), {}, "a")
-        assert finding is not None and finding.cue == "name_calling", text
+        assert finding is not None, text
+        assert finding.cue == "name_calling", text
         assert finding.score >= THRESHOLD
     for text in ("Honestly, it was a joke.", "Use the right tool, please."):
         assert detector.judge(_as_reply(text), {}, "a") is None, text
@@ -148,7 +153,8 @@ def test_the_model_alone_needs_words_aimed_at_someone() -> None:
     assert detector.judge(_as_reply("That whole approach is hopeless."), confident, "a") is None
     addressed = detector.judge(_as_reply("That whole approach of yours, you know, is hopeless."),
                                confident, "a")  # fmt: skip
-    assert addressed is not None and addressed.cue == "aimed_at_person"
+    assert addressed is not None
+    assert addressed.cue == "aimed_at_person"
     mentioned = MessagePosted(id="m", at=_as_reply("x").at, community="c", channel="general",
                               author="b", text="@a that whole approach is hopeless.",
                               mentions=("a",))  # fmt: skip
@@ -186,4 +192,4 @@ def test_the_cascade_applies_the_shipped_calibration(cascade: EmbeddedScorer) ->
 def test_log_words_counts_the_authors_own_words() -> None:
     assert log_words("") == 0.0
     assert log_words("one two three") == pytest.approx(math.log(4))
-    assert log_words('> quoted line here\nmine only') == pytest.approx(math.log(3))
+    assert log_words("> quoted line here\nmine only") == pytest.approx(math.log(3))
