@@ -19,7 +19,7 @@ from bot.evaluation.chat import ChatRow, Sampling
 from bot.evaluation.datasets import LabelledThreads
 from bot.evaluation.evaluate import Row, on_texts, on_threads
 from bot.evaluation.progress import Progress, Reporting
-from bot.scoring.embedded import CASCADE_NAME, EmbeddedScorer, is_fast
+from bot.scoring.embedded import CASCADE_NAME, FAST_NAME, EmbeddedScorer, is_fast
 
 
 class RulesOnly:
@@ -113,12 +113,12 @@ def run(
             continue
         try:
             with progress.step(name):
-                rows, chat = step()
+                rows, found = step()
         except datasets.DataMissingError as missing:
             console.print(f"[yellow]skipped {name}:[/yellow] {missing}", highlight=False)
             continue
         results.rows.extend(rows)
-        results.chat.extend(chat)
+        results.chat.extend(found)
     return results
 
 
@@ -131,7 +131,7 @@ def _steps(
     def habernal() -> tuple[list[Row], list[ChatRow]]:
         rows = _engine_rows("habernal-cmv last messages", datasets.habernal(data), policy, scorer)
         # The chat rows reuse the engine's verdicts just made, tier by tier.
-        names = {s.name for s in tiers(scorer)}
+        names = {scorer.name, FAST_NAME}
         found = [ChatRow("habernal-cmv", "habernal-cmv", "last messages (removed as ad hominem vs "
                          "won a delta)", row.tier, "verdict", row.confusion)
                  for row in rows if row.judged == "ad hominem (engine)" and row.tier in names]  # fmt: skip
