@@ -261,3 +261,24 @@ def test_evaluate_refuses_an_unknown_dataset_name(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "unknown dataset twitter" in result.stderr
     assert "reddit-incivility" in result.stderr  # the choices are listed
+
+
+def test_progress_counts_texts_in_chunks_and_never_prints_them() -> None:
+    import io
+
+    from rich.console import Console
+
+    from bot.evaluation.progress import Progress, Reporting
+    from bot.scoring.embedded import EmbeddedScorer
+
+    out = io.StringIO()
+    progress = Progress(Console(file=out, force_terminal=False, width=200), every_seconds=0.0)
+    scorer = Reporting(EmbeddedScorer(), progress, chunk=2)
+    texts = ["secret words one", "secret words two", "secret words three"]
+    with progress.step("olid"):
+        scored = scorer.score(texts)
+    assert scored == EmbeddedScorer().score(texts)  # chunking changes nothing
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "evaluating on olid…"
+    assert [line.split("… ")[1].split(" texts")[0] for line in lines[1:]] == ["2", "3"]
+    assert "secret" not in out.getvalue()
