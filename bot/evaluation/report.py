@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from rich.table import Table
 
 from bot.core.scoring import Scorer
 from bot.core.settings import Policy
-from bot.evaluation import datasets
+from bot.evaluation import chat, chat_table, datasets
+from bot.evaluation.chat import ChatRow, Sampling
 from bot.evaluation.datasets import LabelledThreads
 from bot.evaluation.evaluate import Row, on_texts, on_threads
-from bot.scoring.embedded import CASCADE_NAME, EmbeddedScorer, is_fast
+from bot.evaluation.progress import Progress, Reporting
+from bot.scoring.embedded import CASCADE_NAME, FAST_NAME, EmbeddedScorer, is_fast
 
 
 class RulesOnly:
@@ -64,29 +67,87 @@ def _engine_rows(name: str, data: LabelledThreads, policy: Policy, scorer: Score
     return rows
 
 
+# What `--datasets` accepts, in the order they run.
+DATASETS = ("tricky", "habernal-cmv", "ucc", "insults", "argotario", "olid", "reddit-incivility",
+            "cad")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    """The classic rows (verdicts, baselines, AUCs) and the chat evaluation's rows."""
+
+    rows: list[Row] = field(default_factory=list)
+    chat: list[ChatRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Which datasets to evaluate on (None: all present) and how to sample the single-text ones."""
+
+    datasets: frozenset[str] | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+def tiers(scorer: Scorer) -> list[Scorer]:
+    """The scorer, and the fast tier alone beside it when the scorer is heavier."""
+    return [scorer] if is_fast(scorer) else [scorer, EmbeddedScorer()]
+
+
 def run(
-    policy: Policy, scorer: Scorer, data: Path, insults: Path | None, console: Console
-) -> list[Row]:
-    """Every dataset that is present, evaluated; a line for each that is skipped, saying why."""
+    policy: Policy,
+    scorer: Scorer,
+    data: Path,
+    insults: Path | None,
+    console: Console,
+    choice: Choice | None = None,
+) -> Results:
+    """Every chosen dataset that is present, evaluated; a line for each that is skipped, saying
+    why. Progress goes to ``console`` (stderr): counts of texts, never their words."""
+    choice = choice or Choice()
+    progress = Progress(console)
     if not is_fast(scorer):  # the fast tier alone is cheaper to rerun than to remember
-        scorer = Remembered(scorer)
-    rows: list[Row] = []
-    steps: list[tuple[str, Callable[[], list[Row]]]] = [
-        ("bundled tricky cases",
-         lambda: _engine_rows("bundled tricky cases", datasets.tricky_cases(), policy, scorer)),
-        ("habernal-cmv",
-         lambda: _engine_rows("habernal-cmv last messages", datasets.habernal(data), policy, scorer)),
-        ("ucc", lambda: _ucc(data, scorer)),
-        ("kaggle insults",
-         lambda: on_texts("kaggle insults test", datasets.kaggle_insults(insults), "insult", scorer, scorer.name)),
-    ]  # fmt: skip
-    for name, step in steps:
+        scorer = Reporting(Remembered(scorer), progress)
+    results = Results()
+    for name, step in _steps(policy, scorer, data, insults, choice.sampling).items():
+        if choice.datasets is not None and name not in choice.datasets:
+            continue
         try:
-            with console.status(f"evaluating on {name}…"):
-                rows.extend(step())
+            with progress.step(name):
+                rows, found = step()
         except datasets.DataMissingError as missing:
             console.print(f"[yellow]skipped {name}:[/yellow] {missing}", highlight=False)
-    return rows
+            continue
+        results.rows.extend(rows)
+        results.chat.extend(found)
+    return results
+
+
+Step = Callable[[], tuple[list[Row], list[ChatRow]]]
+
+
+def _steps(
+    policy: Policy, scorer: Scorer, data: Path, insults: Path | None, sampling: Sampling
+) -> dict[str, Step]:
+    def habernal() -> tuple[list[Row], list[ChatRow]]:
+        rows = _engine_rows("habernal-cmv last messages", datasets.habernal(data), policy, scorer)
+        # The chat rows reuse the engine's verdicts just made, tier by tier.
+        names = {scorer.name, FAST_NAME}
+        found = [ChatRow("habernal-cmv", "habernal-cmv", "last messages (removed as ad hominem vs "
+                         "won a delta)", row.tier, "verdict", row.confusion)
+                 for row in rows if row.judged == "ad hominem (engine)" and row.tier in names]  # fmt: skip
+        return rows, found
+
+    def text_set(name: str) -> Step:
+        return lambda: ([], chat.on_texts(name, data, policy, tiers(scorer), sampling))
+
+    return {
+        "tricky": lambda: (_engine_rows("bundled tricky cases", datasets.tricky_cases(), policy, scorer), []),
+        "habernal-cmv": habernal,
+        "ucc": lambda: (_ucc(data, scorer), []),
+        "insults": lambda: (on_texts("kaggle insults test", datasets.kaggle_insults(insults), "insult", scorer, scorer.name), []),
+        "argotario": lambda: ([], chat.on_conversations("argotario", "replies (meant as ad hominem vs other fallacies or none)", datasets.argotario(data), policy, tiers(scorer))),
+        **{name: text_set(name) for name in chat.TEXT_SETS},
+    }  # fmt: skip
 
 
 def _ucc(data: Path, scorer: Scorer) -> list[Row]:
@@ -138,26 +199,34 @@ def _auc_grid(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     ]
 
 
-def show(rows: list[Row], console: Console, as_markdown: bool) -> None:
-    """Two tables: yes/no verdicts (with baselines), and each score's ROC AUC."""
+def show(results: Results, console: Console, as_markdown: bool) -> None:
+    """The classic tables (yes/no verdicts with baselines, each score's ROC AUC), then the chat
+    evaluation's held-out and in-sample tables; each only where it has rows."""
+    rows = results.rows
     verdicts = [_verdict_cells(row) for row in rows if row.is_verdict]
     attributes, grid = _auc_grid(rows)
-    auc_columns = ["data", *attributes]
+    tables: list[tuple[str, Sequence[str], list[list[str]]]] = [
+        ("Ad hominem: verdicts", VERDICT_COLUMNS, verdicts),
+        ("ROC AUC of each score", ["data", *attributes], grid),
+        *((title, chat_table.COLUMNS, lines) for title, lines in chat_table.sections(results.chat)),
+    ]
+    tables = [table for table in tables if table[2]]
     if as_markdown:
-        console.print(f"Measured {header()}.\n", highlight=False)
-        for columns, lines in ((VERDICT_COLUMNS, verdicts), (auc_columns, grid)):
-            console.print("| " + " | ".join(columns) + " |", highlight=False)
+        console.print(f"Measured {header()}.\n", highlight=False, soft_wrap=True)
+        for title, columns, lines in tables:
+            if columns is chat_table.COLUMNS:
+                console.print(f"**{title}**\n", highlight=False, soft_wrap=True)
+            console.print("| " + " | ".join(columns) + " |", highlight=False, soft_wrap=True)
             console.print("|" + "---|" * len(columns), highlight=False)
             for line in lines:
                 console.print("| " + " | ".join(line) + " |", highlight=False, soft_wrap=True)
             console.print()
-        return
-    console.print(f"[bold]Longform evaluation[/bold] — {header()}", highlight=False)
-    table = Table(*VERDICT_COLUMNS, title="Ad hominem: verdicts", title_justify="left")
-    for line in verdicts:
-        table.add_row(*line)
-    console.print(table)
-    table = Table(*auc_columns, title="ROC AUC of each score", title_justify="left")
-    for line in grid:
-        table.add_row(*line)
-    console.print(table)
+    else:
+        console.print(f"[bold]Longform evaluation[/bold] — {header()}", highlight=False)
+        for title, columns, lines in tables:
+            table = Table(*columns, title=title, title_justify="left")
+            for line in lines:
+                table.add_row(*line)
+            console.print(table)
+    if results.chat:
+        console.print(chat_table.LEGEND, highlight=False, soft_wrap=True)
