@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.core.decisions import (
     Decisions,
@@ -32,9 +33,10 @@ from bot.core.decisions import (
     Signal,
 )
 from bot.core.events import ConversationKey
-from bot.runtime.digest import digest_text
+from bot.runtime.digest import digests
 from bot.runtime.platform import split_community
 from bot.runtime.service import Runtime
+from bot.storage.store import Store
 
 log = structlog.get_logger()
 _BOUND: Runtime | None = None
@@ -148,23 +150,36 @@ async def remind_longform(community: str, reference: str, days: float) -> None:
     log.info("longform_reminded", community=community, outcome=str(result.status))
 
 
-async def digest() -> None:
-    """Send each community's moderators what Longform noticed and did in the last day."""
+async def digest(community: str = "") -> None:
+    """Send each community's moderators what Longform noticed and did in the last day (only
+    ``community``'s, when given: `longform digest --send` queues such a job)."""
     runtime = _runtime()
     now = runtime.clock()
-    for community in runtime.config.communities:
-        key = f"{community.platform}:{community.id}"
-        adapter = runtime.adapters.get(community.platform)
+    found = await asyncio.to_thread(digests, runtime.config, runtime.store, now, community)
+    for each in found:
+        platform, _ = split_community(each.community)
+        adapter = runtime.adapters.get(platform)
         if adapter is None:
+            log.warning("digest_skipped", community=each.community, problem="platform not running")
             continue
-        entries = await asyncio.to_thread(
-            runtime.store.audit.entries, since=now - timedelta(days=1), until=now, community=key
-        )
-        counts = await asyncio.to_thread(runtime.store.feedback.feedback_counts, key)
-        result = await adapter.post_to_moderators(
-            key, digest_text(community.name or key, entries, counts)
-        )
-        log.info("digest_sent", community=key, outcome=str(result.status), entries=len(entries))
+        result = await adapter.post_to_moderators(each.community, each.text)
+        log.info("digest_sent", community=each.community, outcome=str(result.status),
+                 problem=result.detail or None)  # fmt: skip
+
+
+def queue_digest(store: Store, community: str = "") -> None:
+    """Ask the running service to send the digest now: a one-off job in the job store it shares
+    with the database, which it runs at its next wake-up (a tick at most), or when it starts."""
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename="longform_jobs")},
+        timezone=UTC,
+    )
+    scheduler.start(paused=True)  # paused: this process only writes the job, never runs one
+    try:
+        scheduler.add_job(digest, "date", args=[community], id=f"digest-now:{community}",
+                          replace_existing=True, misfire_grace_time=None)  # fmt: skip
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 async def purge() -> None:
