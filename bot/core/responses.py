@@ -120,7 +120,7 @@ class Responder:
         shown = quoted(words)
         values = _Fill({"author": message.author, "target": finding.target or "them",
                         "explanation": finding.explanation, "words": shown,
-                        "quote": f"your words {shown}" if shown else "your reply"})  # fmt: skip
+                        "quote": _quote(shown, finding.phrase)})  # fmt: skip
         evidence = Evidence((message.id,), _evidence_scores(finding.score, scores, "ad_hominem"))
         reason = f"{message.author}'s reply: {finding.explanation} (cue: {finding.cue})."
         context = _Context(message, Signal.AD_HOMINEM, finding.score, reason, evidence, settings)
@@ -319,6 +319,14 @@ def _detection(
         at=context.message.at, target=target, score=context.score, evidence=context.evidence,
         cue=cue, explanation=explanation, words=words,
     )  # fmt: skip
+
+
+def _quote(shown: str, phrase: str) -> str:
+    """How a prompt names the words: a rule cue's span is what fired; a model judged the whole
+    reply, and the words shown only weighed most in it."""
+    if not shown:
+        return "your reply"
+    return f"your words {shown}" if phrase else f"your reply (above all the words {shown})"
 
 
 def minutes_text(minutes: float) -> str:

@@ -152,8 +152,9 @@ class LongformSettings:
 class PromptTexts:
     """Templates. Placeholders: {target} {author} {count} {minutes} (a number) {duration} ("1
     minute", "6 minutes") {window} {position} {explanation}, and for a personal attack {words}
-    (the author's words that read as personal, quoted) and {quote} ('your words "..."', or 'your
-    reply' when there are none); ``moderator_alert`` also {signal} and {place}."""
+    (the author's words that read as personal, quoted) and {quote} ('your words "..."' for a
+    rule's cue, 'your reply (above all the words "...")' for a model's judgement of the whole
+    reply, 'your reply' when there are none); ``moderator_alert`` also {signal} and {place}."""
 
     __pydantic_config__ = _STRICT
     pile_on_notice: str = knob(

@@ -16,13 +16,17 @@ fell due while the bot was down runs once when it comes back, instead of being d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 
 from bot.core.decisions import (
     Decisions,
@@ -167,19 +171,20 @@ async def digest(community: str = "") -> None:
                  problem=result.detail or None)  # fmt: skip
 
 
-def queue_digest(store: Store, community: str = "") -> None:
-    """Ask the running service to send the digest now: a one-off job in the job store it shares
-    with the database, which it runs at its next wake-up (a tick at most), or when it starts."""
-    scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename="longform_jobs")},
-        timezone=UTC,
-    )
-    scheduler.start(paused=True)  # paused: this process only writes the job, never runs one
-    try:
-        scheduler.add_job(digest, "date", args=[community], id=f"digest-now:{community}",
-                          replace_existing=True, misfire_grace_time=None)  # fmt: skip
-    finally:
-        scheduler.shutdown(wait=False)
+def queue_digest(store: Store, community: str = "", now: datetime | None = None) -> None:
+    """Ask the running service to send the digest now: a one-off job written straight into the
+    job store it shares through the database (no scheduler runs here), which the service runs at
+    its next wake-up (a tick at most), or when it next starts."""
+    at = now or datetime.now(UTC)
+    jobstore = SQLAlchemyJobStore(engine=store.engine, tablename="longform_jobs")
+    holder = BackgroundScheduler(timezone=UTC)  # never started: a Job needs one to be built
+    jobstore.start(holder, "default")
+    job = Job(holder, id=f"digest-now:{community}", func=digest, trigger=DateTrigger(at, UTC),
+              executor="default", args=(community,), kwargs={}, name="digest",
+              misfire_grace_time=None, coalesce=True, max_instances=1, next_run_time=at)  # fmt: skip
+    with contextlib.suppress(ConflictingIdError):  # one is already waiting: it will do
+        jobstore.add_job(job)
+    jobstore.shutdown()
 
 
 async def purge() -> None:
