@@ -46,6 +46,8 @@ _TRIM = ".,;:!?()[]{}\"'*_~"
 # Words of a quoted-back span are normalised one at a time: uncached, so they do not push the
 # messages' own texts out of normalise's cache.
 _normalise = normalise.__wrapped__
+# Digits or symbols that may stand for letters, or a letter run that normalising shrinks.
+_NEEDS_NORMALISING = re.compile(r"[0-9@$]|([a-z])\1\1")
 _NOT_SHOWN = frozenset(
     [
         "<s>",
@@ -199,7 +201,7 @@ def _spans_of(text: str, wanted: frozenset[str]) -> tuple[str, ...]:
     run: list[re.Match[str]] = []
     for word in _WORD.finditer(text):
         raw = word.group(0)
-        hit = raw[0] not in "\"'>" and not wanted.isdisjoint(_TOKEN.findall(_normalise(raw)))
+        hit = raw[0] not in "\"'>" and not wanted.isdisjoint(_word_tokens(raw))
         if hit:
             run.append(word)
             continue
@@ -209,6 +211,14 @@ def _spans_of(text: str, wanted: frozenset[str]) -> tuple[str, ...]:
     if run:
         spans.append(text[run[0].start() : run[-1].end()].strip(_TRIM))
     return tuple(dict.fromkeys(span for span in spans if span))
+
+
+def _word_tokens(word: str) -> list[str]:
+    """The model's tokens in one word: a plain word's lower case is already its normalisation."""
+    lowered = word.lower()
+    if lowered.isascii() and not _NEEDS_NORMALISING.search(lowered):
+        return _TOKEN.findall(lowered)
+    return _TOKEN.findall(_normalise(word))
 
 
 def _may_quote(text: str) -> bool:
