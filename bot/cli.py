@@ -21,7 +21,7 @@ from bot.evaluation import report
 from bot.evaluation.chat import Sampling
 from bot.models.cli import models_app
 from bot.policy.loader import PolicyError, load_policy
-from bot.runtime import commands
+from bot.runtime import commands, digest_command
 from bot.scoring.embedded import EmbeddedScorer, is_fast
 from bot.scoring.errors import ScorerLoadError
 from bot.scoring.select import DetoxifyChoice, build_scorer
@@ -33,6 +33,7 @@ app.command("run")(commands.run)
 app.command("check-config")(commands.check_config)
 app.command("reload")(commands.reload)
 app.command("erase-member")(commands.erase_member)
+app.command("digest")(digest_command.digest)
 try:  # discord.py is an optional extra: without it, there is nothing to backfill from
     from adapters.discord.backfill import backfill
 

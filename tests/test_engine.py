@@ -39,7 +39,9 @@ def test_pile_on_needs_distinct_authors() -> None:
 def test_pile_on_detected_and_late_joiner_told_their_position() -> None:
     engine = _engine()
     authors = ["u1", "u2", "u3", "u4", "u5", "u6"]
-    decisions = [engine.feed(message(a, DISAGREE[i], T0 + i * MIN, reply_to_author="ana"))
+    # Disagreement, and one reply aimed at ana herself: what makes many repliers a pile-on.
+    texts = [DISAGREE[0], HOSTILE[2], *DISAGREE[2:6]]
+    decisions = [engine.feed(message(a, texts[i], T0 + i * MIN, reply_to_author="ana"))
                  for i, a in enumerate(authors)]  # fmt: skip
     signals = [d.signal for ds in decisions for d in ds.detections]
     assert Signal.PILE_ON in signals

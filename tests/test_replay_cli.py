@@ -18,8 +18,11 @@ def _records(*files: Path) -> list[dict]:
 def test_jsonl_schema_is_stable() -> None:
     for record in _records(DEMO / "01_pile_on_clinician.jsonl"):
         if record["type"] == "detection":
-            assert set(record) == {"type", "signal", "message", "target", "score", "evidence"}
+            assert set(record) == {"type", "signal", "message", "target", "score", "evidence",
+                                   "words"}  # fmt: skip
             assert record["signal"] in {"pile_on", "ad_hominem", "escalation", "long_exchange"}
+            # The words an attack rests on, as written; other signals rest on no words.
+            assert bool(record["words"]) == (record["signal"] == "ad_hominem")
         else:
             assert set(record) == {"type", "action", "message", "to", "text"}
             assert record["action"] in {

@@ -6,7 +6,7 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,10 @@ def _scored(
 def action_text(action: Decision) -> str:
     """What a decision would send, or a description of what it would do."""
     if isinstance(action, SetSlowMode):
-        return f"Slow mode: one message per member every {action.seconds} s until {action.until:%H:%M}."
+        return (
+            f"Slow mode: one message per member every {action.seconds} s until "
+            f"{action.until.astimezone(UTC):%H:%M} UTC."
+        )
     if isinstance(action, LiftSlowMode):
         return "Slow mode lifted."
     return action.text
@@ -106,7 +109,8 @@ def detection_record(detection: Detection) -> dict[str, Any]:
     """The stable JSONL schema for a detection."""
     return {"type": "detection", "signal": str(detection.signal), "message": detection.message_id,
             "target": detection.target, "score": round(detection.score, 4),
-            "evidence": list(detection.evidence.message_ids)}  # fmt: skip
+            "evidence": list(detection.evidence.message_ids),
+            "words": list(detection.words)}  # fmt: skip
 
 
 def action_record(action: Decision) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from adapters.replay.runner import Step, action_record
 from bot.core.events import MemberJoined, MessageDeleted, MessageEdited, MessagePosted
+from bot.core.explain import quoted
 
 _PREVIEW = 140
 
@@ -41,9 +42,10 @@ def render(steps: Iterable[Step], console: Console) -> dict[str, int]:
         for detection in step.detections:
             counts["detections"] += 1
             target = f" on {detection.target}" if detection.target else ""
+            words = f" [words: {quoted(detection.words)}]" if detection.words else ""
             console.print(
                 Text(f"    ⚑ noticed {detection.signal}{target} ({detection.score:.2f}): "
-                     f"{detection.explanation}", style="yellow")
+                     f"{detection.explanation}{words}", style="yellow")
             )  # fmt: skip
         for action in step.actions:
             counts["actions"] += 1

@@ -25,6 +25,7 @@ from adapters.telegram.errors import PLATFORM_ERRORS
 from adapters.telegram.execute import TelegramExecutor
 from adapters.telegram.keyboards import Press
 from bot.core.decisions import Decision, OpenLongformSpace
+from bot.core.responses import minutes_text
 from bot.runtime.control import Control, ControlError, moderator_longform, moderator_slow_mode
 
 log = structlog.get_logger()
@@ -151,7 +152,7 @@ class Buttons:
         ).slow_mode
         until = self.executor.service.now() + timedelta(minutes=slow.minutes)
         await self.control.request(moderator_slow_mode(decision, slow.seconds, until))
-        return Answer(f"Slowing it down for {slow.minutes:g} minutes.")
+        return Answer(f"Slowing it down for {minutes_text(slow.minutes)}.")
 
     async def undo(self, query: CallbackQuery, decision: Decision, key: str) -> Answer:
         """End Longform's slow mode there and remove its notices; recorded in the audit."""

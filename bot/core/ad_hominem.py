@@ -29,7 +29,8 @@ EXPLANATIONS = {
     "credentials": "it questions {target}'s credentials instead of the evidence",
     "motives": "it attributes motives to {target} rather than answering the argument",
     "character": "it describes {target}'s character rather than the argument",
-    "people_like_you": "it judges {target} by a group ('people like you'), not by what they said",
+    # Never a quoted phrase here: the prompt quotes the author's own words ("Typical GP").
+    "people_like_you": "it judges {target} by a group they belong to, not by what they said",
     "sarcasm": "it is sarcasm aimed at {target}, not at the claim",
     "dismissal": "it dismisses {target} personally rather than the point",
     "threat": "it reads as a threat to {target}",

@@ -61,6 +61,9 @@ class Detection(Compact):
     evidence: Evidence
     cue: str
     explanation: str
+    # The words it rests on, as the author wrote them: the rule cue's span, or the words that
+    # moved a model's score most; () when nothing in particular (a pile-on, rising heat).
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +147,15 @@ def recipient(decision: Decision) -> str | None:
 def merge(decisions: Iterable[Decision]) -> tuple[Decision, ...]:
     """Merge decisions aimed at the same place and recipient: the most severe wins.
 
+    Moderator alerts merge only within one signal: a pile-on and a personal attack in the same
+    thread are two things for moderators to look at, and one alert would hide the other.
     Evidence of the merged-away decisions is kept. Merging is idempotent: merging a merged list, or
     a decision with itself, changes nothing. Order is that of each key's first appearance.
     """
-    merged: dict[tuple[type, ConversationKey, str | None], Decision] = {}
+    merged: dict[tuple[type, ConversationKey, str | None, str], Decision] = {}
     for decision in decisions:
-        key = (type(decision), decision.conversation, recipient(decision))
+        signal = decision.signal.value if isinstance(decision, AlertModerators) else ""
+        key = (type(decision), decision.conversation, recipient(decision), signal)
         kept = merged.get(key)
         if kept is None:
             merged[key] = decision

@@ -28,6 +28,7 @@ from bot.core.events import (
     MessageEdited,
     MessagePosted,
 )
+from bot.core.explain import Explainer, as_written
 from bot.core.language import analyse
 from bot.core.pile_on import PileOnDetector, message_pressure
 from bot.core.responses import Responder
@@ -75,6 +76,8 @@ class Engine:
         self._policy = policy
         self._channel_settings = dict(policy.channels)
         self._scorer = scorer
+        # Asked only about messages found to attack someone, so its cost is off the cheap path.
+        self._explainer = scorer if isinstance(scorer, Explainer) else None
         self._ad_hominem = AdHominemDetector()
         self._responder = Responder()
         self._messages: OrderedDict[str, _Seen] = OrderedDict()
@@ -192,8 +195,11 @@ class Engine:
         detections: list[Detection] = []
         actions: list[Decision] = []
         if finding is not None and attack >= settings.ad_hominem.detect_at:
+            words = self._words(message.text, finding)
             self._respond(
-                self._responder.ad_hominem(message, finding, scores, settings), detections, actions
+                self._responder.ad_hominem(message, finding, scores, settings, words),
+                detections,
+                actions,
             )
         pressure = message_pressure(attack, hostile, analysis.disagreement, analysis.warmth)
         newcomer = self._is_newcomer(message, conversation, settings)
@@ -248,8 +254,11 @@ class Engine:
         detections: list[Detection] = []
         actions: list[Decision] = []
         edited = replace(original, at=edit.at)
+        words = self._words(edit.text, finding)
         self._respond(
-            self._responder.ad_hominem(edited, finding, scores, settings), detections, actions
+            self._responder.ad_hominem(edited, finding, scores, settings, words),
+            detections,
+            actions,
         )
         return Decisions(tuple(detections), merge(actions))
 
@@ -273,6 +282,13 @@ class Engine:
         detection, decided = response
         detections.append(detection)
         actions.extend(decided)
+
+    def _words(self, text: str, finding: AdHominemFinding) -> tuple[str, ...]:
+        """The words of a flagged message that read as personal, as written: the rule cue's
+        span, else (a model fired) the words the scorer says moved its score most."""
+        if finding.phrase:
+            return (as_written(text, finding.phrase),)
+        return self._explainer.salient(text) if self._explainer is not None else ()
 
     def _score(self, text: str) -> Scores:
         if self._scorer is None:

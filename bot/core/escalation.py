@@ -29,7 +29,8 @@ _MAX_TURNS = 32  # bounds memory of a very long exchange; settings cap min_turns
 
 @dataclass(frozen=True, slots=True)
 class EscalationFinding:
-    """The conversation's heat score now, and the messages that heated it most."""
+    """The conversation's heat score now, the messages that heated it most, and the members
+    whose recent messages added the heat, in order of how much."""
 
     score: float
     evidence: tuple[str, ...]
@@ -101,12 +102,20 @@ class EscalationDetector:
         if self._messages < settings.min_messages or score < settings.detect_at or not rising:
             return None
         hottest = sorted(self._recent, key=lambda entry: -entry.contribution)[:4]
-        participants = tuple(dict.fromkeys(entry.author for entry in self._recent))
         return EscalationFinding(
             round(score, 4),
             tuple(e.message_id for e in hottest if e.contribution > 0),
-            participants,
+            self._heaters(),
         )
+
+    def _heaters(self) -> tuple[str, ...]:
+        """The authors of the recent messages that added heat, most heat first (ties: who came
+        first). Someone calming the thread adds none and is not named."""
+        added: dict[str, float] = {}
+        for entry in self._recent:
+            if entry.contribution > 0.0:
+                added[entry.author] = added.get(entry.author, 0.0) + entry.contribution
+        return tuple(sorted(added, key=lambda author: -added[author]))
 
     def add_turn(
         self,

@@ -151,6 +151,14 @@ def strip_quoted(text: str) -> str:
     return text
 
 
+def quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` (normalised) quotes: the (start, end) of each quoted line and span."""
+    spans = [match.span() for match in _QUOTED_LINE.finditer(text)] if ">" in text else []
+    if '"' in text or "'" in text:
+        spans.extend(match.span() for match in _QUOTED_SPAN.finditer(text))
+    return spans
+
+
 def _cue_from(category: str, weight: float, match: re.Match[str], before: str) -> Cue | None:
     if match.groupdict().get("neg") or _NEGATION_BEFORE.search(before):
         return _NEGATED

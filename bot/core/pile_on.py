@@ -6,7 +6,9 @@ disagreement; a warm message ("congrats!", "great point") adds none. Each author
 their strongest message in the window, and newcomers (recent joiners of the community, members new
 to the thread) weigh more. The score is the summed pressure over ``full_pressure``, capped at 1. A
 pile-on needs at least ``min_authors`` distinct members besides the target, so one author alone, or
-a wave of warm replies, never makes one.
+a wave of warm replies, never makes one; and ``min_pointed`` of them must be hostile or aim at the
+person, so that a busy, civil thread (many members asking one person questions) is not one either,
+and its later repliers are not told they are joining a pile-on.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from bot.core.settings import PileOnSettings
 
 _NEUTRAL_REPLY = 0.15  # a reply with no cue at all: attention, not yet pressure
 _DISAGREEMENT = 0.45
+# Pressure from here up comes only from hostility or an attack on the person (a question or plain
+# disagreement presses less): a pile-on needs ``min_pointed`` such members among its authors.
+POINTED = 0.5
 
 
 def message_pressure(attack: float, hostility: float, disagreement: float, warmth: float) -> float:
@@ -136,6 +141,8 @@ class PileOnDetector:
                 strongest[entry.author] = entry
         if len(strongest) < settings.min_authors:
             return None
+        if sum(1 for e in strongest.values() if e.pressure >= POINTED) < settings.min_pointed:
+            return None  # many repliers, none hostile or aimed at the person: a busy thread
         total = sum(
             entry.pressure * (settings.newcomer_weight if entry.newcomer else 1.0)
             for entry in strongest.values()

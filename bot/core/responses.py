@@ -5,7 +5,8 @@ level becomes a decision unless a cooldown holds it back (a member is prompted a
 thread per ``prompt_hours``; a thread gets at most one notice and one moderator alert per signal per
 ``notice_minutes`` / ``alert_minutes``; a long-form space is opened once per thread per
 ``prompt_hours``; a slowed thread is not slowed again). Every decision carries a reason and the
-evidence. Prompt texts are the policy's templates, filled with names and numbers only.
+evidence. Prompt texts are the policy's templates, filled with names and numbers, and for a
+personal attack with the author's own words that read as personal (never anyone else's).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bot.core.decisions import (
 )
 from bot.core.escalation import EscalationFinding, LongExchangeFinding
 from bot.core.events import ConversationKey, MessagePosted
+from bot.core.explain import quoted
 from bot.core.pile_on import PileOnFinding
 from bot.core.scoring import Scores
 from bot.core.settings import ActionName, Level, Settings
@@ -106,15 +108,23 @@ class Responder:
         return len(self._last) + len(self._slowed)
 
     def ad_hominem(
-        self, message: MessagePosted, finding: AdHominemFinding, scores: Scores, settings: Settings
+        self,
+        message: MessagePosted,
+        finding: AdHominemFinding,
+        scores: Scores,
+        settings: Settings,
+        words: tuple[str, ...] = (),
     ) -> Response:
-        """The detection and decisions for an attack on the person."""
+        """The detection and decisions for an attack on the person. ``words``: the author's words
+        that read as personal (see ``bot.core.explain``), quoted in the prompt and the alert."""
+        shown = quoted(words)
         values = _Fill({"author": message.author, "target": finding.target or "them",
-                  "explanation": finding.explanation})  # fmt: skip
+                        "explanation": finding.explanation, "words": shown,
+                        "quote": _quote(shown, finding.phrase)})  # fmt: skip
         evidence = Evidence((message.id,), _evidence_scores(finding.score, scores, "ad_hominem"))
         reason = f"{message.author}'s reply: {finding.explanation} (cue: {finding.cue})."
         context = _Context(message, Signal.AD_HOMINEM, finding.score, reason, evidence, settings)
-        detection = _detection(context, finding.target, finding.cue, finding.explanation)
+        detection = _detection(context, finding.target, finding.cue, finding.explanation, words)
         actions = level_actions(settings.ad_hominem.levels, finding.score)
         prompt = settings.prompts.ad_hominem_author.format_map(values)
         return detection, tuple(
@@ -127,8 +137,10 @@ class Responder:
     ) -> Response:
         """The detection and decisions for a pile-on, including a late joiner's prompt."""
         minutes = max(1, round((message.at - finding.first_at).total_seconds() / 60))
+        window = minutes_text(finding.window_minutes)
         values = _Fill({"author": message.author, "target": finding.target,
                   "count": str(len(finding.authors)), "minutes": str(minutes),
+                  "duration": minutes_text(minutes), "window": window,
                   "position": ordinal(finding.position)})  # fmt: skip
         newcomers = (
             f", {finding.newcomers} of them new to the thread or community"
@@ -136,13 +148,12 @@ class Responder:
             else ""
         )
         explanation = (
-            f"{len(finding.authors)} people replied to {finding.target} within {minutes} "
-            f"minutes{newcomers}"
+            f"{len(finding.authors)} different members replied to {finding.target} within "
+            f"{minutes_text(minutes)}{newcomers}"
         )
         evidence = Evidence(finding.evidence, (("pile_on", finding.score),))
-        context = _Context(
-            message, Signal.PILE_ON, finding.score, explanation + ".", evidence, settings
-        )
+        reason = f"{explanation} (pile-on window: {window})."
+        context = _Context(message, Signal.PILE_ON, finding.score, reason, evidence, settings)
         detection = _detection(context, finding.target, "converging replies", explanation)
         prompts: list[tuple[str, PromptKind, str]] = []
         if settings.pile_on.prompt_target:
@@ -152,6 +163,8 @@ class Responder:
             text = settings.prompts.late_joiner.format_map(values)
             prompts.append((message.author, PromptKind.LATE_JOINER, text))
         actions = level_actions(settings.pile_on.levels, finding.score)
+        if settings.pile_on.alert_on_start and not finding.late_joiner:
+            actions = tuple(dict.fromkeys((*actions, "alert_moderators")))
         notice = settings.prompts.pile_on_notice.format_map(values)
         return detection, tuple(self._decide(context, actions, values, prompts, notice=notice))
 
@@ -159,7 +172,9 @@ class Responder:
         self, message: MessagePosted, finding: EscalationFinding, settings: Settings
     ) -> Response:
         """The detection and decisions for a thread heating up."""
-        explanation = f"the thread is heating up between {', '.join(finding.participants[:4])}"
+        explanation = "the thread is heating up, driven by " + _listed(finding.participants[:4])
+        if len(finding.participants) > 1:
+            explanation += " (most first)"
         evidence = Evidence(finding.evidence, (("heat", finding.score),))
         context = _Context(
             message, Signal.ESCALATION, finding.score, explanation + ".", evidence, settings
@@ -283,7 +298,12 @@ class Responder:
                   "place": context.conversation.place,
                   "explanation": context.reason.rstrip(".")})  # fmt: skip
         evidence = ", ".join(context.evidence.message_ids[:8])
-        return f"{template.format_map(filled)} (score {context.score:.2f}; messages: {evidence})"
+        # The words the judgement rests on, so that a moderator can check it at a glance.
+        words = f"words: {values['words']}; " if values.get("words") else ""
+        return (
+            f"{template.format_map(filled)} ({words}score {context.score:.2f}; "
+            f"messages: {evidence})"
+        )
 
 
 def _base(context: _Context) -> tuple[ConversationKey, str, datetime, Signal, str, Evidence]:
@@ -291,12 +311,34 @@ def _base(context: _Context) -> tuple[ConversationKey, str, datetime, Signal, st
             context.reason, context.evidence)  # fmt: skip
 
 
-def _detection(context: _Context, target: str | None, cue: str, explanation: str) -> Detection:
+def _detection(
+    context: _Context, target: str | None, cue: str, explanation: str, words: tuple[str, ...] = ()
+) -> Detection:
     return Detection(
         signal=context.signal, message_id=context.message.id, conversation=context.conversation,
         at=context.message.at, target=target, score=context.score, evidence=context.evidence,
-        cue=cue, explanation=explanation,
+        cue=cue, explanation=explanation, words=words,
     )  # fmt: skip
+
+
+def _quote(shown: str, phrase: str) -> str:
+    """How a prompt names the words: a rule cue's span is what fired; a model judged the whole
+    reply, and the words shown only weighed most in it."""
+    if not shown:
+        return "your reply"
+    return f"your words {shown}" if phrase else f"your reply (above all the words {shown})"
+
+
+def minutes_text(minutes: float) -> str:
+    """1 -> "1 minute", 6 -> "6 minutes", 2.5 -> "2.5 minutes"."""
+    return f"{minutes:g} minute" + ("" if minutes == 1 else "s")
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _evidence_scores(score: float, scores: Scores, name: str) -> tuple[tuple[str, float], ...]:

@@ -51,12 +51,23 @@ class PileOnSettings:
     __pydantic_config__ = _STRICT
     window_minutes: Positive = knob(15.0, "how far back replies and mentions of one target count")
     min_authors: Annotated[int, Ge(3)] = knob(4, "distinct members needed, the target not counted")
+    min_pointed: Annotated[int, Ge(1)] = knob(
+        1,
+        "of them, members whose reply is hostile or aimed at the person, not a question or plain "
+        "disagreement: many repliers alone are a busy thread, not a pile-on",
+    )
     detect_at: Unit = knob(0.5, "pressure score from which a pile-on is detected")
     full_pressure: Positive = knob(4.0, "summed per-author pressure that scores 1.0")
     newcomer_hours: Annotated[float, Ge(0)] = knob(72.0, "joined this recently: a newcomer")
     newcomer_weight: Annotated[float, Ge(1)] = knob(1.5, "pressure multiplier for newcomers")
     prompt_target: bool = knob(True, "privately check in with the member being piled on")
     prompt_late_joiners: bool = knob(True, "privately tell later repliers how many came before")
+    alert_on_start: bool = knob(
+        True,
+        "alert moderators when a pile-on starts (how many members, within which window), "
+        "whatever the levels say; in shadow mode alerts are all that reach anyone, so without "
+        "this moderators hear of a pile-on only at the alerting level",
+    )
     levels: tuple[Level, ...] = knob(
         (
             Level(0.5, ("notice", "private_prompt")),
@@ -139,27 +150,30 @@ class LongformSettings:
 
 @dataclass(frozen=True, slots=True)
 class PromptTexts:
-    """Templates. Placeholders: {target} {author} {count} {minutes} {position} {explanation};
-    ``moderator_alert`` also {signal} and {place}."""
+    """Templates. Placeholders: {target} {author} {count} {minutes} (a number) {duration} ("1
+    minute", "6 minutes") {window} {position} {explanation}, and for a personal attack {words}
+    (the author's words that read as personal, quoted) and {quote} ('your words "..."' for a
+    rule's cue, 'your reply (above all the words "...")' for a model's judgement of the whole
+    reply, 'your reply' when there are none); ``moderator_alert`` also {signal} and {place}."""
 
     __pydantic_config__ = _STRICT
     pile_on_notice: str = knob(
-        "A lot of replies are arriving for {target} at once. Slower, structured replies tend "
-        "to go further here: you can continue in long form.",
-        "public notice in the thread when a pile-on starts",
+        "A lot of replies are arriving at once here. Slower, structured replies tend to go "
+        "further: you can continue in long form.",
+        "public notice in the thread when a pile-on starts (best without naming the target)",
     )
     pile_on_target: str = knob(
-        "Hi {target}, {count} people have replied to you in the last {minutes} minutes. You "
+        "Hi {target}, {count} people have replied to you in the last {duration}. You "
         "don't have to answer everyone now; a long-form space can hold this at your pace.",
         "private check-in with the member being piled on",
     )
     late_joiner: str = knob(
-        "Hi {author}, you are the {position} person replying to {target} in {minutes} minutes. "
+        "Hi {author}, you are the {position} person replying to {target} in {duration}. "
         "If your point is already made, consider adding to the long-form space instead.",
         "private note to a member who joins a pile-on late",
     )
     ad_hominem_author: str = knob(
-        "Hi {author}, your reply may read as being about {target} rather than their point "
+        "Hi {author}, {quote} may read as being about {target} rather than their point "
         "({explanation}). Would you rephrase it around the claim?",
         "private note to the author of a personal attack",
     )

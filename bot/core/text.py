@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 _INVISIBLE = dict.fromkeys(
@@ -73,3 +74,61 @@ def normalise(text: str) -> str:
     if _SPELLED_HINT.search(folded):
         folded = _SPELLED_OUT.sub(_join_spelled, folded)
     return folded
+
+
+def normalise_aligned(text: str) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
+    """``normalise(text)`` with, for each of its characters, where it came from in ``text``.
+
+    Returns the normalised text and two tuples as long as it: the start and end offset in
+    ``text`` of the characters each normalised character was made from. The steps are those of
+    ``normalise``; NFKC is applied a character at a time here, which for rare combining sequences
+    can differ from ``normalise``: callers compare and fall back.
+    """
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for index, char in enumerate(text):
+        if char.isascii():
+            piece = char.lower()
+        else:
+            piece = unicodedata.normalize("NFKC", char).translate(_INVISIBLE)
+            piece = piece.translate(_HOMOGLYPHS).casefold()
+        for folded in piece:
+            chars.append(folded)
+            starts.append(index)
+            ends.append(index + 1)
+    folded = "".join(chars)
+    if _LEET_HINT.search(folded):
+        folded = _LEET_WORD.sub(_unleet, folded)  # one character for one: offsets stay
+    kept, folded = _kept_after(folded, _REPEATS, lambda match: (0, 1), ends)
+    starts, ends = [starts[i] for i in kept], [ends[i] for i in kept]
+    if _SPELLED_HINT.search(folded):
+        kept, folded = _kept_after(folded, _SPELLED_OUT, _letters_of, ends)
+        starts, ends = [starts[i] for i in kept], [ends[i] for i in kept]
+    return folded, tuple(starts), tuple(ends)
+
+
+def _letters_of(match: re.Match[str]) -> tuple[int, ...]:
+    return tuple(i for i, char in enumerate(match.group(0)) if not _SPELLED_SEPARATORS.match(char))
+
+
+def _kept_after(
+    folded: str,
+    pattern: re.Pattern[str],
+    keep: Callable[[re.Match[str]], tuple[int, ...]],
+    ends: list[int],
+) -> tuple[list[int], str]:
+    """The positions of ``folded`` that survive replacing each match of ``pattern`` by the
+    characters at ``keep(match)`` (relative to the match), and the resulting text. The last kept
+    character of a match takes over the match's end in ``ends`` (a shrunk run covers the run)."""
+    kept: list[int] = []
+    at = 0
+    for match in pattern.finditer(folded):
+        kept.extend(range(at, match.start()))
+        chosen = [match.start() + offset for offset in keep(match)]
+        kept.extend(chosen)
+        if chosen:
+            ends[chosen[-1]] = ends[match.end() - 1]
+        at = match.end()
+    kept.extend(range(at, len(folded)))
+    return kept, "".join(folded[i] for i in kept)

@@ -16,12 +16,17 @@ fell due while the bot was down runs once when it comes back, instead of being d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 
 from bot.core.decisions import (
     Decisions,
@@ -32,9 +37,10 @@ from bot.core.decisions import (
     Signal,
 )
 from bot.core.events import ConversationKey
-from bot.runtime.digest import digest_text
+from bot.runtime.digest import digests
 from bot.runtime.platform import split_community
 from bot.runtime.service import Runtime
+from bot.storage.store import Store
 
 log = structlog.get_logger()
 _BOUND: Runtime | None = None
@@ -148,23 +154,37 @@ async def remind_longform(community: str, reference: str, days: float) -> None:
     log.info("longform_reminded", community=community, outcome=str(result.status))
 
 
-async def digest() -> None:
-    """Send each community's moderators what Longform noticed and did in the last day."""
+async def digest(community: str = "") -> None:
+    """Send each community's moderators what Longform noticed and did in the last day (only
+    ``community``'s, when given: `longform digest --send` queues such a job)."""
     runtime = _runtime()
     now = runtime.clock()
-    for community in runtime.config.communities:
-        key = f"{community.platform}:{community.id}"
-        adapter = runtime.adapters.get(community.platform)
+    found = await asyncio.to_thread(digests, runtime.config, runtime.store, now, community)
+    for each in found:
+        platform, _ = split_community(each.community)
+        adapter = runtime.adapters.get(platform)
         if adapter is None:
+            log.warning("digest_skipped", community=each.community, problem="platform not running")
             continue
-        entries = await asyncio.to_thread(
-            runtime.store.audit.entries, since=now - timedelta(days=1), until=now, community=key
-        )
-        counts = await asyncio.to_thread(runtime.store.feedback.feedback_counts, key)
-        result = await adapter.post_to_moderators(
-            key, digest_text(community.name or key, entries, counts)
-        )
-        log.info("digest_sent", community=key, outcome=str(result.status), entries=len(entries))
+        result = await adapter.post_to_moderators(each.community, each.text)
+        log.info("digest_sent", community=each.community, outcome=str(result.status),
+                 problem=result.detail or None)  # fmt: skip
+
+
+def queue_digest(store: Store, community: str = "", now: datetime | None = None) -> None:
+    """Ask the running service to send the digest now: a one-off job written straight into the
+    job store it shares through the database (no scheduler runs here), which the service runs at
+    its next wake-up (a tick at most), or when it next starts."""
+    at = now or datetime.now(UTC)
+    jobstore = SQLAlchemyJobStore(engine=store.engine, tablename="longform_jobs")
+    holder = BackgroundScheduler(timezone=UTC)  # never started: a Job needs one to be built
+    jobstore.start(holder, "default")
+    job = Job(holder, id=f"digest-now:{community}", func=digest, trigger=DateTrigger(at, UTC),
+              executor="default", args=(community,), kwargs={}, name="digest",
+              misfire_grace_time=None, coalesce=True, max_instances=1, next_run_time=at)  # fmt: skip
+    with contextlib.suppress(ConflictingIdError):  # one is already waiting: it will do
+        jobstore.add_job(job)
+    jobstore.shutdown()
 
 
 async def purge() -> None:

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bot.core.explain import MAX_WORDS_SHOWN
 from bot.core.language import analyse, strip_quoted
 from bot.core.text import normalise
 
@@ -40,6 +41,108 @@ _TOKEN = re.compile(r"[a-z][a-z']*|[?!]")
 _SECOND_PERSON = frozenset({"you", "your", "yours", "you're", "youre", "yourself", "u", "ur",
                             "you've", "you'd", "you'll", "yall", "y'all"})  # fmt: skip
 _START = "<s>"
+_WORD = re.compile(r"\S+")
+_TRIM = ".,;:!?()[]{}\"'*_~"
+# Words of a quoted-back span are normalised one at a time: uncached, so they do not push the
+# messages' own texts out of normalise's cache.
+_normalise = normalise.__wrapped__
+# Digits or symbols that may stand for letters, or a letter run that normalising shrinks.
+_NEEDS_NORMALISING = re.compile(r"[0-9@$]|([a-z])\1\1")
+_NOT_SHOWN = frozenset(
+    [
+        "<s>",
+        "?",
+        "!",
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "so",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "about",
+        "as",
+        "than",
+        "then",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "it's",
+        "its",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "having",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "not",
+        "no",
+        "i",
+        "me",
+        "my",
+        "we",
+        "us",
+        "our",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "they",
+        "them",
+        "their",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "when",
+        "where",
+        "why",
+        "all",
+        "any",
+        "some",
+        "if",
+        "just",
+        "very",
+        "too",
+        "also",
+    ]
+)
 
 
 # Where a single quote may open a quoted span for ``strip_quoted`` (after a space, bracket or colon).
@@ -96,6 +199,35 @@ def _read(text: str) -> tuple[set[str], tuple[float, ...]] | None:
     return grams, dense
 
 
+def _spans_of(text: str, wanted: frozenset[str]) -> tuple[str, ...]:
+    """The runs of neighbouring words of ``text`` (as written, outer punctuation trimmed) whose
+    normalised tokens include one of ``wanted``; quoted words are skipped."""
+    if not wanted:
+        return ()
+    spans: list[str] = []
+    run: list[re.Match[str]] = []
+    for word in _WORD.finditer(text):
+        raw = word.group(0)
+        hit = raw[0] not in "\"'>" and not wanted.isdisjoint(_word_tokens(raw))
+        if hit:
+            run.append(word)
+            continue
+        if run:
+            spans.append(text[run[0].start() : run[-1].end()].strip(_TRIM))
+            run = []
+    if run:
+        spans.append(text[run[0].start() : run[-1].end()].strip(_TRIM))
+    return tuple(dict.fromkeys(span for span in spans if span))
+
+
+def _word_tokens(word: str) -> list[str]:
+    """The model's tokens in one word: a plain word's lower case is already its normalisation."""
+    lowered = word.lower()
+    if lowered.isascii() and not _NEEDS_NORMALISING.search(lowered):
+        return _TOKEN.findall(lowered)
+    return _TOKEN.findall(_normalise(word))
+
+
 def _may_quote(text: str) -> bool:
     """False only when ``strip_quoted`` would change nothing: it costs more than the rest."""
     if '"' in text or ">" in text:
@@ -146,6 +278,32 @@ class AttackModel:
         grams, dense = read
         z = self._bias + sum(filter(None, map(self._ngrams.get, grams))) / math.sqrt(len(grams))
         return z + sum(w * v for w, v in zip(self._dense_weights, dense, strict=True))
+
+    def salient(self, text: str, limit: int = MAX_WORDS_SHOWN) -> tuple[str, ...]:
+        """The words of ``text`` whose n-grams raise the logit most, as written, in text order:
+        the ``limit`` strongest word tokens (a bigram's weight shared by its two words), with
+        neighbouring words joined into one span. () when no word raises it.
+
+        Exact for the n-gram part of this linear model; the dense features (length, second
+        person, rule cues) belong to no word and are left out, and so are function words ("and",
+        "with", "of"), which the model also weighs (an artefact of its training forum) but which
+        are not what reads as personal. Costs about one more scoring.
+        """
+        read = _read(text)
+        if read is None:
+            return ()
+        grams, _ = read
+        share: dict[str, float] = {}
+        for gram in grams:
+            weight = self._ngrams.get(gram)
+            if not weight:
+                continue
+            words = [word for word in gram.split(" ") if word not in _NOT_SHOWN]
+            for word in words:
+                share[word] = share.get(word, 0.0) + weight / len(words)
+        raising = sorted((word for word, value in share.items() if value > 0.0),
+                         key=lambda word: (-share[word], word))[:limit]  # fmt: skip
+        return _spans_of(text, frozenset(raising))
 
     def probability(self, text: str) -> float:
         """How likely ``text`` attacks the person (0..1). A message with no words of its own

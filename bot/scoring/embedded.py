@@ -119,6 +119,15 @@ class EmbeddedScorer:
             row["attack"] = round(combine(fast[i], found, calibration, length), 4)
         return rows
 
+    def salient(self, text: str) -> tuple[str, ...]:
+        """The words that raised ``text``'s ``attack`` most, as written (see ``bot.core.explain``).
+
+        From the linear model, also when the sentence tier spoke: its attributions would cost a
+        model run per word, and the two tiers' scores are averaged, so the linear model's words
+        are what moved half of the score, exactly.
+        """
+        return self._attack_model.salient(text)
+
     def _score_one(self, text: str) -> dict[str, float]:
         analysis = analyse(text)
         insult = analysis.attack_score

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import structlog
 
+from bot.core.explain import Explainer
 from bot.core.scoring import Scorer
 from bot.scoring.embedded import SENTENCE_FROM, EmbeddedScorer
 from bot.scoring.errors import ScorerLoadError
@@ -57,6 +58,10 @@ class CombinedScorer:
                 merged[name] = max(value, merged.get(name, 0.0))
             combined.append(merged)
         return combined
+
+    def salient(self, text: str) -> tuple[str, ...]:
+        """The first scorer's salient words (see ``bot.core.explain``); () if it has none."""
+        return self._first.salient(text) if isinstance(self._first, Explainer) else ()
 
 
 def build_scorer(
