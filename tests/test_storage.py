@@ -350,7 +350,7 @@ def _entry(outcome: Outcome = Outcome.SUPPRESSED_SHADOW) -> AuditEntry:
 
 def test_audit_api_offers_only_append_and_reads() -> None:
     public = {name for name in dir(AuditLog) if not name.startswith("_")}
-    assert public == {"append", "entries", "get"}
+    assert public == {"append", "append_once", "entries", "get"}
 
 
 def test_audit_entries_round_trip_and_cannot_be_changed(store: Store) -> None:

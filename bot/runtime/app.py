@@ -36,6 +36,7 @@ from bot.storage.store import Store
 
 log = structlog.get_logger()
 AdapterFactory = Callable[[str, Config, str], PlatformAdapter]
+_JOBS_GRACE_S = 30.0  # how long a shutdown waits for a running job (a snapshot, a digest)
 
 
 class StartupError(RuntimeError):
@@ -81,6 +82,7 @@ class Service:
         await runtime.open()
         jobs.bind(runtime)
         scheduler = jobs.scheduler_for(runtime)
+        running = jobs.Running(scheduler)
         self.executor.schedule_lift = jobs.lift_scheduler(scheduler)
         self.executor.schedule_reminder = jobs.reminder_scheduler(
             scheduler, runtime.config.scheduler.longform_days
@@ -99,6 +101,8 @@ class Service:
             await stop.wait()
         finally:
             log.info("service_stopping")
+            scheduler.pause()  # no job starts now; those running finish before what they use closes
+            await running.settle(_JOBS_GRACE_S)
             await self.executor.stop()  # first, so no action is in flight on a closing client
             for adapter in reversed(started):
                 with contextlib.suppress(Exception):
