@@ -10,10 +10,16 @@ run of issue 13 (5,000 events, 50 threads, kills at 3 to 40 s) is benchmarks/cra
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.replay.reader import parse_event
+from bot.core.events import Event, MemberJoined, MessagePosted
+from bot.runtime.app import build_service
+from bot.runtime.service import Runtime
 from tests.crash_support import (
     ROOT,
     Run,
@@ -25,7 +31,7 @@ from tests.crash_support import (
     synthetic_inbox,
     wait_for,
 )
-from tests.runtime_support import recent_lines
+from tests.runtime_support import recent_lines, service_config
 
 
 def test_kills_at_three_stages_leave_exactly_the_decisions_of_an_uninterrupted_run(
@@ -143,3 +149,119 @@ def test_sigterm_while_jobs_run_waits_for_them_and_logs_no_error(tmp_path: Path)
     assert not errors, "\n".join(errors[:5])
     assert not [line for line in lines if "CancelledError" in line]
     assert sum('"service_stopping"' in line for line in lines) == 3
+
+
+# -- the journal, in process: the same checks in milliseconds, down to the engine's memory -------
+
+
+def _events(lines: list[str]) -> list[Event]:
+    events = []
+    for line in lines:
+        event = parse_event(json.loads(line))
+        if isinstance(event, MessagePosted | MemberJoined):
+            event = replace(event, community=f"replay:{event.community}")
+        events.append(event)
+    return events
+
+
+async def _fed(runtime: Runtime, events: list[Event]) -> None:
+    for event in events:
+        await runtime.on_event(event)
+
+
+async def _crash(runtime: Runtime) -> None:
+    """Stop as kill -9 would: nothing saved, nothing finished."""
+    assert runtime._consumer is not None
+    assert runtime._scoring is not None
+    runtime._consumer.cancel()
+    await runtime._scoring.close()
+    runtime.store.close()
+
+
+def _outbox_keys(runtime: Runtime) -> set[str]:
+    with runtime.store.engine.connect() as connection:
+        return set(connection.exec_driver_sql("SELECT id FROM outbox").scalars())
+
+
+async def test_a_restart_replays_the_journal_after_the_snapshot_to_the_same_memory(
+    tmp_path: Path,
+) -> None:
+    events = _events(synthetic_inbox(events=120, threads=3))
+    calm = build_service(service_config(tmp_path / "calm")).runtime
+    await calm.open()
+    await _fed(calm, events)
+    await calm.tick(events[-1].at)
+
+    first = build_service(service_config(tmp_path / "crashed")).runtime
+    await first.open()
+    await _fed(first, events[:50])
+    await first.save_memory()
+    await _fed(first, events[50:90])  # judged, decided, journaled; not in any snapshot
+    await _crash(first)
+    second = build_service(service_config(tmp_path / "crashed")).runtime
+    await second.open()  # restores the snapshot at event 50, replays 51 to 90
+    await _fed(second, events[90:])
+    await second.tick(events[-1].at)
+    try:
+        assert second.engines[""].snapshot() == calm.engines[""].snapshot()
+        assert _outbox_keys(second) == _outbox_keys(calm)
+        assert len(_outbox_keys(calm)) > 5
+        with second.store.engine.connect() as connection:
+            decided = connection.exec_driver_sql(
+                "SELECT count(*) FROM audit WHERE outcome = 'decided'"
+            ).scalar()
+        assert decided == len(_outbox_keys(calm)), "a remade decision was audited twice"
+    finally:
+        for runtime in (calm, second):
+            await runtime.close()
+            runtime.store.close()
+
+
+async def test_an_event_delivered_twice_is_judged_once(tmp_path: Path) -> None:
+    events = _events(recent_lines("01_pile_on_clinician.jsonl"))
+    once = build_service(service_config(tmp_path / "once")).runtime
+    twice = build_service(service_config(tmp_path / "twice")).runtime
+    for runtime in (once, twice):
+        await runtime.open()
+    await _fed(once, events)
+    await _fed(twice, events[:12])
+    await _fed(twice, events[8:])  # an adapter read four events again after a restart
+    try:
+        assert twice.engines[""].snapshot() == once.engines[""].snapshot()
+        assert _outbox_keys(twice) == _outbox_keys(once)
+    finally:
+        for runtime in (once, twice):
+            await runtime.close()
+            runtime.store.close()
+
+
+async def test_a_tick_before_a_crash_is_replayed_in_its_place(tmp_path: Path) -> None:
+    # A slow mode set, lifted by a tick, and the crash before the next snapshot: after the
+    # restart the engine knows the slow mode was lifted, so the next heat sets a new one.
+    events = _events(recent_lines("01_pile_on_clinician.jsonl"))
+    lifted_at = events[-1].at + timedelta(hours=2)
+    calm = build_service(service_config(tmp_path / "calm")).runtime
+    crashed = build_service(service_config(tmp_path / "crashed")).runtime
+    for runtime in (calm, crashed):
+        await runtime.open()
+        await _fed(runtime, events)
+        await runtime.save_memory()
+        await runtime.tick(lifted_at)
+    assert calm.engines[""].size["cooldowns"] == crashed.engines[""].size["cooldowns"]
+    await _crash(crashed)
+    restarted = build_service(service_config(tmp_path / "crashed")).runtime
+    await restarted.open()
+    try:
+        assert restarted.engines[""].snapshot() == calm.engines[""].snapshot()
+        assert _outbox_keys(restarted) == _outbox_keys(calm)
+        kinds = {
+            kind
+            for (kind,) in restarted.store.engine.connect().exec_driver_sql(
+                "SELECT kind FROM outbox"
+            )
+        }
+        assert "lift_slow_mode" in kinds
+    finally:
+        for runtime in (calm, restarted):
+            await runtime.close()
+            runtime.store.close()
