@@ -120,7 +120,7 @@ class Run:
         with self.log.open("ab") as output:  # the child keeps its own copy of the descriptor
             return subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "run", "--config",
-                 str(self.folder / "config.toml")],
+                 str(self.folder / "config.toml"), "--pid-file", str(self.folder / "longform.pid")],
                 cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
             )  # fmt: skip

@@ -112,6 +112,20 @@ class Store:
         self.close()
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite ``url`` (None for another database, or SQLite in memory).
+
+    Raises :class:`StorageError` if ``url`` is not a URL this store can read.
+    """
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        return None
+    return Path(database).expanduser()
+
+
 def create(url: str) -> Engine:
     """An engine for ``url`` set up as the module docstring says; nothing is connected yet."""
     parsed = _parse(url)
