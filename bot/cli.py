@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import structlog
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from adapters.replay.runner import load, replay, write_jsonl
@@ -54,7 +55,7 @@ def _policy(name: str) -> Policy:
     try:
         return load_policy(name)
     except PolicyError as error:
-        Console(stderr=True).print(f"[red]{error}[/red]", highlight=False)
+        Console(stderr=True).print(f"[red]{escape(str(error))}[/red]", highlight=False)
         raise typer.Exit(2) from error
 
 
@@ -62,7 +63,7 @@ def _scorer(name: str, choice: DetoxifyChoice, sentence_tier: str = "auto") -> S
     try:
         return build_scorer(name, choice, sentence_tier=sentence_tier)
     except ScorerLoadError as error:
-        Console(stderr=True).print(f"[red]{error}[/red]", highlight=False)
+        Console(stderr=True).print(f"[red]{escape(str(error))}[/red]", highlight=False)
         raise typer.Exit(2) from error
 
 
@@ -71,7 +72,7 @@ def _run(
 ) -> None:
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
-        Console(stderr=True).print(f"[red]no such file: {', '.join(missing)}[/red]")
+        Console(stderr=True).print(f"[red]no such file: {escape(', '.join(missing))}[/red]")
         raise typer.Exit(2)
     events, bad = load(files)
     for line in bad:
@@ -83,7 +84,9 @@ def _run(
         write_jsonl(steps, sys.stdout)
         return
     if policy.mode == "shadow":
-        console.print(f"[dim]Policy '{policy.name}' is in shadow mode; shown as if live.[/dim]")
+        console.print(
+            f"[dim]Policy '{escape(policy.name)}' is in shadow mode; shown as if live.[/dim]"
+        )
     counts = render(steps, console)
     console.print(f"[bold]{counts['messages']} messages, {counts['detections']} noticed, "
                   f"{counts['actions']} actions.[/bold] {len(bad)} bad lines skipped.")  # fmt: skip
@@ -257,12 +260,14 @@ def check_policy(
     """Validate a policy and print its effective values."""
     loaded = _policy(file)
     console = Console()
-    console.print(f"[green]OK[/green] {loaded.name} (mode: {loaded.mode}) {loaded.description}")
+    console.print(
+        "[green]OK[/green] " + escape(f"{loaded.name} (mode: {loaded.mode}) {loaded.description}")
+    )
     table = Table("key", "value", "meaning")
     for key, value, doc in _rows(loaded.settings):
-        table.add_row(key, value, doc)
+        table.add_row(escape(key), escape(value), escape(doc))
     for key, value, doc in _rows(loaded.memory, "memory."):
-        table.add_row(key, value, doc)
+        table.add_row(escape(key), escape(value), escape(doc))
     console.print(table)
     for channel, settings in loaded.channels:
         changed = [
@@ -270,8 +275,8 @@ def check_policy(
             for (k, v, _), (_, d, _) in zip(_rows(settings), _rows(loaded.settings), strict=True)
             if v != d
         ]
-        console.print(f'[bold]channels."{channel}"[/bold] overrides: '
-                      + ", ".join(f"{k}={v}" for k, v in changed))  # fmt: skip
+        console.print(f'[bold]channels."{escape(channel)}"[/bold] overrides: '
+                      + escape(", ".join(f"{k}={v}" for k, v in changed)))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a string is not a boolean or a number ("yes", "9108"); TOML has real ones. Paths and
+    # lists (arrays in TOML) are converted, so those fields say strict=False.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class StorageConfig(_Section):
@@ -61,9 +63,15 @@ class DetoxifyConfig(_Section):
     model: Literal["unbiased", "original", "multilingual"] = Field(
         "unbiased", description="Detoxify model"
     )
-    model_dir: Path | None = Field(None, description="Directory written by `longform models fetch`")
-    checkpoint: Path | None = Field(None, description="Checkpoint file (instead of model_dir)")
-    config_dir: Path | None = Field(None, description="Tokenizer/config directory for checkpoint")
+    model_dir: Path | None = Field(
+        None, description="Directory written by `longform models fetch`", strict=False
+    )
+    checkpoint: Path | None = Field(
+        None, description="Checkpoint file (instead of model_dir)", strict=False
+    )
+    config_dir: Path | None = Field(
+        None, description="Tokenizer/config directory for checkpoint", strict=False
+    )
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:0 ...")
 
 
@@ -166,10 +174,14 @@ class ReplayPlatformConfig(_Section):
         description="Serve a file-based platform: events from a JSONL inbox, actions to a file",
     )
     inbox: Path = Field(
-        Path("inbox.jsonl"), description="JSONL events (replay format), followed as it grows"
+        Path("inbox.jsonl"),
+        description="JSONL events (replay format), followed as it grows",
+        strict=False,
     )
     actions: Path = Field(
-        Path("actions.jsonl"), description="Where executed decisions are written, once each"
+        Path("actions.jsonl"),
+        description="Where executed decisions are written, once each",
+        strict=False,
     )
     action_delay_ms: Annotated[int, Field(ge=0, le=60000)] = Field(
         0, description="Pretend each action takes this long (to rehearse crashes)"
@@ -193,7 +205,7 @@ class CommunityConfig(_Section):
         "", description="Override the policy's mode for this community"
     )
     channels: tuple[str, ...] = Field(
-        (), description="Channels or topics to watch (empty: all the bot can see)"
+        (), description="Channels or topics to watch (empty: all the bot can see)", strict=False
     )
 
 
@@ -218,7 +230,7 @@ class Config(_Section):
         default_factory=ReplayPlatformConfig, description="A file-based platform for dry runs"
     )
     communities: tuple[CommunityConfig, ...] = Field(
-        (), description="Communities served, one [[communities]] table each"
+        (), description="Communities served, one [[communities]] table each", strict=False
     )
 
     @model_validator(mode="after")
@@ -274,7 +286,28 @@ def _problem(path: Path, item: Mapping[str, object]) -> str:
     if item["type"] == "extra_forbidden":
         return f"{path}: {location}: unknown key (check the spelling against config.example.toml)"
     message = str(item["msg"]).removeprefix("Value error, ")
+    given = item.get("input")
+    if item["type"] in _WANTS and isinstance(given, str):
+        key = location.rsplit(".", 1)[-1]
+        message += (f", not the string {given!r}: write it without quotes, "
+                    f"e.g. {key} = {_meant(str(item['type']), given)}")  # fmt: skip
     return f"{path}: {location}: {message}" if location else f"{path}: {message}"
+
+
+# Type errors that TOML quotes cause, and an example of the value meant.
+_WANTS = {"bool_type": "true", "int_type": "30", "float_type": "2.5"}
+
+
+def _meant(kind: str, given: str) -> str:
+    """The unquoted value ``given`` probably meant (or an example of the type)."""
+    word = given.strip().lower()
+    if kind == "bool_type":
+        return "false" if word in ("no", "false", "off", "0") else "true"
+    try:
+        number = float(word) if kind == "float_type" else int(word)
+    except ValueError:
+        return _WANTS[kind]
+    return str(number)
 
 
 def tokens(config: Config, environ: Mapping[str, str] = os.environ) -> dict[Platform, str]:

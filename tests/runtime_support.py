@@ -23,7 +23,9 @@ def recent_lines(name: str, end: datetime | None = None) -> list[str]:
 
 
 def service_config(tmp_path: Path, **sections: Any) -> Config:
-    """A live config serving the file platform in ``tmp_path``, with ``sections`` merged in."""
+    """A live config serving the file platform in ``tmp_path`` (made if need be), with
+    ``sections`` merged in."""
+    tmp_path.mkdir(parents=True, exist_ok=True)  # the service refuses a database in no directory
     raw: dict[str, Any] = {
         "policy": "strict",
         "mode": "live",

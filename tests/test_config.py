@@ -97,3 +97,25 @@ def test_tokens_come_from_the_named_environment_variables() -> None:
         "discord": "abc",
         "telegram": "t",
     }
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "quoted", "meant"),
+    [
+        ("metrics", "enabled", '"yes"', "enabled = true"),
+        ("metrics", "port", '"9108"', "port = 9108"),
+        ("storage", "retention_days", '"30"', "retention_days = 30"),
+        ("replay", "enabled", '"false"', "enabled = false"),
+        ("scheduler", "tick_seconds", '"2.5"', "tick_seconds = 2.5"),
+    ],
+)
+def test_quoted_booleans_and_numbers_are_refused_naming_the_key_and_the_fix(
+    tmp_path: Path, table: str, key: str, quoted: str, meant: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[{table}]\n{key} = {quoted}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    problem = str(raised.value)
+    assert f"{table}.{key}" in problem
+    assert f"e.g. {meant}" in problem

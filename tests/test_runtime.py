@@ -28,7 +28,9 @@ async def _serve_until_quiet(service: Service, inbox_lines: list[str], inbox: Pa
     for _ in range(200):  # until every line is judged and the outbox is empty
         await asyncio.sleep(0.05)
         position = inbox.with_name("actions.jsonl.inbox-position")
-        done = position.exists() and int(position.read_text()) == inbox.stat().st_size
+        done = (
+            position.exists() and json.loads(position.read_text())["offset"] == inbox.stat().st_size
+        )
         if done and await service.executor.run_due() == 0:
             break
     stop.set()

@@ -31,7 +31,7 @@ from bot.core.decisions import (
     SetSlowMode,
     Signal,
 )
-from bot.core.events import ConversationKey
+from bot.core.events import ConversationKey, MemberJoined, MessageEdited
 from bot.storage import (
     AuditEntry,
     AuditLog,
@@ -43,6 +43,7 @@ from bot.storage import (
     Verdict,
     codec,
 )
+from bot.storage.journal import Tick
 from bot.storage.schema import AuditRow, UTCDateTime
 from bot.storage.store import create, upgrade
 from tests.builders import MIN, T0, message
@@ -350,7 +351,7 @@ def _entry(outcome: Outcome = Outcome.SUPPRESSED_SHADOW) -> AuditEntry:
 
 def test_audit_api_offers_only_append_and_reads() -> None:
     public = {name for name in dir(AuditLog) if not name.startswith("_")}
-    assert public == {"append", "entries", "get"}
+    assert public == {"append", "append_once", "entries", "get"}
 
 
 def test_audit_entries_round_trip_and_cannot_be_changed(store: Store) -> None:
@@ -539,7 +540,7 @@ def test_upgrade_from_0001_keeps_existing_rows(database_url: str) -> None:
         )  # fmt: skip
     engine.dispose()
     with Store.open(database_url) as store:
-        assert store.revision() == "0003"
+        assert store.revision() == "0004"
         [item] = store.outbox.claim_due(T0)
         assert (item.id, item.decision, item.created_at) == ("k1", prompt(), T0)
         logged = store.messages.get("discord", "m1")
@@ -591,3 +592,35 @@ def test_a_bare_path_opens_sqlite_in_wal_mode_with_foreign_keys(tmp_path: Path) 
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert connection.execute(select(AuditRow)).all() == []
+
+
+# -- the event journal ------------------------------------------------------------------------
+
+
+def test_journal_keeps_events_and_ticks_in_order_and_each_event_once(store: Store) -> None:
+    posted = message(author="ana", text="You clearly never read it.", at=T0)
+    edited = MessageEdited(posted.id, T0 + MIN, "You may not have read it.")
+    added = store.journal.append([(1, posted, {"attack": 0.9}), (2, Tick(T0 + 2 * MIN), None),
+                                  (3, edited, None), (4, posted, {"attack": 0.9})])  # fmt: skip
+    assert added == [True, True, True, False]  # the repeat of the first event is not stored
+    rows = store.journal.since(0)
+    assert [(row.seq, row.entry, row.scores) for row in rows] == [
+        (1, posted, {"attack": 0.9}), (2, Tick(T0 + 2 * MIN), None), (3, edited, None)
+    ]  # fmt: skip
+    assert store.journal.append([(5, Tick(T0 + 2 * MIN), None)]) == [True]  # ticks repeat
+    assert store.journal.last_seq() == 5
+    assert [row.seq for row in store.journal.since(2)] == [3, 5]
+    assert store.journal.prune(3) == 3
+    assert [row.seq for row in store.journal.since(0)] == [5]
+
+
+def test_erasing_a_member_deletes_their_journal_rows_and_edits(store: Store) -> None:
+    mine = message(author="ana", text="mine", at=T0)
+    theirs = message(author="bo", text="theirs", at=T0 + MIN)
+    store.journal.append([(1, mine, None), (2, theirs, None),
+                          (3, MessageEdited(mine.id, T0 + 2 * MIN, "mine, edited"), None),
+                          (4, MemberJoined(T0, mine.community, "ana"), None)])  # fmt: skip
+    platform = mine.community.partition(":")[0]
+    erased = store.erase_member(platform, "ana", now=T0 + 3 * MIN)
+    assert erased.journal_rows_deleted == 3
+    assert [row.entry for row in store.journal.since(0)] == [theirs]

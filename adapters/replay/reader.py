@@ -1,6 +1,7 @@
 """Reading recorded conversations (JSONL, one event per line) into core events.
 
-A bad line is reported with its line number and skipped; the rest still runs.
+A bad line is reported with its line number and skipped; the rest still runs. A line that begins
+with the fragment of a line cut short still gives the whole event that follows the fragment.
 """
 
 from __future__ import annotations
@@ -70,15 +71,52 @@ def parse_event(record: Any) -> Event:
     return MemberJoined(at=at, community=str(record["community"]), user=str(record["user"]))
 
 
+def parse_line(raw: bytes) -> tuple[Event | None, str | None]:
+    """One line as an event, and what was wrong with it (None if nothing).
+
+    A line that starts with a fragment (a line cut short, e.g. by a writer that crashed, to
+    which the next whole line was then appended) gives the event after the fragment, and a
+    problem naming the fragment: a valid event is never lost to the garbage before it.
+    """
+    try:
+        return parse_event(json.loads(raw.decode("utf-8"))), None
+    except UnicodeDecodeError:
+        problem = "not valid UTF-8"
+    except (ValueError, TypeError) as error:
+        problem = str(error)
+    recovered = _after_fragment(raw.decode("utf-8", "replace"))
+    if recovered is None:
+        return None, problem
+    return recovered, (f"the line starts with a fragment of another ({problem}); the fragment "
+                       "was skipped and the event after it read")  # fmt: skip
+
+
+# A line is searched for a whole event after a fragment at most this many times (a long line of
+# braces must not cost quadratic time).
+_MAX_FRAGMENT_TRIES = 64
+
+
+def _after_fragment(text: str) -> Event | None:
+    start = 0
+    for _ in range(_MAX_FRAGMENT_TRIES):
+        start = text.find('{"', start + 1)
+        if start < 0:
+            return None
+        try:
+            return parse_event(json.loads(text[start:]))
+        except (ValueError, TypeError):
+            continue
+    return None
+
+
 def read_events(path: Path) -> Iterator[Event | BadLine]:
     """Events of one file, in file order, with a BadLine in place of each unreadable line."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            try:
-                yield parse_event(json.loads(raw.decode("utf-8")))
-            except UnicodeDecodeError:
-                yield BadLine(str(path), number, "not valid UTF-8")
-            except (ValueError, TypeError) as error:
-                yield BadLine(str(path), number, str(error))
+            event, problem = parse_line(raw)
+            if problem is not None:
+                yield BadLine(str(path), number, problem)
+            if event is not None:
+                yield event

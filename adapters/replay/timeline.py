@@ -26,7 +26,7 @@ def render(steps: Iterable[Step], console: Console) -> dict[str, int]:
                 f" / {event.thread}" if event.thread else ""
             )
             if here != place:
-                console.rule(here, style="dim")
+                console.rule(Text(here), style="dim")
                 place = here
             reply = f" → {event.reply_to_author}" if event.reply_to_author else ""
             line = Text(f"{event.at:%H:%M:%S} ", style="dim")

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import structlog
 
-from bot.config import Config, ConfigError, load_config, tokens
-from bot.core.settings import Policy
-from bot.policy.loader import PolicyError, load_policy
+from bot.config import Config, ConfigError, load_config
+from bot.policy.loader import PolicyError
 from bot.runtime import jobs
+from bot.runtime.checks import check, load_policies
 from bot.runtime.control import Control
 from bot.runtime.executor import Executor
 from bot.runtime.metrics import Metrics
@@ -36,16 +36,11 @@ from bot.storage.store import Store
 
 log = structlog.get_logger()
 AdapterFactory = Callable[[str, Config, str], PlatformAdapter]
+_JOBS_GRACE_S = 30.0  # how long a shutdown waits for a running job (a snapshot, a digest)
 
 
 class StartupError(RuntimeError):
     """The service cannot start; the message names the setting and the fix."""
-
-
-def load_policies(config: Config) -> dict[str, Policy]:
-    """Every policy the config names ("" is the top-level one); PolicyError lists problems."""
-    names = {"": config.policy} | {c.policy: c.policy for c in config.communities if c.policy}
-    return {key: load_policy(name) for key, name in names.items()}
 
 
 # Each platform's adapter module, imported only when the platform is enabled: a Telegram-only
@@ -81,6 +76,7 @@ class Service:
         await runtime.open()
         jobs.bind(runtime)
         scheduler = jobs.scheduler_for(runtime)
+        running = jobs.Running(scheduler)
         self.executor.schedule_lift = jobs.lift_scheduler(scheduler)
         self.executor.schedule_reminder = jobs.reminder_scheduler(
             scheduler, runtime.config.scheduler.longform_days
@@ -99,6 +95,8 @@ class Service:
             await stop.wait()
         finally:
             log.info("service_stopping")
+            scheduler.pause()  # no job starts now; those running finish before what they use closes
+            await running.settle(_JOBS_GRACE_S)
             await self.executor.stop()  # first, so no action is in flight on a closing client
             for adapter in reversed(started):
                 with contextlib.suppress(Exception):
@@ -146,10 +144,13 @@ def build_service(
     extra_adapters: Mapping[str, PlatformAdapter] | None = None,
     factories: Mapping[str, AdapterFactory] | None = None,
 ) -> Service:
-    """Everything the service needs, checked before anything connects."""
+    """Everything the service needs, checked before anything connects (the checks
+    ``longform check-config`` runs: ``bot.runtime.checks``)."""
+    checked = check(config, environ, served=extra_adapters or ())
+    if checked.problems:
+        raise StartupError("\n".join(checked.problems))
+    found_tokens, policies = checked.tokens, checked.policies
     try:
-        found_tokens = tokens(config, environ)
-        policies = load_policies(config)
         choice = DetoxifyChoice(**config.scoring.detoxify.model_dump())
         scorer = build_scorer(
             config.scoring.backend,
@@ -158,7 +159,7 @@ def build_service(
             sentence_from=config.scoring.sentence_from,
         )
         store = Store.open(config.storage.url)
-    except (ConfigError, PolicyError, ScorerLoadError, StorageError) as error:
+    except (ScorerLoadError, StorageError) as error:
         raise StartupError(str(error)) from error
     made = factories or {}
     adapters: dict[str, PlatformAdapter] = {}
@@ -173,10 +174,6 @@ def build_service(
             replay.inbox, replay.actions, replay.action_delay_ms / 1000
         )
     adapters.update(extra_adapters or {})
-    if not adapters:
-        store.close()
-        raise StartupError("no platform is enabled: set [discord], [telegram] or [replay] "
-                           "enabled = true in the config (and the token's environment variable)")  # fmt: skip
     metrics = Metrics()
     if config.metrics.enabled:
         metrics.serve(config.metrics.host, config.metrics.port)

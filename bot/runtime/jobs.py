@@ -11,6 +11,10 @@ fell due while the bot was down runs once when it comes back, instead of being d
   produce the same outbox key, so the platform is asked once).
 - ``remind_longform``: a closing reminder in a long-form space after its period.
 - ``digest``: the moderators' daily summary; ``purge``: retention.
+
+On shutdown the scheduler is paused and the jobs already running are awaited (``Running``) before
+anything they use closes: APScheduler's own shutdown would cancel them half-way (a snapshot cut
+off as it is written, logged as an error).
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -81,6 +91,37 @@ def scheduler_for(runtime: Runtime) -> AsyncIOScheduler:
     return scheduler
 
 
+class Running:
+    """Counts the scheduler's jobs in flight, so that a shutdown can wait for them."""
+
+    def __init__(self, scheduler: AsyncIOScheduler) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
+        # Every submission ends in one of these (no run is ever missed: misfire_grace_time=None).
+        scheduler.add_listener(self._ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+
+    def _submitted(self, _event: JobEvent) -> None:
+        self._count += 1
+        self._idle.clear()
+
+    def _ended(self, _event: JobEvent) -> None:
+        self._count = max(0, self._count - 1)
+        if self._count == 0:
+            self._idle.set()
+
+    async def settle(self, timeout: float) -> bool:
+        """Wait until no job runs; False if some still ran after ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("jobs_still_running", count=self._count, waited_s=timeout)
+            return False
+        return True
+
+
 def lift_scheduler(scheduler: AsyncIOScheduler) -> Callable[[SetSlowMode, str], None]:
     """The executor's hook: schedule the lift of a slow mode that was just set."""
 
@@ -115,12 +156,7 @@ def reminder_scheduler(
 
 async def tick() -> None:
     """Advance every engine to now and submit what falls due."""
-    runtime = _runtime()
-    now = runtime.clock()
-    for key, engine in runtime.engines.items():
-        decided = engine.tick(now)
-        if decided:
-            await runtime.submit(decided, key)
+    await _runtime().tick()
 
 
 async def save_memory() -> None:

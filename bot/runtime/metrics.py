@@ -23,6 +23,9 @@ class Metrics:
                                  registry=self.registry)  # fmt: skip
         self.outcomes = Counter("longform_outcomes", "Outcomes of decisions", ["kind", "outcome"],
                                 registry=self.registry)  # fmt: skip
+        self.too_old = Counter("longform_events_too_old",
+                               "Events older than the outbox's expiry: judged, never acted on",
+                               registry=self.registry)  # fmt: skip
         self.scoring = Histogram("longform_scoring_seconds", "Time to score one batch",
                                  registry=self.registry)  # fmt: skip
         self.batch = Histogram("longform_scoring_batch_size", "Texts per scored batch",

@@ -9,6 +9,13 @@ private prompt to a member who opted out is recorded as ``opted_out``; everythin
 to the outbox *before* anything is executed. The executor (``bot.runtime.executor``) carries out
 what the outbox holds, and the scheduler (``bot.runtime.jobs``) ticks the engines, saves their
 memory, lifts slow modes, sends the digest and purges old text.
+
+A restart is invisible to members: every event, and every tick of the engines' clock, is written
+to the journal (``bot.storage.journal``) before the engines see it, and each saved snapshot
+records the last journal entry it covers. ``open`` restores the snapshots and replays the journal
+after them through the engines before anything else runs; a decision remade from the same events
+has the same idempotency key, so the outbox drops the ones already decided. One lock orders the
+engines' work (a batch of events, a tick, a snapshot), so the journal's order is the engines'.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.platform import PlatformAdapter, split_community
 from bot.runtime.scoring_queue import ScoringQueue
 from bot.storage.audit import AuditEntry, Provenance
-from bot.storage.codec import kind_name
+from bot.storage.codec import decision_key, kind_name
+from bot.storage.journal import Entry, Tick
 from bot.storage.schema import Outcome
 from bot.storage.store import Store
 
@@ -47,6 +55,8 @@ MAX_TEXT = 10_000
 MAX_BACKLOG = 5_000
 # Events whose messages are logged in one transaction when they arrive together.
 _RECORD_BATCH = 200
+# The layout of a saved engine snapshot: 1 was the bare engine state; 2 adds the journal position.
+SNAPSHOT_VERSION = 2
 
 
 def utc_now() -> datetime:
@@ -90,6 +100,10 @@ class Runtime:
     _scoring: ScoringQueue | None = None
     _consumer: asyncio.Task[None] | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _engine_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _seq: int = 0  # the last journal sequence number handed out
+    _position: int = 0  # the last journal entry the engines have fully dealt with
+    _prunable: int = 0  # journal entries up to here are covered by the snapshot before last
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -100,8 +114,11 @@ class Runtime:
         recovered = await asyncio.to_thread(self.store.outbox.recover, now)
         if recovered.requeued or recovered.expired:
             log.info("outbox_recovered", requeued=recovered.requeued, expired=recovered.expired)
+        covered: dict[str, int] = {}
+        self._seq = await asyncio.to_thread(self.store.journal.last_seq)
         for key in self.policies:
-            self.engines[key] = await asyncio.to_thread(self._restored_engine, key)
+            self.engines[key], covered[key] = await asyncio.to_thread(self._restored_engine, key)
+        await self._replay_journal(covered)
         saved_modes = await asyncio.to_thread(self.store.states.load, "modes")
         if saved_modes is not None and isinstance(saved_modes.blob, dict):
             self.modes.update(saved_modes.blob)
@@ -126,33 +143,83 @@ class Runtime:
         if self._scoring is not None:
             await self._scoring.close()
 
-    def _restored_engine(self, key: str) -> Engine:
+    def _restored_engine(self, key: str) -> tuple[Engine, int]:
+        """The engine ``key`` as last saved, and the last journal entry its memory covers."""
         policy = self.policies[key]
         stored = self.store.states.load(f"engine:{key}")
         if stored is None:
-            return Engine(policy, self.scorer)
+            return Engine(policy, self.scorer), 0
+        blob: object = stored.blob
+        covered = self._seq  # a version-1 snapshot predates the journal: nothing to replay
+        if stored.version >= SNAPSHOT_VERSION and isinstance(stored.blob, dict):
+            blob, covered = stored.blob.get("engine"), int(stored.blob.get("journal_seq") or 0)
         try:
-            engine = Engine.restore(policy, self.scorer, stored.blob)
+            engine = Engine.restore(policy, self.scorer, blob if isinstance(blob, dict) else {})
         except SnapshotError as error:
             log.warning("engine_memory_not_restored", engine=key, problem=str(error))
-            return Engine(policy, self.scorer)
+            return Engine(policy, self.scorer), 0
         log.info("engine_memory_restored", engine=key, saved_at=stored.saved_at.isoformat(),
-                 **engine.size)  # fmt: skip
-        return engine
+                 journal_seq=covered, **engine.size)  # fmt: skip
+        return engine, covered
+
+    async def _replay_journal(self, covered: dict[str, int]) -> None:
+        """Give each engine the journal entries its snapshot does not cover, in order."""
+        start = min(covered.values(), default=0)
+        self._position = self._prunable = start
+        rows = await asyncio.to_thread(self.store.journal.since, start)
+        actions = 0
+        for row in rows:
+            for key, engine in self._engines_for(row.entry):
+                if row.seq > covered[key]:
+                    decided = self._apply(engine, row.entry, row.scores)
+                    actions += len(decided.actions)
+                    if decided:
+                        await self.submit(decided, key, replayed=True)
+            self._position = row.seq
+        if rows:
+            log.info("journal_replayed", entries=len(rows), actions=actions,
+                     hint="decisions already made before the restart are not made again")  # fmt: skip
+
+    @staticmethod
+    def _apply(engine: Engine, entry: Entry, scores: Scores | None) -> Decisions:
+        if isinstance(entry, Tick):
+            return engine.tick(entry.at)
+        return engine.feed(entry, scores)
+
+    async def tick(self, now: datetime | None = None) -> None:
+        """Advance every engine's clock to ``now`` (journaled first) and submit what falls due."""
+        async with self._engine_lock:
+            at = now or self.clock()
+            self._seq += 1
+            seq = self._seq
+            await asyncio.to_thread(self.store.journal.append, [(seq, Tick(at), None)])
+            for key, engine in self.engines.items():
+                decided = engine.tick(at)
+                if decided:
+                    await self.submit(decided, key)
+            self._position = seq
 
     async def save_memory(self) -> None:
         """Save every engine's memory (called by the scheduler, and on shutdown).
 
-        The snapshot is taken here, on the event loop, so that no event changes the engine while
-        it is read; only the writing happens in a thread.
+        Under the engines' lock, so that the snapshot and the journal position it records agree;
+        the journal entries the previous snapshot covered are then pruned (one interval is kept,
+        so that an event delivered again soon after is still recognised).
         """
-        now = self.clock()
-        snapshots = {key: engine.snapshot() for key, engine in self.engines.items()}
-        await asyncio.to_thread(self._write_snapshots, snapshots, now)
+        async with self._engine_lock:
+            now = self.clock()
+            snapshots = {key: engine.snapshot() for key, engine in self.engines.items()}
+            position, prunable = self._position, self._prunable
+            await asyncio.to_thread(self._write_snapshots, snapshots, position, prunable, now)
+            self._prunable = position
 
-    def _write_snapshots(self, snapshots: dict[str, dict[str, Plain]], now: datetime) -> None:
+    def _write_snapshots(
+        self, snapshots: dict[str, dict[str, Plain]], position: int, prunable: int, now: datetime
+    ) -> None:
         for key, snapshot in snapshots.items():
-            self.store.states.save(f"engine:{key}", snapshot, version=1, now=now)
+            blob = {"journal_seq": position, "engine": snapshot}
+            self.store.states.save(f"engine:{key}", blob, version=SNAPSHOT_VERSION, now=now)
+        self.store.journal.prune(prunable)
 
     # -- events in --------------------------------------------------------------------------------
 
@@ -199,34 +266,66 @@ class Runtime:
                         judged.set_result(None)
 
     async def _judge_batch(self, batch: list[_Queued]) -> None:
-        """Record the batch's messages in one transaction, then judge each event in order."""
+        """Journal and log the batch's events, then judge each new one in order."""
         scored = [(event, await _scores(event, scoring)) for event, scoring, _ in batch]
-        await asyncio.to_thread(self._record, scored)
-        for event, scores in scored:
-            try:
-                for key, engine in self._engines_for(event):
-                    decided = engine.feed(event, scores)
-                    if decided:
-                        await self.submit(decided, key)
-            except Exception:  # one bad event must not stop the others
-                log.exception("event_failed", kind=type(event).__name__)
+        self._note_too_old([event for event, _ in scored])
+        async with self._engine_lock:
+            numbered = [
+                (self._seq + i, event, scores) for i, (event, scores) in enumerate(scored, 1)
+            ]
+            self._seq += len(numbered)
+            fresh = await asyncio.to_thread(self._record, numbered)
+            for seq, event, scores in fresh:
+                try:
+                    for key, engine in self._engines_for(event):
+                        decided = engine.feed(event, scores)
+                        if decided:
+                            await self.submit(decided, key)
+                except Exception:  # one bad event must not stop the others
+                    log.exception("event_failed", kind=type(event).__name__)
+                finally:
+                    self._position = seq
 
-    def _record(self, scored: list[tuple[Event, Scores | None]]) -> None:
+    def _note_too_old(self, events: list[Event]) -> None:
+        """Say once per batch that events older than the outbox's expiry cannot be acted on."""
+        ttl = timedelta(minutes=self.config.outbox.expire_minutes)
+        horizon = self.clock() - ttl
+        old = [event.at for event in events if event.at < horizon]
+        if not old:
+            return
+        self.metrics.too_old.inc(len(old))
+        log.info("events_too_old_to_act_on", count=len(old), oldest=min(old).isoformat(),
+                 expire_minutes=self.config.outbox.expire_minutes,
+                 hint="decisions on these events expire before they are executed; to act on old "
+                      "events raise [outbox] expire_minutes, or judge old conversations with "
+                      "`longform replay FILE`")  # fmt: skip
+
+    def _record(
+        self, numbered: list[tuple[int, Event, Scores | None]]
+    ) -> list[tuple[int, Event, Scores | None]]:
+        """Journal the events (dropping any delivered before) and log their messages."""
+        added = self.store.journal.append(numbered)
+        fresh = [item for item, new in zip(numbered, added, strict=True) if new]
+        if len(fresh) < len(numbered):
+            log.info("events_already_judged", count=len(numbered) - len(fresh))
         keep_text = self.config.storage.retention_days > 0
         messages = [
             (split_community(event.community)[0], event if keep_text else _without_text(event),
              scores or {})
-            for event, scores in scored
+            for _, event, scores in fresh
             if isinstance(event, MessagePosted)
         ]  # fmt: skip
         if messages:
             self.store.messages.record_many(messages)
-        for event, _ in scored:
+        for _, event, _ in fresh:
             if isinstance(event, MessageDeleted):
                 for platform in self.adapters:
                     self.store.messages.forget_message(platform, event.id)
+        return fresh
 
-    def _engines_for(self, event: Event) -> Iterable[tuple[str, Engine]]:
+    def _engines_for(self, event: Entry) -> Iterable[tuple[str, Engine]]:
+        if isinstance(event, Tick):
+            return list(self.engines.items())
         community = _community_of(event)
         if community is None:  # edits and deletions: the engine that saw the message knows it
             return list(self.engines.items())
@@ -253,17 +352,25 @@ class Runtime:
 
     # -- decisions out ----------------------------------------------------------------------------
 
-    async def submit(self, decisions: Decisions, engine_key: str, moderator: bool = False) -> None:
+    async def submit(
+        self,
+        decisions: Decisions,
+        engine_key: str,
+        moderator: bool = False,
+        replayed: bool = False,
+    ) -> None:
         """Record detections and route actions: to the audit only, or to the outbox.
 
         ``moderator``: a moderator asked for these actions, so shadow mode does not hold them back.
+        ``replayed``: remade from the journal after a restart (detections were logged before).
         """
-        for detection in decisions.detections:
+        for detection in () if replayed else decisions.detections:
             log.info("detected", signal=str(detection.signal), message=detection.message_id,
                      target=detection.target, score=detection.score)  # fmt: skip
         to_send: list[Decision] = []
         for action in decisions.actions:
-            self.metrics.decisions.labels(kind_name(action), str(action.signal)).inc()
+            if not replayed:
+                self.metrics.decisions.labels(kind_name(action), str(action.signal)).inc()
             withheld = None if moderator else await asyncio.to_thread(self._withheld, action)
             if withheld is None:
                 to_send.append(action)
@@ -297,9 +404,10 @@ class Runtime:
     def _audit_only(self, action: Decision, outcome: Outcome, engine_key: str) -> None:
         platform, _ = split_community(action.conversation.community)
         provenance = self.provenance(platform, engine_key, action.conversation.community)
-        entry = AuditEntry.of(action, outcome, at=self.clock(), provenance=provenance)
-        self.store.audit.append(entry)
-        self.metrics.outcomes.labels(kind_name(action), str(outcome)).inc()
+        entry = AuditEntry.of(action, outcome, at=self.clock(), provenance=provenance,
+                              decision_key=decision_key(action, platform))  # fmt: skip
+        if self.store.audit.append_once(entry):  # a decision remade after a restart: once
+            self.metrics.outcomes.labels(kind_name(action), str(outcome)).inc()
 
     def _enqueue(self, actions: list[Decision], platform: str, engine_key: str) -> None:
         provenance = self.provenance(platform, engine_key, actions[0].conversation.community)

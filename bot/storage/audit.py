@@ -129,6 +129,21 @@ class AuditLog:
         with self._sessions.begin() as session:
             return add_entry(session, entry)
 
+    def append_once(self, entry: AuditEntry) -> bool:
+        """Store ``entry`` unless a line with its decision key and outcome exists; True if stored.
+
+        A decision remade after a restart (the journal replayed) is then recorded once.
+        """
+        query = select(AuditRow.id).where(
+            AuditRow.decision_key == entry.decision_key,
+            AuditRow.outcome == Outcome(entry.outcome).value,
+        )
+        with self._sessions.begin() as session:
+            if entry.decision_key is not None and session.scalar(query.limit(1)) is not None:
+                return False
+            add_entry(session, entry)
+            return True
+
     def get(self, audit_id: int) -> AuditEntry | None:
         """The entry with ``audit_id``, or ``None``."""
         with self._sessions() as session:

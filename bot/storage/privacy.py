@@ -35,7 +35,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.decisions import Decision, recipient
-from bot.storage import codec
+from bot.storage import codec, journal
 from bot.storage.audit import MAINTENANCE, AuditEntry, add_entry
 from bot.storage.outbox import provenance_of
 from bot.storage.schema import (
@@ -64,6 +64,14 @@ class Erasure:
     audit_rows_pseudonymised: int
     outbox_items_changed: int
     feedback_rows_pseudonymised: int
+    journal_rows_deleted: int = 0
+
+    @property
+    def found(self) -> bool:
+        """Whether anything about the member was stored at all."""
+        return any((self.prefs_deleted, self.messages_deleted, self.audit_rows_pseudonymised,
+                    self.outbox_items_changed, self.feedback_rows_pseudonymised,
+                    self.journal_rows_deleted))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,10 @@ def erase_member(
             )
         )
     )
+    own = select(MessageLogRow.message_id).where(
+        MessageLogRow.platform == platform, MessageLogRow.author == member
+    )
+    journal_rows = journal.erase_member(session, platform, member, session.scalars(own).all())
     messages = _count(
         session.execute(
             delete(MessageLogRow).where(
@@ -110,7 +122,7 @@ def erase_member(
     )
     outbox = sum(_scrub_outbox(session, row, scrub, now) for row in _outbox_rows(session, platform))
     audit = _pseudonymise_audit(session, platform, scrub)
-    return Erasure(scrub.marker, prefs, messages, audit, outbox, feedback)
+    return Erasure(scrub.marker, prefs, messages, audit, outbox, feedback, journal_rows)
 
 
 def purge(

@@ -230,3 +230,25 @@ class FeedbackRow(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     by: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class JournalRow(Base):
+    """One event (or clock tick) given to the engines, kept until a later snapshot covers it.
+
+    ``digest`` identifies an event by its content, so an event delivered twice is judged once;
+    ticks have none. ``member`` is the author (or joiner), so an erasure can find their rows.
+    """
+
+    __tablename__ = "event_journal"
+    __table_args__ = (
+        Index("uq_event_journal_digest", "digest", unique=True),
+        Index("ix_event_journal_member", "platform", "member"),
+    )
+
+    seq: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=False)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(32))
+    member: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[Any] = mapped_column(JSON)

@@ -2,7 +2,8 @@
 
 How it works: :meth:`Store.open` turns a URL (or a bare file path, meaning SQLite) into an
 engine, migrates the database to the newest revision this code knows, and hands out small
-repositories (``audit``, ``outbox``, ``states``, ``prefs``, ``messages``, ``feedback``). The API
+repositories (``audit``, ``outbox``, ``states``, ``prefs``, ``messages``, ``feedback``,
+``journal``). The API
 is synchronous and thread-safe: the runtime calls it through ``asyncio.to_thread``. Every method
 is one transaction. On SQLite the file runs in WAL mode with foreign keys on, and every
 transaction starts with ``BEGIN IMMEDIATE``, so concurrent writers queue (for up to 30 s) instead
@@ -30,6 +31,7 @@ from sqlalchemy.pool import StaticPool
 from bot.storage import privacy
 from bot.storage.audit import AuditLog, guard_audit
 from bot.storage.errors import StorageError
+from bot.storage.journal import Journal
 from bot.storage.outbox import Outbox
 from bot.storage.records import EngineStates, FeedbackLog, MemberPrefs, MessageLog
 
@@ -52,6 +54,7 @@ class Store:
         self.prefs = MemberPrefs(self._sessions)
         self.messages = MessageLog(self._sessions)
         self.feedback = FeedbackLog(self._sessions)
+        self.journal = Journal(self._sessions)
 
     @classmethod
     def open(cls, url: str, *, erase_salt: bytes | None = None) -> Store:
@@ -107,6 +110,20 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite ``url`` (None for another database, or SQLite in memory).
+
+    Raises :class:`StorageError` if ``url`` is not a URL this store can read.
+    """
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        return None
+    return Path(database).expanduser()
 
 
 def create(url: str) -> Engine:
