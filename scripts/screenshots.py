@@ -22,11 +22,11 @@ from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import Config  # noqa: E402
-from bot.dashboard.demo import community_id, seed  # noqa: E402
-from bot.dashboard.server import DashboardServer  # noqa: E402
-from bot.policy.loader import load_policy  # noqa: E402
-from bot.storage.store import Store  # noqa: E402
+from bot.config import Config
+from bot.dashboard.demo import community_id, seed
+from bot.dashboard.server import DashboardServer
+from bot.policy.loader import load_policy
+from bot.storage.store import Store
 
 CLINICIANS = community_id("clinicians-hub")
 
@@ -89,7 +89,7 @@ async def _pages(base: str, token: str, out: Path, chromium: str) -> list[Path]:
             await page.goto(url)
             written.append(await _shot(page, out / f"{name}.png"))
         await page.goto(f"{c}/audit?signal=pile_on&kind=post_notice")
-        await page.click("table.audit tbody tr:first-child td:nth-child(5) a")
+        await page.click("table.audit tbody tr:first-child td:nth-child(6) a")
         written.append(await _shot(page, out / "thread.png"))
         await page.goto(f"{c}/policy")
         await page.select_option("#compare-preset", "strict")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import structlog
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -105,7 +105,9 @@ async def verdict(request: Request) -> Response:
         audit_id = int(str(form.get("audit_id", "")))
         chosen = Verdict(str(form.get("verdict", "")))
     except ValueError as error:
-        raise HTTPException(400, "A verdict needs an audit row and 'helpful' or 'wrong'.") from error
+        raise HTTPException(
+            400, "A verdict needs an audit row and 'helpful' or 'wrong'."
+        ) from error
     entry = await run_in_threadpool(site.queries.entry, cid, audit_id)
     if entry is None:
         raise HTTPException(404, "No such audit row in this community.")
@@ -127,8 +129,12 @@ async def policy_compare(request: Request) -> Response:
     site = site_of(request)
     session = await run_in_threadpool(required, request)
     cid = community(request, session)
-    form = await request.form()
-    check_csrf(form, session.csrf)
+    async with request.form(max_part_size=MAX_POLICY_BYTES + 1) as form:
+        return await _compare(request, site, cid, session.csrf, form)
+
+
+async def _compare(request: Request, site: Site, cid: str, csrf: str, form: FormData) -> Response:
+    check_csrf(form, csrf)
     try:
         days = max(1, min(MAX_DAYS, int(str(form.get("days", "7")))))
     except ValueError:

@@ -15,13 +15,15 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display: the figures are only ever written out
-from matplotlib.dates import DateFormatter  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.dates import DateFormatter, date2num
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "longform",
                             "font.size": 9, "axes.spines.top": False,
@@ -59,17 +61,18 @@ def daily(title: str, days: Sequence[date], series: Mapping[str, Mapping[date, i
     figure = Figure(figsize=(6.4, 2.2))
     axes = figure.subplots()
     bottom = [0] * len(days)
+    x = _num(list(days))
     for signal, counts in sorted(series.items()):
         heights = [counts.get(day, 0) for day in days]
-        axes.bar(days, heights, bottom=bottom, width=0.8, label=signal.replace("_", " "),
+        axes.bar(x, heights, bottom=bottom, width=0.8, label=signal.replace("_", " "),
                  color=COLOURS.get(signal, _OTHER))  # fmt: skip
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     axes.set_title(title, loc="left")
     if days:  # the whole period, even where nothing happened
-        axes.set_xlim(days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
-    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+        axes.set_xlim(float(x[0]) - 1, float(x[-1]) + 1)
+    axes.xaxis.set_major_formatter(_dates("%d %b"))
     axes.set_ylim(0, max([*bottom, 1]) * 1.15)
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     if series:
         axes.legend(loc="upper left", frameon=False, ncols=4, fontsize=8)
     figure.autofmt_xdate()
@@ -82,20 +85,20 @@ def heat(
     """A thread's heat (0..1) over time, with its detections and actions marked."""
     figure = Figure(figsize=(6.4, 2.6))
     axes = figure.subplots()
-    axes.plot(times, values, color="#0f172a", linewidth=1.5, marker=".", label="heat")
+    axes.plot(_num(list(times)), values, color="#0f172a", linewidth=1.5, marker=".", label="heat")
     axes.axhline(detect_at, color="#94a3b8", linestyle="--", linewidth=1,
                  label=f"escalation noticed from {detect_at:.2f}")  # fmt: skip
     for kind, colour, symbol, y in (("noticed", "#c2410c", "v", 1.04),
                                     ("acted", "#0369a1", "^", 1.1)):  # fmt: skip
         chosen = [m for m in marks if m.action == (kind == "acted")]
         if chosen:
-            axes.scatter([m.at for m in chosen], [y] * len(chosen), marker=symbol, color=colour,
+            axes.scatter(_num([m.at for m in chosen]), [y] * len(chosen), marker=symbol, color=colour,
                          s=40, label=kind, zorder=3, clip_on=False)  # fmt: skip
             for mark in chosen:
-                axes.axvline(mark.at, color=colour, alpha=0.25, linewidth=1)
+                axes.axvline(float(_num(mark.at)), color=colour, alpha=0.25, linewidth=1)
     axes.set_ylim(0, 1.15)
     axes.set_ylabel("heat")
-    axes.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    axes.xaxis.set_major_formatter(_dates("%H:%M"))
     axes.legend(loc="upper left", frameon=False, fontsize=8, ncols=4, bbox_to_anchor=(0, -0.12))
     figure.subplots_adjust(bottom=0.3)
     return _svg(figure)
@@ -116,7 +119,9 @@ def reply_graph(target: str, edges: Sequence[Edge], newcomers: set[str]) -> str:
                       arrowprops={"arrowstyle": "->", "color": "#64748b", "shrinkA": 14,
                                   "shrinkB": 14, "linewidth": 1.2})  # fmt: skip
     for person, (x, y) in places.items():
-        colour = "#c2410c" if person == target else ("#7c3aed" if person in newcomers else "#0369a1")
+        colour = (
+            "#c2410c" if person == target else ("#7c3aed" if person in newcomers else "#0369a1")
+        )
         axes.scatter([x], [y], s=900 if person == target else 500, color=colour, zorder=3)
         label = f"{person}\n(new)" if person in newcomers and person != target else person
         axes.annotate(label, (x, y), xytext=(0, -24), textcoords="offset points", ha="center",
@@ -128,6 +133,16 @@ def reply_graph(target: str, edges: Sequence[Edge], newcomers: set[str]) -> str:
     axes.set_title("Replies and mentions (orange: the target; purple: new to the thread)",
                    fontsize=8)  # fmt: skip
     return _svg(figure)
+
+
+def _num(values: Any) -> Any:
+    # matplotlib's date converter is untyped; it turns datetimes into its float day numbers.
+    return date2num(values)  # type: ignore[no-untyped-call]
+
+
+def _dates(pattern: str) -> DateFormatter:
+    # Times are UTC throughout the dashboard; matplotlib's default zone is UTC too.
+    return DateFormatter(pattern, tz="UTC")  # type: ignore[no-untyped-call]
 
 
 def _svg(figure: Figure) -> str:

@@ -125,7 +125,12 @@ def thread_page(request: Request) -> Response:
     if graph is not None:
         graph_plot = charts.data_uri(charts.reply_graph(graph.target, graph.edges,
                                                         set(graph.newcomers)))  # fmt: skip
-    cited = {i for e in entries if isinstance(e.evidence, dict) for i in e.evidence.get("message_ids", [])}
+    cited = {
+        i
+        for e in entries
+        if isinstance(e.evidence, dict)
+        for i in e.evidence.get("message_ids", [])
+    }
     return render(request, "thread.html", page_context(
         request, session, community=cid, name=site.name(cid), key=key, messages=messages,
         entries=entries, heat_plot=heat_plot, graph=graph, graph_plot=graph_plot, cited=cited,

@@ -180,8 +180,9 @@ class Queries:
         rows = rows[:size]
         if newer_than is not None:
             rows.reverse()
-            older, newer = (_cursor(rows[-1]) if rows else None), (
-                _cursor(rows[0]) if more else None
+            older, newer = (
+                (_cursor(rows[-1]) if rows else None),
+                (_cursor(rows[0]) if more else None),
             )
         else:
             older = _cursor(rows[-1]) if more else None
@@ -352,9 +353,7 @@ def _conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
             MessageLogRow.author == filters.member,
             MessageLogRow.community == AuditRow.community,
         )
-        found.append(
-            or_(AuditRow.recipient == filters.member, AuditRow.message_id.in_(authored))
-        )
+        found.append(or_(AuditRow.recipient == filters.member, AuditRow.message_id.in_(authored)))
     if filters.since is not None:
         found.append(AuditRow.at >= _midnight(filters.since))
     if filters.until is not None:
@@ -382,4 +381,3 @@ def _cursor(entry: AuditEntry) -> Cursor:
 def _entry(row: AuditRow) -> AuditEntry:
     values = {name: getattr(row, name) for name in _AUDIT_COLUMNS}
     return AuditEntry(**{**values, "outcome": Outcome(row.outcome)}, id=row.id)
-

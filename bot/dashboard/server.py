@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import structlog
 import uvicorn
@@ -20,6 +20,15 @@ from bot.dashboard.context import Clock, Site, utc_now
 from bot.storage.store import Store
 
 log = structlog.get_logger()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: whoever runs it (the service, the command) handles
+    SIGTERM and SIGINT and stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class DashboardServer:
@@ -34,10 +43,16 @@ class DashboardServer:
     ) -> None:
         self.site = Site(config, store, policies, clock)
         section = config.dashboard
-        self._server = uvicorn.Server(
-            uvicorn.Config(create_app(self.site), host=section.listen, port=section.port,
-                           access_log=False, log_config=None, lifespan="off",
-                           server_header=False)  # fmt: skip
+        self._server = _Server(
+            uvicorn.Config(
+                create_app(self.site),
+                host=section.listen,
+                port=section.port,
+                access_log=False,
+                log_config=None,
+                lifespan="off",
+                server_header=False,
+            )
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -48,8 +63,6 @@ class DashboardServer:
 
     async def start(self) -> None:
         """Listen; raises OSError naming the address if it is taken."""
-        # The service handles its signals itself; uvicorn must not take them over.
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task = asyncio.create_task(self._server.serve(), name="longform-dashboard")
         while not self._server.started:
             if self._task.done():

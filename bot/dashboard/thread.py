@@ -72,7 +72,7 @@ def reply_graph(
     for m in messages:
         if m.message_id not in evidence:
             continue
-        targets = [m.reply_to_author or authors.get(m.reply_to or "", "")] + list(m.mentions)
+        targets = [m.reply_to_author or authors.get(m.reply_to or "", ""), *m.mentions]
         for target in dict.fromkeys(t for t in targets if t and t != m.author):
             edges.append(charts.Edge(m.author, target))
             pressed[target] += 1

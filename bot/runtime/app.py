@@ -17,6 +17,7 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -88,7 +89,9 @@ class Service:
         scheduler.start()
         self.executor.start()
         started: list[PlatformAdapter] = []
+        dashboard = None
         try:
+            dashboard = await _start_dashboard(runtime)
             for adapter in runtime.adapters.values():
                 await adapter.start(runtime.on_event, Control(runtime))
                 started.append(adapter)
@@ -100,6 +103,8 @@ class Service:
         finally:
             log.info("service_stopping")
             await self.executor.stop()  # first, so no action is in flight on a closing client
+            if dashboard is not None:
+                await dashboard.stop()
             for adapter in reversed(started):
                 with contextlib.suppress(Exception):
                     await adapter.stop()
@@ -137,6 +142,21 @@ class Service:
             loop.add_signal_handler(signal.SIGTERM, stop.set)
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+
+async def _start_dashboard(runtime: Runtime) -> Any:
+    """The moderators' dashboard, in this process and on this store, if the config enables it."""
+    if not runtime.config.dashboard.enabled:
+        return None
+    from bot.dashboard.cli import MissingExtraError, load_server
+
+    try:
+        server = load_server()(runtime.config, runtime.store, lambda: runtime.policies,
+                               runtime.clock)  # fmt: skip
+        await server.start()
+    except (MissingExtraError, OSError) as error:
+        raise StartupError(str(error)) from error
+    return server
 
 
 def build_service(

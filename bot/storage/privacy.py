@@ -105,7 +105,9 @@ def erase_member(
     )
     _scrub_reply_links(session, platform, scrub)
     session.execute(
-        delete(SignInLinkRow).where(SignInLinkRow.platform == platform, SignInLinkRow.member == member)
+        delete(SignInLinkRow).where(
+            SignInLinkRow.platform == platform, SignInLinkRow.member == member
+        )
     )
     session.execute(
         delete(DashboardSessionRow).where(

@@ -96,10 +96,17 @@ class SignIns:
             assert link is not None
             cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             session.add(
-                DashboardSessionRow(token_hash=_hash(cookie), csrf=csrf, platform=link.platform,
-                                    member=link.member, name=link.name,
-                                    communities=list(link.communities), created_at=now,
-                                    expires_at=now + ttl, ended_at=None)  # fmt: skip
+                DashboardSessionRow(
+                    token_hash=_hash(cookie),
+                    csrf=csrf,
+                    platform=link.platform,
+                    member=link.member,
+                    name=link.name,
+                    communities=list(link.communities),
+                    created_at=now,
+                    expires_at=now + ttl,
+                    ended_at=None,
+                )
             )
             moderator = Moderator(link.platform, link.member, link.name, tuple(link.communities))
         return cookie, DashboardSession(moderator, csrf, now + ttl)
@@ -138,4 +145,3 @@ class SignIns:
                 )
             )  # fmt: skip
             return int(links.rowcount) + int(sessions.rowcount)  # type: ignore[attr-defined]
-
