@@ -74,6 +74,7 @@ class Service:
     runtime: Runtime
     executor: Executor
     config_path: Path | None = None
+    dashboard: Any = None  # a bot.dashboard.server.DashboardServer, when enabled
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (or SIGTERM/SIGINT), then shut down cleanly."""
@@ -91,7 +92,12 @@ class Service:
         started: list[PlatformAdapter] = []
         dashboard = None
         try:
-            dashboard = await _start_dashboard(runtime)
+            if self.dashboard is not None:
+                try:
+                    await self.dashboard.start()
+                except OSError as error:
+                    raise StartupError(str(error)) from error
+                dashboard = self.dashboard
             for adapter in runtime.adapters.values():
                 await adapter.start(runtime.on_event, Control(runtime))
                 started.append(adapter)
@@ -144,19 +150,20 @@ class Service:
             loop.add_signal_handler(signal.SIGHUP, self.reload)
 
 
-async def _start_dashboard(runtime: Runtime) -> Any:
-    """The moderators' dashboard, in this process and on this store, if the config enables it."""
+def _dashboard(runtime: Runtime) -> Any:
+    """The moderators' dashboard, in this process and on this store, if the config enables it.
+
+    Built here, before the event loop serves anything: importing the web and plotting libraries
+    takes seconds on a busy machine. ``Service.run`` starts it."""
     if not runtime.config.dashboard.enabled:
         return None
     from bot.dashboard.cli import MissingExtraError, load_server
 
     try:
-        server = load_server()(runtime.config, runtime.store, lambda: runtime.policies,
-                               runtime.clock)  # fmt: skip
-        await server.start()
-    except (MissingExtraError, OSError) as error:
+        return load_server()(runtime.config, runtime.store, lambda: runtime.policies,
+                             runtime.clock)  # fmt: skip
+    except MissingExtraError as error:
         raise StartupError(str(error)) from error
-    return server
 
 
 def build_service(
@@ -201,6 +208,6 @@ def build_service(
     if config.metrics.enabled:
         metrics.serve(config.metrics.host, config.metrics.port)
     runtime = Runtime(config, policies, scorer, store, adapters, metrics=metrics)
-    service = Service(runtime, Executor(runtime), config_path)
+    service = Service(runtime, Executor(runtime), config_path, _dashboard(runtime))
     runtime.reloader = service.reload
     return service
