@@ -18,6 +18,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from PIL import Image
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -101,6 +102,9 @@ async def _pages(base: str, token: str, out: Path, chromium: str) -> list[Path]:
 
 async def _shot(page: object, path: Path) -> Path:
     await page.screenshot(path=str(path), full_page=False)  # type: ignore[attr-defined]
+    # 256 colours are plenty for these pages and keep the committed files small.
+    with Image.open(path) as image:
+        image.convert("RGB").quantize(256).save(path, optimize=True)
     return path
 
 
