@@ -12,9 +12,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters.replay.compare import compare
-from adapters.replay.compare import write_jsonl as compare_jsonl
-from adapters.replay.compare import write_text as compare_text
 from adapters.replay.runner import load, replay, write_jsonl
 from adapters.replay.timeline import render
 from bot.core.engine import Engine
@@ -23,6 +20,9 @@ from bot.core.settings import Policy
 from bot.dashboard import cli as dashboard_cli
 from bot.evaluation import report
 from bot.models.cli import models_app
+from bot.policy.compare import compare
+from bot.policy.compare import write_jsonl as compare_jsonl
+from bot.policy.compare import write_text as compare_text
 from bot.policy.loader import PolicyError, load_policy
 from bot.runtime import commands
 from bot.scoring.embedded import EmbeddedScorer, is_fast

@@ -18,7 +18,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from adapters.replay.compare import Comparison, compare
 from bot.core.events import MessagePosted
 from bot.core.settings import Policy
 from bot.dashboard import pages
@@ -34,6 +33,7 @@ from bot.dashboard.access import (
     visit_token,
 )
 from bot.dashboard.context import Site
+from bot.policy.compare import Comparison, compare
 from bot.policy.loader import PolicyError, load_policy
 from bot.scoring.embedded import EmbeddedScorer
 from bot.storage.schema import Verdict

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from adapters.replay.runner import action_record
-from bot.core.decisions import Decision, recipient
+from bot.core.decisions import Decision, LiftSlowMode, SetSlowMode, recipient
 from bot.core.engine import Engine
 from bot.core.events import Event, MessageEdited, MessagePosted
 from bot.core.scoring import Scorer, Scores
@@ -143,4 +142,14 @@ def _difference(side: str, policy: str, decision: Decision) -> Difference:
     return Difference(side, policy, decision.at, kind_name(decision), str(decision.signal),
                       decision.message_id, recipient(decision),
                       conversation.thread or conversation.channel,
-                      str(action_record(decision)["text"]))  # fmt: skip
+                      _text(decision))  # fmt: skip
+
+
+def _text(decision: Decision) -> str:
+    # What the decision would send, or what it would do (as a replay's timeline words it).
+    if isinstance(decision, SetSlowMode):
+        return (f"Slow mode: one message per member every {decision.seconds} s until "
+                f"{decision.until:%H:%M}.")  # fmt: skip
+    if isinstance(decision, LiftSlowMode):
+        return "Slow mode lifted."
+    return decision.text
