@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 
-.PHONY: demo test check lint bench clean
+.PHONY: demo test check lint bench clean chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,20 @@ $(VENV)/.dev: $(VENV)/.base
 demo: $(VENV)/.base
 	$(BIN)/longform demo
 
-test: $(VENV)/.dev
+# The dashboard's browser tests drive Debian's Chromium (Playwright's own browser download is not
+# used). Root (as CI runs) installs it with apt-get; otherwise the tests skip and say why.
+chromium:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is not installed and cannot be (not root or no apt-get): the dashboard's browser tests will skip"; fi
+
+test: $(VENV)/.dev chromium
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check.sh
+
+# Screenshots of the dashboard's main pages, from the demo conversations (README links them).
+screenshots: $(VENV)/.dev chromium
+	$(BIN)/python scripts/screenshots.py --out docs/dashboard
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/throughput.py

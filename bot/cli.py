@@ -1,4 +1,4 @@
-"""The `longform` command line: replay, demo and check-policy."""
+"""The `longform` command line: replay (and replay --compare), demo, check-policy, dashboard."""
 
 from __future__ import annotations
 
@@ -18,9 +18,13 @@ from adapters.replay.timeline import render
 from bot.core.engine import Engine
 from bot.core.scoring import Scorer
 from bot.core.settings import Policy
+from bot.dashboard import cli as dashboard_cli
 from bot.evaluation import report
 from bot.evaluation.chat import Sampling
 from bot.models.cli import models_app
+from bot.policy.compare import compare
+from bot.policy.compare import write_jsonl as compare_jsonl
+from bot.policy.compare import write_text as compare_text
 from bot.policy.loader import PolicyError, load_policy
 from bot.runtime import commands, digest_command
 from bot.scoring.embedded import EmbeddedScorer, is_fast
@@ -35,6 +39,7 @@ app.command("check-config")(commands.check_config)
 app.command("reload")(commands.reload)
 app.command("erase-member")(commands.erase_member)
 app.command("digest")(digest_command.digest)
+app.command("dashboard")(dashboard_cli.dashboard)
 try:  # discord.py is an optional extra: without it, there is nothing to backfill from
     from adapters.discord.backfill import backfill
 
@@ -132,15 +137,38 @@ def replay_command(
         Path | None, typer.Option(help="Tokenizer and config directory for --checkpoint.")
     ] = None,
     sentence_tier: SentenceTierOption = "auto",
+    compare_with: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--compare",
+            help="Two policies (files or presets), A B: show only the decisions that differ.",
+        ),
+    ] = None,
 ) -> None:
     """Replay recorded conversations through a policy, as if live, and show what it would do."""
     _logs_to_stderr()
     if output_format not in ("text", "jsonl"):
         Console(stderr=True).print("[red]--format must be 'text' or 'jsonl'[/red]")
         raise typer.Exit(2)
-    loaded = _policy(policy)
     choice = DetoxifyChoice(model, model_dir, checkpoint, config_dir)
+    if compare_with is not None:
+        first, second = (_policy(name) for name in compare_with)
+        _compare(files, first, second, output_format, _scorer(scorer, choice, sentence_tier))
+        return
+    loaded = _policy(policy)
     _run(files, loaded, output_format, Console(), _scorer(scorer, choice, sentence_tier))
+
+
+def _compare(files: list[Path], first: Policy, second: Policy, output: str, scorer: Scorer) -> None:
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        Console(stderr=True).print(f"[red]no such file: {', '.join(missing)}[/red]")
+        raise typer.Exit(2)
+    events, bad = load(files)
+    for line in bad:
+        log.warning("bad_line_skipped", file=line.path, line=line.line, problem=line.problem)
+    result = compare(first, second, events, scorer)
+    (compare_jsonl if output == "jsonl" else compare_text)(result, sys.stdout)
 
 
 @app.command()

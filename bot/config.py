@@ -59,6 +59,29 @@ class MetricsConfig(_Section):
     )
 
 
+class DashboardConfig(_Section):
+    enabled: bool = Field(
+        False, description="Serve the moderators' dashboard (a web page; sign-in by chat command)"
+    )
+    listen: str = Field("127.0.0.1", description="Address the dashboard listens on")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        8480, description="Port the dashboard listens on"
+    )
+    public_url: str = Field(
+        "",
+        description="The dashboard's address as moderators reach it (behind a reverse proxy); "
+        "empty: http://listen:port. https makes cookies Secure",
+    )
+    session_hours: Annotated[float, Field(gt=0, le=168)] = Field(
+        12.0, description="How long a sign-in lasts before the moderator must ask for a new link"
+    )
+
+    @property
+    def base_url(self) -> str:
+        """Where sign-in links point, without a trailing slash."""
+        return (self.public_url or f"http://{self.listen}:{self.port}").rstrip("/")
+
+
 class DetoxifyConfig(_Section):
     model: Literal["unbiased", "original", "multilingual"] = Field(
         "unbiased", description="Detoxify model"
@@ -221,6 +244,9 @@ class Config(_Section):
     )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logs")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="Prometheus endpoint")
+    dashboard: DashboardConfig = Field(
+        default_factory=DashboardConfig, description="The moderators' dashboard"
+    )
     scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Hostility scoring")
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Executing decisions")
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Timed work")

@@ -43,6 +43,7 @@ def test_example_config_documents_every_setting() -> None:
             "storage",
             "logging",
             "metrics",
+            "dashboard",
             "scoring",
             "outbox",
             "scheduler",

@@ -236,7 +236,7 @@ async def test_slash_commands_check_permissions_and_reach_the_service(
         assert len(server.sent_messages(Ids.MOD_ALERTS)) == 3  # the digest, in parts
         commands = server.requests_to("PUT", f"/applications/*/guilds/{Ids.GUILD}/commands")[0]
         assert {o["name"] for o in commands.json[0]["options"]} == {
-            "status", "mode", "policy", "move", "why", "optout"
+            "status", "mode", "policy", "move", "why", "optout", "dashboard"
         }  # fmt: skip
 
 

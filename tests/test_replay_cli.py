@@ -70,3 +70,27 @@ def test_demo_runs() -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0
     assert "pile_on" in result.stdout
+
+
+def test_compare_shows_only_the_decisions_that_differ_in_text_and_jsonl() -> None:
+    demo = str(DEMO / "01_pile_on_clinician.jsonl")
+    base = ["replay", "--compare", "professional", "strict", demo, "--sentence-tier", "off"]
+    as_json = runner.invoke(app, [*base, "--format", "jsonl"])
+    assert as_json.exit_code == 0, as_json.output
+    summary, *records = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert summary["type"] == "summary"
+    assert (summary["a"], summary["b"]) == ("professional", "strict")
+    assert summary["differences"] == len(records) > 0
+    assert {r["only_in"] for r in records} <= {"A", "B"}
+    assert {"B"} <= {r["only_in"] for r in records}  # strict notices the pile-on earlier
+    assert all(set(r) == {"type", "only_in", "policy", "at", "action", "signal", "message",
+                          "to", "conversation", "text"} for r in records)  # fmt: skip
+    as_text = runner.invoke(app, base)
+    assert as_text.exit_code == 0, as_text.output
+    lines = as_text.stdout.splitlines()
+    assert lines[0].startswith("A = professional: ")
+    assert f"{len(records)} decisions differ:" in lines[1]
+    assert len([line for line in lines if line.startswith("  only ")]) == len(records)
+    same = runner.invoke(app, ["replay", "--compare", "strict", "strict", demo,
+                               "--sentence-tier", "off"])  # fmt: skip
+    assert "Both policies make the same decisions." in same.stdout

@@ -256,6 +256,7 @@ async def test_commands_are_registered_and_answer_in_the_group(
             "policy",
             "why",
             "optout",
+            "dashboard",
         ]
         server.user_sends(FORUM, USERS["dr_sato"], "/status", thread_id=thread)
         server.user_sends(FORUM, USERS["dr_sato"], "/mode shadow", thread_id=thread)

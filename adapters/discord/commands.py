@@ -1,7 +1,8 @@
 """The ``/longform`` slash commands. Every answer is ephemeral.
 
-Moderators (Manage Server, Manage Messages or Manage Threads): ``status``, ``policy show`` and
-``move`` (open a long-form space for the current thread by hand). Admins (Manage Server): ``mode
+Moderators (Manage Server, Manage Messages or Manage Threads): ``status``, ``policy show``,
+``move`` (open a long-form space for the current thread by hand) and ``dashboard`` (a one-time
+sign-in link to the dashboard, scoped to every configured guild they moderate). Admins (Manage Server): ``mode
 shadow|live`` and ``policy reload``. Everyone: ``why`` (why Longform acted on a message, given its
 link or id) and ``optout`` (no more private notes; ``enabled:False`` to have them again). The
 commands are registered per configured guild at start-up, so they appear at once.
@@ -112,6 +113,29 @@ class LongformCommands(app_commands.Group):
             return "Opening a long-form space for this thread; a link will appear here shortly."
 
         await self._answer(interaction, work, is_moderator, "Manage Messages")
+
+    @app_commands.command(description="A private one-time link to Longform's dashboard.")
+    async def dashboard(self, interaction: discord.Interaction) -> None:
+        async def work(community: Community) -> str:
+            user_id, name = who(interaction)
+            moderated = [community.key, *self._moderated_elsewhere(interaction)]
+            link = await self.control.dashboard_link(PLATFORM, user_id, moderated, name)
+            return texts.dashboard_link(link, len(moderated))
+
+        await self._answer(interaction, work, is_moderator, "Manage Messages")
+
+    def _moderated_elsewhere(self, interaction: discord.Interaction) -> list[str]:
+        """The other configured guilds where Discord says the member may moderate."""
+        found = []
+        for guild_id, other in self.executor.known.items():
+            guild = self.executor.client.get_guild(guild_id)
+            member = None if guild is None else guild.get_member(interaction.user.id)
+            if guild_id == interaction.guild_id or member is None:
+                continue
+            perms = member.guild_permissions
+            if perms.manage_guild or perms.manage_messages or perms.manage_threads:
+                found.append(other.key)
+        return found
 
     @app_commands.command(description="Why did Longform act on a message?")
     @app_commands.describe(message="The message's link or id")

@@ -134,3 +134,10 @@ def explanation(reason: str, evidence: str, scores: Sequence[tuple[str, float]])
         parts.append("Scores: " + ", ".join(f"{n} {v:.2f}" for n, v in scores[:3]) + ".")
     parts.append(FOOTER)
     return clip(" ".join(parts))
+
+
+def dashboard_link(url: str, communities: int) -> str:
+    """The private answer to ``/longform dashboard`` (the angle brackets stop a link preview)."""
+    scope = "this server" if communities == 1 else f"the {communities} servers you moderate"
+    return (f"Your sign-in link to Longform's dashboard for {scope}: <{url}>\n"
+            "It works once, for 10 minutes. Do not share it: it signs in as you.")  # fmt: skip

@@ -1,5 +1,6 @@
 """The bot's commands, registered with ``setMyCommands``: ``/status``, ``/mode``, ``/policy``,
-``/why``, ``/optout``, and ``/start`` (which also opens a private prompt from its deep link).
+``/why``, ``/optout``, ``/dashboard`` (a private sign-in link for group admins), and ``/start``
+(which also opens a private prompt from its deep link).
 
 In a served group, or in its moderators' chat, a command concerns that community. ``/mode`` changes
 something, so only the group's admins may use it; the others only read. ``/why`` answers in reply to
@@ -14,7 +15,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import structlog
-from telegram import BotCommand, Message, Update
+from telegram import BotCommand, LinkPreviewOptions, Message, Update
+from telegram.error import Forbidden
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes
 
 from adapters.telegram import keyboards, texts
@@ -33,6 +35,7 @@ COMMANDS = (
     BotCommand("policy", "The policy in force and its main thresholds"),
     BotCommand("why", "Reply to a message: why Longform acted on it"),
     BotCommand("optout", "Stop private notes from Longform (/optout off to undo)"),
+    BotCommand("dashboard", "A private sign-in link to Longform's dashboard (group admins)"),
 )
 OUTSIDE = "Use this command in a group Longform serves (or in its moderators' chat)."
 Command = Callable[["Commands", Message, list[str], Community | None], Awaitable[str]]
@@ -120,6 +123,33 @@ class Commands:
             return f"Longform may send you private notes again {scope}."
         return f"Longform will send you no more private notes {scope}. Send /optout off to undo."
 
+    async def dashboard(
+        self, message: Message, args: list[str], community: Community | None
+    ) -> str:
+        """``/dashboard``: a one-time sign-in link, sent privately, for the groups the member
+        administers (asked of Telegram for every served group). Never posted in a group."""
+        user = message.from_user
+        assert user is not None
+        moderated = [c.key for c in self.executor.known.values()
+                     if await self._administers(c.chat_id, user.id)]  # fmt: skip
+        if not moderated:
+            return "Only admins of a group Longform serves can open the dashboard."
+        link = await self.control.dashboard_link(PLATFORM, str(user.id), moderated, user.full_name)
+        try:
+            await self.executor.bot.send_message(
+                user.id, texts.dashboard_link(link, len(moderated)),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )  # fmt: skip
+        except Forbidden:
+            return texts.DASHBOARD_START_FIRST
+        return "" if message.chat.type == "private" else texts.DASHBOARD_SENT
+
+    async def _administers(self, chat_id: int, user_id: int) -> bool:
+        try:
+            return await self.buttons.is_admin(chat_id, user_id)
+        except PLATFORM_ERRORS:  # not a member there, or the group is gone: not theirs
+            return False
+
     async def start(self, message: Message, args: list[str], community: Community | None) -> str:
         """``/start [p<key>]`` in private: deliver the private prompt the deep link points to."""
         if message.chat.type != "private":
@@ -149,4 +179,5 @@ _COMMANDS: dict[str, Command] = {
     "why": Commands.why,
     "optout": Commands.optout,
     "start": Commands.start,
+    "dashboard": Commands.dashboard,
 }

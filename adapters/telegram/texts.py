@@ -38,6 +38,11 @@ WELCOME = (
     "never remove anything: moderators decide. Send /optout to stop private notes from me."
 )
 GONE = "This note is too old: Longform no longer has it."
+DASHBOARD_SENT = "I sent you a private sign-in link to the dashboard."
+DASHBOARD_START_FIRST = (
+    "I cannot write to you privately yet: open a private chat with me, send /start, then send "
+    "/dashboard there."
+)
 NOT_YOURS = "This note was meant for another member, so it stays private to them."
 ASK_SLOW_MODE = (
     "Please set slow mode in {place}: one message every {seconds} s until {until} (group "
@@ -107,3 +112,10 @@ def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
 def lines(parts: Iterable[str | None]) -> str:
     """The non-empty parts, one per line."""
     return "\n".join(part for part in parts if part)
+
+
+def dashboard_link(url: str, communities: int) -> str:
+    """The private message carrying a dashboard sign-in link."""
+    scope = "your group" if communities == 1 else f"the {communities} groups you administer"
+    return (f"Your sign-in link to Longform's dashboard for {scope}:\n{url}\n"
+            "It works once, for 10 minutes. Do not share it: it signs in as you.")  # fmt: skip

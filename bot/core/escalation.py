@@ -78,6 +78,11 @@ class EscalationDetector:
         self._recent: deque[_Recent] = deque(maxlen=_RECENT)
         self._exchange = _Exchange()
 
+    @property
+    def score(self) -> float:
+        """The heat score (0..1) as of the last message added: what ``add`` compared last."""
+        return self._previous_score
+
     def add(
         self,
         at: datetime,

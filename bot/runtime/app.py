@@ -17,6 +17,7 @@ import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -68,6 +69,7 @@ class Service:
     runtime: Runtime
     executor: Executor
     config_path: Path | None = None
+    dashboard: Any = None  # a bot.dashboard.server.DashboardServer, when enabled
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (or SIGTERM/SIGINT), then shut down cleanly."""
@@ -84,7 +86,14 @@ class Service:
         scheduler.start()
         self.executor.start()
         started: list[PlatformAdapter] = []
+        dashboard = None
         try:
+            if self.dashboard is not None:
+                try:
+                    await self.dashboard.start()
+                except OSError as error:
+                    raise StartupError(str(error)) from error
+                dashboard = self.dashboard
             for adapter in runtime.adapters.values():
                 await adapter.start(runtime.on_event, Control(runtime))
                 started.append(adapter)
@@ -98,6 +107,8 @@ class Service:
             scheduler.pause()  # no job starts now; those running finish before what they use closes
             await running.settle(_JOBS_GRACE_S)
             await self.executor.stop()  # first, so no action is in flight on a closing client
+            if dashboard is not None:
+                await dashboard.stop()
             for adapter in reversed(started):
                 with contextlib.suppress(Exception):
                     await adapter.stop()
@@ -135,6 +146,22 @@ class Service:
             loop.add_signal_handler(signal.SIGTERM, stop.set)
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+
+def _dashboard(runtime: Runtime) -> Any:
+    """The moderators' dashboard, in this process and on this store, if the config enables it.
+
+    Built here, before the event loop serves anything: importing the web and plotting libraries
+    takes seconds on a busy machine. ``Service.run`` starts it."""
+    if not runtime.config.dashboard.enabled:
+        return None
+    from bot.dashboard.cli import MissingExtraError, load_server
+
+    try:
+        return load_server()(runtime.config, runtime.store, lambda: runtime.policies,
+                             runtime.clock)  # fmt: skip
+    except MissingExtraError as error:
+        raise StartupError(str(error)) from error
 
 
 def build_service(
@@ -178,6 +205,6 @@ def build_service(
     if config.metrics.enabled:
         metrics.serve(config.metrics.host, config.metrics.port)
     runtime = Runtime(config, policies, scorer, store, adapters, metrics=metrics)
-    service = Service(runtime, Executor(runtime), config_path)
+    service = Service(runtime, Executor(runtime), config_path, _dashboard(runtime))
     runtime.reloader = service.reload
     return service

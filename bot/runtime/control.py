@@ -1,5 +1,5 @@
 """What adapters may ask of the running service: explanations, feedback, opt-outs, mode, policy,
-and moderator-requested actions. One seam, so that platform code never reaches into storage.
+dashboard sign-in links, and moderator-requested actions. One seam, so that platform code never reaches into storage.
 
 Buttons and commands carry a decision's idempotency key (32 hex characters, short enough for a
 Telegram callback) and come back here with it. Every method is safe to call from the event loop
@@ -167,6 +167,27 @@ class Control:
         if reload is None:
             raise ControlError("This service was started without a config file to reload from.")
         return await asyncio.to_thread(reload)
+
+    async def dashboard_link(
+        self, platform: str, member: str, communities: list[str], name: str = ""
+    ) -> str:
+        """A one-time sign-in link to the dashboard for ``member``, who moderates
+        ``communities`` (as the platform says); only served communities count."""
+        section = self.runtime.config.dashboard
+        if not section.enabled:
+            raise ControlError("The dashboard is not enabled: the operator can turn it on with "
+                               "[dashboard] enabled = true in Longform's config.")  # fmt: skip
+        served = [c for c in communities if self._served(c)]
+        if not served:
+            raise ControlError("Only moderators of a community Longform serves can open the "
+                               "dashboard.")  # fmt: skip
+        token = await asyncio.to_thread(self.runtime.store.signins.issue, platform, member,
+                                        served, now=self.runtime.clock(), name=name)  # fmt: skip
+        return f"{section.base_url}/signin?token={token}"
+
+    def _served(self, community: str) -> bool:
+        platform, raw = split_community(community)
+        return self.runtime.config.community(platform, raw) is not None
 
     async def request(self, decision: Decision) -> None:
         """A moderator asked for ``decision`` (open long form, slow mode): into the outbox."""

@@ -1,7 +1,8 @@
 """Erasing a member and purging old data: the only paths that change history.
 
 How it works, and the choice made for the audit. ``erase_member`` deletes what is the member's
-own (their preferences and their logged messages, text and all). The audit is append-only and
+own (their preferences, their logged messages, text and all, and their dashboard sign-in links and
+sessions); other members' messages that replied to or mentioned them name the marker instead. The audit is append-only and
 must keep saying *that* Longform acted, *when*, *where* and *on which messages*, so its rows stay,
 with their ids, evidence and outcomes; but wherever the member is named (``recipient``, or a
 whole word in ``reason`` or ``detail``) the member id is replaced by a marker
@@ -31,7 +32,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Text, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.decisions import Decision, recipient
@@ -40,12 +41,14 @@ from bot.storage.audit import MAINTENANCE, AuditEntry, add_entry
 from bot.storage.outbox import provenance_of
 from bot.storage.schema import (
     AuditRow,
+    DashboardSessionRow,
     FeedbackRow,
     MemberPrefRow,
     MessageLogRow,
     OutboxRow,
     OutboxState,
     Outcome,
+    SignInLinkRow,
 )
 
 _PEOPLE_FIELDS = frozenset({"member", "participants"})
@@ -110,6 +113,17 @@ def erase_member(
             delete(MessageLogRow).where(
                 MessageLogRow.platform == platform, MessageLogRow.author == member
             )
+        )
+    )
+    _scrub_reply_links(session, platform, scrub)
+    session.execute(
+        delete(SignInLinkRow).where(
+            SignInLinkRow.platform == platform, SignInLinkRow.member == member
+        )
+    )
+    session.execute(
+        delete(DashboardSessionRow).where(
+            DashboardSessionRow.platform == platform, DashboardSessionRow.member == member
         )
     )
     # Feedback counts stay right: only who gave it is replaced.
@@ -189,6 +203,24 @@ class _Scrubber:
             elif f.name in _PEOPLE_FIELDS:
                 changes[f.name] = self.person(value)
         return replace(decision, **changes)
+
+
+def _scrub_reply_links(session: Session, platform: str, scrub: _Scrubber) -> None:
+    """Other members' messages keep who they answered or named, as the marker."""
+    member = scrub.member
+    session.execute(
+        update(MessageLogRow)
+        .where(MessageLogRow.platform == platform, MessageLogRow.reply_to_author == member)
+        .values(reply_to_author=scrub.marker)
+        .execution_options(synchronize_session=False)
+    )
+    query = select(MessageLogRow).where(
+        MessageLogRow.platform == platform,
+        MessageLogRow.mentions.is_not(None),
+        cast(MessageLogRow.mentions, Text).contains(member, autoescape=True),
+    )
+    for row in session.scalars(query):
+        row.mentions = [scrub.person(name) for name in row.mentions or ()]
 
 
 def _outbox_rows(session: Session, platform: str) -> list[OutboxRow]:

@@ -103,6 +103,9 @@ class LoggedMessage:
     at: datetime
     scores: dict[str, float]
     text: str | None
+    reply_to: str | None = None
+    reply_to_author: str | None = None
+    mentions: tuple[str, ...] = ()
 
 
 class MessageLog:
@@ -132,6 +135,8 @@ class MessageLog:
                     )
                     session.add(row)
                 row.scores, row.text = dict(scores), message.text
+                row.reply_to, row.reply_to_author = message.reply_to, message.reply_to_author
+                row.mentions = list(message.mentions) or None
 
     def forget_message(self, platform: str, message_id: str) -> bool:
         """Drop the text of a deleted message (id and scores stay); True if it was logged."""
@@ -170,8 +175,9 @@ class MessageLog:
 def _logged(row: MessageLogRow) -> LoggedMessage:
     key = ConversationKey(row.community, row.channel, row.thread)
     return LoggedMessage(
-        row.platform, row.message_id, key, row.author, row.at, dict(row.scores), row.text
-    )
+        row.platform, row.message_id, key, row.author, row.at, dict(row.scores), row.text,
+        row.reply_to, row.reply_to_author, tuple(row.mentions or ()),
+    )  # fmt: skip
 
 
 class FeedbackLog:

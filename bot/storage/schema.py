@@ -117,6 +117,10 @@ class AuditRow(Base):
         CheckConstraint(_one_of("outcome", Outcome), name="outcome"),
         Index("ix_audit_at", "at"),
         Index("ix_audit_decision_key", "decision_key"),
+        # The dashboard's pages: one community's rows by time (newest first, paged), and its
+        # counts by day, signal and outcome read from the index alone.
+        Index("ix_audit_community_at", "community", "at", "signal", "outcome"),
+        Index("ix_audit_community_message", "community", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
@@ -208,6 +212,10 @@ class MessageLogRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     scores: Mapped[Any] = mapped_column(JSON)
     text: Mapped[str | None] = mapped_column(Text)
+    # Who a message answered or named: the dashboard's reply graph. Erasing a member scrubs them.
+    reply_to: Mapped[str | None] = mapped_column(String(128))
+    reply_to_author: Mapped[str | None] = mapped_column(String(128))
+    mentions: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
 class FeedbackRow(Base):
@@ -217,6 +225,8 @@ class FeedbackRow(Base):
     __table_args__ = (
         # No "audit_id or message_id" check: purging an audit row sets audit_id to NULL.
         CheckConstraint(_one_of("verdict", Verdict), name="verdict"),
+        Index("ix_feedback_community", "community", "signal"),
+        Index("ix_feedback_message", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
@@ -252,3 +262,36 @@ class JournalRow(Base):
     member: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[Any] = mapped_column(JSON)
+
+
+class SignInLinkRow(Base):
+    """A one-time dashboard sign-in link; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "dashboard_links"
+    __table_args__ = (Index("ix_dashboard_links_expires", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    member: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128))
+    communities: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DashboardSessionRow(Base):
+    """A signed-in moderator's dashboard session; only the SHA-256 of its cookie is stored."""
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (Index("ix_dashboard_sessions_expires", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(32))
+    member: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128))
+    communities: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -3,7 +3,7 @@
 How it works: :meth:`Store.open` turns a URL (or a bare file path, meaning SQLite) into an
 engine, migrates the database to the newest revision this code knows, and hands out small
 repositories (``audit``, ``outbox``, ``states``, ``prefs``, ``messages``, ``feedback``,
-``journal``). The API
+``journal``, ``signins``). The API
 is synchronous and thread-safe: the runtime calls it through ``asyncio.to_thread``. Every method
 is one transaction. On SQLite the file runs in WAL mode with foreign keys on, and every
 transaction starts with ``BEGIN IMMEDIATE``, so concurrent writers queue (for up to 30 s) instead
@@ -34,6 +34,7 @@ from bot.storage.errors import StorageError
 from bot.storage.journal import Journal
 from bot.storage.outbox import Outbox
 from bot.storage.records import EngineStates, FeedbackLog, MemberPrefs, MessageLog
+from bot.storage.signin import SignIns
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _FORMS = "sqlite:///path/to/longform.db, a file path, or postgresql+psycopg://user@host:5432/db"
@@ -55,6 +56,8 @@ class Store:
         self.messages = MessageLog(self._sessions)
         self.feedback = FeedbackLog(self._sessions)
         self.journal = Journal(self._sessions)
+        self.signins = SignIns(self._sessions)
+        self.sessions = self._sessions  # read-only queries (the dashboard's pages)
 
     @classmethod
     def open(cls, url: str, *, erase_salt: bytes | None = None) -> Store:
