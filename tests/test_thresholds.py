@@ -116,7 +116,8 @@ def test_engine_pile_on_fires_at_the_min_authors_th_distinct_replier() -> None:
             for i in range(min_authors + 1)
         ]  # fmt: skip
         fired = [i for i, s in enumerate(signals) if Signal.PILE_ON in s]
-        assert fired and fired[0] == min_authors - 1, (min_authors, signals)
+        assert fired, (min_authors, signals)
+        assert fired[0] == min_authors - 1, (min_authors, signals)
 
 
 # -- pile-on: detect_at and full_pressure ---------------------------------------------------------
