@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 
-.PHONY: demo test check lint bench clean
+.PHONY: demo test check lint bench mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ demo: $(VENV)/.base
 
 test: $(VENV)/.dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check.sh
+
+# Mutation testing of the core, storage, runtime and the adapters' execute/button modules, two
+# mutants at a time; the report of survivors is .mutation/report.md. A sample of one group:
+# make mutation MUTATION_ARGS="core --sample 100 --seed 18". See tests/README.md.
+mutation: $(VENV)/.dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/mutation.py $(MUTATION_ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/throughput.py
