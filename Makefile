@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 
-.PHONY: demo test check lint bench clean chromium screenshots
+.PHONY: demo test check lint bench mutation clean chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: $(VENV)/.dev chromium
 # Screenshots of the dashboard's main pages, from the demo conversations (README links them).
 screenshots: $(VENV)/.dev chromium
 	$(BIN)/python scripts/screenshots.py --out docs/dashboard
+
+# Mutation testing of the core, storage, runtime and the adapters' execute/button modules, two
+# mutants at a time; the report of survivors is .mutation/report.md. A sample of one group:
+# make mutation MUTATION_ARGS="core --sample 100 --seed 18". See tests/README.md.
+mutation: $(VENV)/.dev
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/mutation.py $(MUTATION_ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/throughput.py

@@ -139,8 +139,12 @@ async def serving(server: FakeTelegramServer, cfg: Config, opts: TelegramOptions
         if running.done():
             await running  # raises the start-up error
         yield served
-        with contextlib.suppress(AssertionError):
-            await server.wait_until_delivered(timeout=2)
+        try:  # a test that queued an update the bot never took has not tested what it says
+            await server.wait_until_delivered(timeout=10)
+        except AssertionError as error:
+            raise AssertionError(
+                f"the bot never confirmed every update the test queued: {error}"
+            ) from None
     finally:
         stop.set()
         await asyncio.wait([running])

@@ -90,7 +90,7 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
 def test_tokens_come_from_the_named_environment_variables() -> None:
     config = Config.model_validate({"discord": {"enabled": True, "token_env": "MY_DISCORD"},
                                     "telegram": {"enabled": True}})  # fmt: skip
-    with pytest.raises(ConfigError) as raised:
+    with pytest.raises(ConfigError, match="LONGFORM_TELEGRAM_TOKEN is not set") as raised:
         tokens(config, {"MY_DISCORD": "abc"})
     assert "LONGFORM_TELEGRAM_TOKEN is not set" in str(raised.value)
     assert "telegram.token_env" in str(raised.value)

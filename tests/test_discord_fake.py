@@ -167,7 +167,7 @@ async def test_dm_to_a_member_with_closed_dms_raises_forbidden(
     assert cleo is not None
     assert ana is not None
 
-    with pytest.raises(discord.Forbidden) as refused:
+    with pytest.raises(discord.Forbidden, match="Cannot send messages to this user") as refused:
         await cleo.send("A gentle note about tone.")
     await ana.send("A gentle note about tone.")
     await discord_server.send_dm(Ids.ANA, "Thanks, fair point.")
@@ -186,7 +186,7 @@ async def test_slow_mode_is_set_validated_and_reaches_the_cache(
     assert isinstance(channel, discord.TextChannel)
 
     await channel.edit(slowmode_delay=120)
-    with pytest.raises(discord.HTTPException) as too_slow:
+    with pytest.raises(discord.HTTPException, match="Must be between 0 and 21600") as too_slow:
         await channel.edit(slowmode_delay=21601)
     await discord_server.wait_for(lambda: channel.slowmode_delay == 120)
 
@@ -248,9 +248,9 @@ async def test_forced_403_and_hang_surface_as_errors(
     discord_server.fail_next("POST", "/channels/*/messages", 403)
     discord_server.hang_next("POST", "/channels/*/messages", 30)
 
-    with pytest.raises(discord.Forbidden) as forbidden:
+    with pytest.raises(discord.Forbidden, match="Missing Permissions") as forbidden:
         await channel.send("nope")
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"^$"):  # wait_for's own: no message, the type says it
         await asyncio.wait_for(channel.send("slow"), 0.2)
 
     assert forbidden.value.code == 50013
@@ -261,7 +261,7 @@ async def test_missing_message_content_intent_closes_4014(
 ) -> None:
     discord_server.settings.require_message_content = True
 
-    with pytest.raises(discord.PrivilegedIntentsRequired):
+    with pytest.raises(discord.PrivilegedIntentsRequired, match="requesting privileged intents"):
         await discord_client(build_client(discord.Intents.default()))
 
     assert discord_server.gateway.close_codes == [4014]
@@ -270,7 +270,7 @@ async def test_missing_message_content_intent_closes_4014(
 async def test_bad_token_fails_login(
     discord_server: FakeDiscordServer, discord_client: StartClient
 ) -> None:
-    with pytest.raises(discord.LoginFailure):
+    with pytest.raises(discord.LoginFailure, match="Improper token has been passed"):
         await discord_client(token="not-the-token")
 
     assert discord_server.requests[0].status == 401
@@ -281,7 +281,7 @@ async def test_gateway_rejects_a_revoked_token_with_4004(
 ) -> None:
     discord_server.settings.token = "rotated"
 
-    with pytest.raises(discord.ConnectionClosed) as closed:
+    with pytest.raises(discord.ConnectionClosed, match="WebSocket closed with 4004") as closed:
         await discord_client()
 
     assert closed.value.code == 4004

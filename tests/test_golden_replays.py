@@ -1,10 +1,15 @@
 """Golden replays: the bundled conversations through the default preset, compared with stored output.
 
+Each golden file is replay's own output followed by one summary line the test adds (events read,
+detections, actions), so a conversation where nothing fires still has a golden file that says how
+much was read: an empty file could not tell "nothing fired" from "nothing was replayed".
+
 Regenerate after an intended change with `LONGFORM_REGENERATE_GOLDEN=1 pytest tests/test_golden_replays.py`,
 then review the diff of tests/golden/ before committing.
 """
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -24,7 +29,10 @@ def _replayed(path: Path) -> str:
     events, _ = load([path])
     out = io.StringIO()
     write_jsonl(replay(Engine(load_policy("professional"), EmbeddedScorer()), events), out)
-    return out.getvalue()
+    kinds = [json.loads(line)["type"] for line in out.getvalue().splitlines()]
+    summary = {"type": "summary", "events": len(events), "detections": kinds.count("detection"),
+               "actions": kinds.count("action")}  # fmt: skip
+    return out.getvalue() + json.dumps(summary) + "\n"
 
 
 @pytest.mark.parametrize("conversation", CONVERSATIONS, ids=lambda p: p.stem)
@@ -34,4 +42,6 @@ def test_replay_matches_golden(conversation: Path) -> None:
     if os.environ.get("LONGFORM_REGENERATE_GOLDEN"):
         golden.write_text(actual, encoding="utf-8")
     assert golden.exists(), f"{golden} missing: regenerate with LONGFORM_REGENERATE_GOLDEN=1"
-    assert actual == golden.read_text(encoding="utf-8")
+    stored = golden.read_text(encoding="utf-8")
+    assert stored.strip(), f"{golden} is empty: regenerate with LONGFORM_REGENERATE_GOLDEN=1"
+    assert actual == stored

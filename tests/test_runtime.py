@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from bot.runtime.app import Service, StartupError, build_service
 from bot.runtime.platform import ActionResult
 from bot.storage.records import ALL_COMMUNITIES
 from tests.runtime_support import actions, recent_lines, service_config
+from tests.waiting import eventually
 
 
 async def _serve_until_quiet(service: Service, inbox_lines: list[str], inbox: Path) -> None:
@@ -25,14 +26,15 @@ async def _serve_until_quiet(service: Service, inbox_lines: list[str], inbox: Pa
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
     replay = service.runtime.adapters["replay"]
-    for _ in range(200):  # until every line is judged and the outbox is empty
-        await asyncio.sleep(0.05)
-        position = inbox.with_name("actions.jsonl.inbox-position")
-        done = (
-            position.exists() and json.loads(position.read_text())["offset"] == inbox.stat().st_size
-        )
-        if done and await service.executor.run_due() == 0:
-            break
+    position = inbox.with_name("actions.jsonl.inbox-position")
+
+    async def quiet() -> bool:  # every line judged, and nothing left to execute
+        done = position.exists() and json.loads(position.read_text())["offset"] == inbox.stat().st_size
+        return done and await service.executor.run_due() == 0
+
+    await eventually(
+        quiet, within=60, what="the service judging the whole inbox and emptying the outbox"
+    )
     stop.set()
     try:  # a shutdown that hangs fails here, with every task's stack, instead of hanging CI
         await asyncio.wait_for(asyncio.shield(running), 60)
@@ -81,13 +83,11 @@ async def test_the_executor_stops_even_when_woken_as_it_is_stopped(tmp_path: Pat
     service = build_service(service_config(tmp_path))
     service.executor.start()
     wakeup = service.runtime.wakeup
-    for _ in range(
-        500
-    ):  # until the executor is idle, waiting to be woken (asyncio.Event's own list)
-        if wakeup._waiters:  # type: ignore[attr-defined]
-            break
-        await asyncio.sleep(0.01)
-    assert wakeup._waiters  # type: ignore[attr-defined]
+    await eventually(  # the executor idle, waiting to be woken (asyncio.Event's own list)
+        lambda: bool(wakeup._waiters),  # type: ignore[attr-defined]
+        within=10,
+        what="the executor waiting on its wakeup event",
+    )
     running = service.executor._task
     assert running is not None
     wakeup.set()
@@ -158,6 +158,8 @@ async def test_failures_are_retried_recorded_and_never_stop_the_loop(tmp_path: P
                             replay={"enabled": False})  # fmt: skip
     service = build_service(config, extra_adapters={"replay": flaky})  # type: ignore[dict-item]
     runtime = service.runtime
+    clock = [datetime.now(UTC)]
+    runtime.clock = lambda: clock[0]  # retries fall due when the test moves the clock, not by sleep
     await runtime.open()
     try:
         for line in recent_lines("01_pile_on_clinician.jsonl"):
@@ -165,9 +167,12 @@ async def test_failures_are_retried_recorded_and_never_stop_the_loop(tmp_path: P
             if hasattr(event, "community"):
                 event = replace(event, community=f"replay:{event.community}")
             await runtime.on_event(event)
-        for _ in range(20):
+        for _ in range(20):  # each round: whatever is due, then a second later
             await service.executor.run_due()
-            await asyncio.sleep(0.03)
+            if runtime.store.outbox.pending() == 0:
+                break
+            clock[0] += timedelta(seconds=1)
+        assert runtime.store.outbox.pending() == 0, "decisions still pending after 20 s of retries"
     finally:
         await runtime.close()
     outcomes = [e.outcome for e in runtime.store.audit.entries()]

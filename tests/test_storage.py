@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import threading
 import typing
 import uuid
@@ -188,16 +189,19 @@ def test_codec_round_trip_is_exact_for_any_decision(decision: Decision) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "problem"),
     [
-        {"_v": 2, "_kind": "post_notice"},
-        {"_v": 1, "_kind": "ban_member"},
-        {**codec.encode(notice()), "severity": "high"},
-        {k: v for k, v in codec.encode(notice()).items() if k != "text"},
+        ({"_v": 2, "_kind": "post_notice"}, "unsupported decision format version 2"),
+        ({"_v": 1, "_kind": "ban_member"}, "unknown decision kind 'ban_member'"),
+        ({**codec.encode(notice()), "severity": "high"}, "post_notice.severity: "),
+        (
+            {k: v for k, v in codec.encode(notice()).items() if k != "text"},
+            "post_notice: missing field 'text'",
+        ),
     ],
 )
-def test_codec_rejects_what_it_cannot_read(payload: dict[str, object]) -> None:
-    with pytest.raises(codec.CodecError):
+def test_codec_rejects_what_it_cannot_read(payload: dict[str, object], problem: str) -> None:
+    with pytest.raises(codec.CodecError, match=re.escape(problem)):
         codec.decode(payload)
 
 
@@ -361,7 +365,7 @@ def test_audit_entries_round_trip_and_cannot_be_changed(store: Store) -> None:
     assert entry is not None
     assert entry.at.tzinfo is UTC
     assert entry.place == "t1"
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'detail'"):
         entry.detail = "rewritten"  # type: ignore[misc]
 
 
@@ -564,7 +568,7 @@ def test_open_refuses_a_newer_schema(database_url: str) -> None:
 def test_open_names_the_url_and_the_fix_when_unreachable() -> None:
     pytest.importorskip("psycopg", reason="the PostgreSQL driver: pip install 'psycopg[binary]'")
     url = "postgresql://nobody:secret@127.0.0.1:1/longform"
-    with pytest.raises(StorageError) as caught:
+    with pytest.raises(StorageError, match="cannot open the database") as caught:
         Store.open(url)
     message_text = str(caught.value)
     assert "postgresql+psycopg://nobody:***@127.0.0.1:1/longform" in message_text

@@ -173,7 +173,7 @@ async def test_bot_creates_a_forum_topic_and_posts_into_it(
     assert telegram_server.sent_messages(FORUM, thread_id=topic.message_thread_id)[0]["text"] == (
         "Continue here, slowly."
     )
-    with pytest.raises(UserCannotPostError):
+    with pytest.raises(UserCannotPostError, match="cannot post in chat"):
         telegram_server.user_sends(FORUM, ANA, "let me in", thread_id=topic.message_thread_id)
     with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
         await bot.send_message(FORUM, "lost", message_thread_id=999)
@@ -213,7 +213,7 @@ async def test_restriction_with_until_date_is_recorded_and_enforced(
     member = await bot.get_chat_member(FORUM, BEN.id)
     assert member.status == "restricted"
     assert member.until_date == until
-    with pytest.raises(UserCannotPostError):
+    with pytest.raises(UserCannotPostError, match="cannot post in chat"):
         telegram_server.user_sends(FORUM, BEN, "one more thing")
     telegram_server.user_sends(FORUM, ANA, "others still can")
 
@@ -225,7 +225,7 @@ async def test_forced_429_surfaces_as_retry_after(
     bot = (await run_telegram_app()).app.bot
     telegram_server.fail_next("sendMessage", 429, retry_after=7)
 
-    with pytest.raises(RetryAfter) as raised:
+    with pytest.raises(RetryAfter, match=r"Flood control exceeded\. Retry in 0:00:07") as raised:
         await bot.send_message(FORUM, "hello")
 
     assert raised.value.retry_after == dt.timedelta(seconds=7)
@@ -244,18 +244,18 @@ async def test_forced_errors_and_delays_map_to_ptb_exceptions(
 
     with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
         await bot.delete_message(FORUM, 1)
-    with pytest.raises(TimedOut):
+    with pytest.raises(TimedOut, match="Timed out"):
         await bot.send_message(FORUM, "slow", read_timeout=0.1)
     with pytest.raises(BadRequest, match=r"(?i)Character '\.' is reserved"):
         await bot.send_message(FORUM, "Calm down.", parse_mode="MarkdownV2")
-    with pytest.raises(EndPointNotFound):
+    with pytest.raises(EndPointNotFound, match=r"Endpoint .setSlowModeDelay. not found"):
         await bot.do_api_request("setSlowModeDelay", api_kwargs={"chat_id": FORUM})
 
 
 async def test_wrong_token_raises_invalid_token(telegram_server: FakeTelegramServer) -> None:
     app = build_application(telegram_server, token="999:wrong")
 
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidToken, match="was rejected by the server"):
         async with running_application(app):
             pass
 
@@ -368,5 +368,5 @@ async def test_edits_leaves_and_privacy_mode_reach_the_bot_as_telegram_sends_the
         "left: ",
     ]
     assert telegram_server.member(FORUM, BEN.id).status == "left"
-    with pytest.raises(UserCannotPostError):
+    with pytest.raises(UserCannotPostError, match="cannot post in chat"):
         telegram_server.user_sends(FORUM, BEN, "back?")
