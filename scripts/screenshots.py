@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     for path in asyncio.run(shoot(args.out, args.chromium)):
-        print(path)  # noqa: T201
+        print(path)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ async def _serve_until_quiet(service: Service, inbox_lines: list[str], inbox: Pa
     position = inbox.with_name("actions.jsonl.inbox-position")
 
     async def quiet() -> bool:  # every line judged, and nothing left to execute
-        done = position.exists() and json.loads(position.read_text())["offset"] == inbox.stat().st_size
+        done = (
+            position.exists() and json.loads(position.read_text())["offset"] == inbox.stat().st_size
+        )
         return done and await service.executor.run_due() == 0
 
     await eventually(
