@@ -14,7 +14,7 @@ from rich.console import Console
 from bot import logs
 from bot.config import ConfigError, load_config
 from bot.policy.loader import PolicyError
-from bot.runtime.app import load_policies
+from bot.runtime.checks import load_policies
 from bot.storage.errors import StorageError
 from bot.storage.store import Store
 
