@@ -128,7 +128,9 @@ async def test_buttons_explain_record_feedback_and_find_the_open_space(
             Ids.THREAD, Ids.CLEO, "longform why", message=str(ids[0])
         )
         why_command = await server.wait_for(lambda: answer(server, asked))
-        assert "3 different members replied to a member" in why_command.content  # members see no names
+        assert (
+            "3 different members replied to a member" in why_command.content
+        )  # members see no names
         assert f"/{Ids.THREAD}/{ids[3]})" in why_command.content  # the message it acted on
         not_acted = await server.wait_for(lambda: answer(server, unknown))
         assert not_acted.content == "Longform did not act on that message."
