@@ -224,13 +224,16 @@ def queue_digest(store: Store, community: str = "", now: datetime | None = None)
 
 
 async def purge() -> None:
-    """Drop message text past retention (and audit rows past theirs)."""
+    """Drop message text past retention (and audit rows past theirs), and dashboard sign-in
+    links and sessions that can no longer be used."""
     runtime = _runtime()
     storage = runtime.config.storage
     done = await asyncio.to_thread(
         runtime.store.purge, runtime.clock(), storage.retention_days,
         audit_retention_days=storage.audit_retention_days,
     )  # fmt: skip
+    signins = await asyncio.to_thread(runtime.store.signins.forget_expired, runtime.clock())
     log.info(
-        "purged", texts=done.texts_dropped, outbox=done.outbox_deleted, audit=done.audit_deleted
-    )
+        "purged", texts=done.texts_dropped, outbox=done.outbox_deleted, audit=done.audit_deleted,
+        signins=signins,
+    )  # fmt: skip
