@@ -418,6 +418,7 @@ def test_slow_mode_lasts_its_minutes_and_is_lifted_exactly_then_once() -> None:
     (lift,) = responder.due_lifts(T0 + 20 * MIN)
     assert isinstance(lift, LiftSlowMode)
     assert (lift.at, lift.message_id) == (T0 + 20 * MIN, slow.message_id)
+    assert lift.evidence.message_ids == (slow.message_id,)
     assert list(responder.due_lifts(T0 + 30 * MIN)) == []
     assert SetSlowMode in _kinds(_respond(responder, 21 * MIN)), "not slowed again after the lift"
 
@@ -431,3 +432,49 @@ def test_cooldowns_are_forgotten_after_a_day_and_not_before() -> None:
     assert responder.size == remembered
     responder.expire(T0 + timedelta(days=1) + SEC)
     assert responder.size == 1  # only the slow mode (never lifted here) is left
+
+
+# -- ad hominem: detect_at, and edits -------------------------------------------------------------
+
+ATTACK = "you're an idiot"
+
+
+def _attack_score() -> float:
+    from bot.scoring.embedded import EmbeddedScorer
+
+    engine = Engine(Policy(), EmbeddedScorer())
+    found = engine.feed(message("bo", ATTACK, T0, reply_to_author="ana")).detections
+    (attack,) = [d for d in found if d.signal is Signal.AD_HOMINEM]
+    return attack.score
+
+
+def _ad_hominem_engine(detect_at: float) -> Engine:
+    from bot.core.settings import AdHominemSettings
+    from bot.scoring.embedded import EmbeddedScorer
+
+    levels = (Level(0.0, ("private_prompt",)),)
+    settings = Settings(ad_hominem=AdHominemSettings(detect_at=detect_at, levels=levels))
+    return Engine(Policy(settings=settings), EmbeddedScorer())
+
+
+def test_an_attack_scoring_exactly_detect_at_is_detected_and_one_just_below_is_not() -> None:
+    score = _attack_score()  # whatever the scorer says today: the boundary is what is tested
+    at = _ad_hominem_engine(score).feed(message("bo", ATTACK, T0, reply_to_author="ana"))
+    assert Signal.AD_HOMINEM in [d.signal for d in at.detections]
+    above = _ad_hominem_engine(min(1.0, score + 0.001))
+    later = above.feed(message("bo", ATTACK, T0, reply_to_author="ana"))
+    assert Signal.AD_HOMINEM not in [d.signal for d in later.detections]
+
+
+def test_an_edit_that_turns_personal_prompts_its_author_and_a_re_edit_does_not_again() -> None:
+    from bot.core.events import MessageEdited
+
+    engine = _ad_hominem_engine(0.3)
+    engine.feed(message("li", "we released the hashes", T0, reply_to_author="tom", id="e1"))
+    edited = engine.feed(MessageEdited("e1", T0 + MIN, "we released the hashes, you idiot"))
+    assert [d.signal for d in edited.detections] == [Signal.AD_HOMINEM]
+    assert [(a.member, a.kind) for a in edited.actions if isinstance(a, PromptMember)] == [
+        ("li", PromptKind.AD_HOMINEM_AUTHOR)
+    ]
+    again = engine.feed(MessageEdited("e1", T0 + 2 * MIN, "we released the hashes, you clown"))
+    assert again.detections == ()  # already judged an attack: an edit is not a second one
