@@ -107,13 +107,19 @@ def reddit_civil(data: Path = DATA) -> Labelled:
 
 
 def anchors(paths: tuple[Path, ...] = ANCHORS) -> Labelled:
-    """The project's own short messages; together they weigh ANCHOR_WEIGHT x their number."""
-    rows = [json.loads(line) for path in paths for line in path.read_text().splitlines() if line]
-    y = np.array([int(row["attack"]) for row in rows])
+    """The project's own short messages; together they weigh ANCHOR_WEIGHT x their number. Rows
+    of ``anchors_chat.jsonl`` (written 2026-12-02, after the sentence tier was last trained) are
+    the source ``chat-anchors``, the others ``anchors``."""
+    rows = [(path, json.loads(line)) for path in paths for line in path.read_text().splitlines()
+            if line]  # fmt: skip
+    y = np.array([int(row["attack"]) for _, row in rows])
     share = {c: float(np.mean(y == c)) for c in (0, 1)}
     weights = [ANCHOR_WEIGHT / (2 * share[int(c)]) for c in y]
-    return _part([row["text"] for row in rows], list(y), [f"anchor:{i}" for i in range(len(rows))],
-                 "anchors", weights)  # fmt: skip
+    found = _part([row["text"] for _, row in rows], list(y),
+                  [f"anchor:{i}" for i in range(len(rows))], "anchors", weights)  # fmt: skip
+    found.sources = np.array(["chat-anchors" if path.name == "anchors_chat.jsonl" else "anchors"
+                              for path, _ in rows])  # fmt: skip
+    return found
 
 
 def concat(*parts: Labelled) -> Labelled:

@@ -114,9 +114,9 @@ class EmbeddedScorer:
         self.tiers["sentence model"] += len(chosen)
         calibration = self._sentence.calibration
         for i, row in enumerate(rows):
-            found = sentence.get(i)
-            length = log_words(texts[i]) if found is not None else 0.0
-            row["attack"] = round(combine(fast[i], found, calibration, length), 4)
+            spoke = sentence.get(i)
+            length = log_words(texts[i]) if spoke is not None else 0.0
+            row["attack"] = round(combine(fast[i], spoke, calibration, length), 4)
         return rows
 
     def salient(self, text: str) -> tuple[str, ...]:
