@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from bot.core.engine import Engine
 from bot.core.forecast import (
     ForecastDetector,
     ForecastModel,
+    Vector,
     exchange_features,
     shipped_model,
     turn_vector,
@@ -26,12 +29,12 @@ from tests.builders import MIN, T0, message
 SHIPPED = shipped_model()
 DEFAULTS = ForecastSettings()
 
-# Heading for a derailment: the reply drops the courtesies and aims direct questions at "you".
+# Heading for a derailment, though nobody is attacked yet: the reply opens on "you" and aims a
+# direct question at one person.
 DERAILING = (
     ("ana", "Hi, thanks for the write-up. I think the dosing figures might be a little off, "
             "perhaps check the 2019 trial?"),
-    ("ben", "Why do you keep posting this? Did you even read the trial you cite? You clearly "
-            "have not, so why should anyone listen to you?"),
+    ("ben", "You keep posting this, so please answer one thing: which trial are you citing?"),
 )  # fmt: skip
 # Staying civil: hedges, gratitude and warmth on both sides.
 CIVIL = (
@@ -42,12 +45,15 @@ CIVIL = (
 )  # fmt: skip
 
 
+def _vector(text: str) -> Callable[[], Vector]:
+    return lambda: turn_vector(text, 0.0, 0.0)  # no scorer: the markers alone
+
+
 def _feed(detector: ForecastDetector, turns: tuple[tuple[str, str], ...], **kw: object) -> list:
     found = []
     for index, (author, text) in enumerate(turns):
-        vector = turn_vector(text, 0.0, 0.0)  # no scorer: the markers alone
         finding = detector.add(
-            T0 + index * MIN, author, f"m{index}", vector, kw.get("model", SHIPPED), DEFAULTS
+            T0 + index * MIN, author, f"m{index}", _vector(text), kw.get("model", SHIPPED), DEFAULTS
         )
         found.append(finding)
     return found
@@ -55,10 +61,16 @@ def _feed(detector: ForecastDetector, turns: tuple[tuple[str, str], ...], **kw: 
 
 def test_markers_read_questions_you_framing_and_courtesies() -> None:
     opener, reply = turn_markers(DERAILING[0][1]), turn_markers(DERAILING[1][1])
-    assert opener.greeting and opener.gratitude and opener.hedge and opener.polite
+    assert opener.greeting
+    assert opener.gratitude
+    assert opener.hedge
+    assert opener.polite
     assert not opener.direct_question  # a question about the trial, not about "you"
-    assert reply.direct_question and reply.you_start is False and reply.second_person
-    assert not reply.polite
+    assert reply.direct_question
+    assert reply.you_start
+    assert reply.second_person
+    assert reply.please
+    assert reply.polite
     assert turn_markers("You always say that").you_start
     assert turn_markers("Thaaanks, sorry for the delay").gratitude  # stretched spellings count
     assert turn_markers("> thanks, I think\nno.").polite is False  # quoted words are not theirs
@@ -68,9 +80,14 @@ def test_a_derailing_exchange_is_forecast_at_the_reply() -> None:
     findings = _feed(ForecastDetector(), DERAILING)
     assert findings[0] is None
     finding = findings[1]
-    assert finding is not None and finding.score >= DEFAULTS.detect_at
-    assert finding.pair == ("ana", "ben") and finding.evidence == ("m0", "m1")
-    assert "direct questions aimed at one person" in finding.signs
+    assert finding is not None
+    assert finding.score >= DEFAULTS.detect_at
+    assert finding.pair == ("ana", "ben")
+    assert finding.evidence == ("m0", "m1")
+    assert set(finding.signs) == {
+        "replies that open on 'you'",
+        "direct questions aimed at one person",
+    }
 
 
 def test_a_civil_exchange_is_not_forecast() -> None:
@@ -89,11 +106,31 @@ def test_rising_fast_tier_scores_raise_the_forecast() -> None:
     assert hot > calm
 
 
+def test_the_fast_score_equals_the_score_of_the_named_features() -> None:
+    for opener, reply in [(DERAILING[0][1], DERAILING[1][1]), (CIVIL[0][1], CIVIL[1][1])]:
+        for attack in (0.0, 0.3, 0.9):
+            o, r = turn_vector(opener, attack / 2, 0.1), turn_vector(reply, attack, attack / 3)
+            named = SHIPPED.probability(exchange_features(o, r))
+            assert SHIPPED.exchange_probability(o, r) == pytest.approx(named, abs=1e-12)
+
+
+def test_a_crowded_message_costs_no_analysis() -> None:
+    detector, asked = ForecastDetector(), []
+
+    def counted(text: str) -> Callable[[], Vector]:
+        return lambda: asked.append(text) or turn_vector(text, 0.0, 0.0)
+
+    for index, author in enumerate(["a", "b", "c", "d"]):
+        detector.add(T0 + index * MIN, author, f"m{index}", counted(author), SHIPPED, DEFAULTS)
+    assert asked == ["a", "b"]  # from the third person on, no exchange could use the vector
+
+
 def test_the_final_message_is_not_needed() -> None:
     attack = ("ana", "You are an idiot and everyone here knows it.")
     before = _feed(ForecastDetector(), DERAILING)
     with_attack = _feed(ForecastDetector(), (*DERAILING, attack))
-    assert before[1] is not None and with_attack[1] == before[1]
+    assert before[1] is not None
+    assert with_attack[1] == before[1]
 
 
 def test_the_forecast_is_deterministic() -> None:
@@ -113,7 +150,7 @@ def test_the_forecast_speaks_once_per_cooldown() -> None:
     findings = [f for f in _feed(detector, turns) if f is not None]
     assert len(findings) == 1
     later = T0 + (DEFAULTS.cooldown_minutes + 10) * MIN
-    vectors = [turn_vector(text, 0, 0) for _, text in DERAILING]
+    vectors = [_vector(text) for _, text in DERAILING]
     detector.add(later, "ana", "x0", vectors[0], SHIPPED, DEFAULTS)
     assert detector.add(later + MIN, "ben", "x1", vectors[1], SHIPPED, DEFAULTS) is not None
 
@@ -125,7 +162,7 @@ def test_no_sign_to_name_means_no_forecast() -> None:
 
 def test_a_deleted_opener_opens_no_exchange() -> None:
     detector = ForecastDetector()
-    vectors = [turn_vector(text, 0, 0) for _, text in DERAILING]
+    vectors = [_vector(text) for _, text in DERAILING]
     detector.add(T0, "ana", "m0", vectors[0], SHIPPED, DEFAULTS)
     detector.forget("m0")
     assert detector.add(T0 + MIN, "ben", "m1", vectors[1], SHIPPED, DEFAULTS) is None
@@ -141,14 +178,15 @@ def test_findings_respect_narrowing_cooldown_and_range(turns: list[tuple[str, st
     spoken: list[int] = []
     for index, (author, text) in enumerate(turns):
         finding = detector.add(
-            T0 + index * MIN, author, f"m{index}", turn_vector(text, 0, 0), SHIPPED, DEFAULTS
+            T0 + index * MIN, author, f"m{index}", _vector(text), SHIPPED, DEFAULTS
         )
         if finding is not None:
             assert DEFAULTS.detect_at <= finding.score <= 1.0
             assert len({a for a, _ in turns[max(0, index - 3) : index + 1]}) <= 2
-            assert finding.pair[0] != finding.pair[1] and finding.signs
+            assert finding.pair[0] != finding.pair[1]
+            assert finding.signs
             spoken.append(index)
-    assert all(b - a >= DEFAULTS.cooldown_minutes for a, b in zip(spoken, spoken[1:]))
+    assert all(b - a >= DEFAULTS.cooldown_minutes for a, b in itertools.pairwise(spoken))
 
 
 # -- the engine and the policy ------------------------------------------------------------------
@@ -168,11 +206,13 @@ def _replay(engine: Engine) -> list:
 def test_the_engine_reports_a_forecast_and_offers_long_form_without_alerting() -> None:
     steps = _replay(_engine())
     detections = [d for d in steps[1].detections if d.signal is Signal.FORECAST]
-    assert len(detections) == 1 and detections[0].target == "ana"
+    assert len(detections) == 1
+    assert detections[0].target == "ana"
     assert "narrowing to two people" in detections[0].explanation
     notices = [a for a in steps[1].actions if isinstance(a, PostNotice)]
     assert [n.signal for n in notices] == [Signal.FORECAST]
-    assert notices[0].offers_longform and "ana and ben" in notices[0].text
+    assert notices[0].offers_longform
+    assert "ana and ben" in notices[0].text
     assert "slower format often helps" in notices[0].reason
     assert not [a for step in steps for a in step.actions if isinstance(a, AlertModerators)]
     assert not [d for d in steps[1].detections if d.signal is Signal.AD_HOMINEM]
@@ -207,14 +247,16 @@ def test_policy_rejects_prompts_and_slow_mode_for_a_forecast() -> None:
     with pytest.raises(PolicyError, match="'private_prompt' is not allowed here") as error:
         parse_policy(raw, Path("p.toml"))
     assert "'slow_mode' is not allowed here" in str(error.value)
-    with pytest.raises(PolicyError, match="forecast.treshold: unknown key"):
+    with pytest.raises(PolicyError, match=r"forecast\.treshold: unknown key"):
         parse_policy({"forecast": {"treshold": 0.5}}, Path("p.toml"))
 
 
 @pytest.mark.parametrize("preset", ["gentle", "professional", "strict"])
 def test_presets_map_the_forecast_to_offers_never_alerts(preset: str) -> None:
     forecast = load_policy(preset).settings.forecast
-    assert forecast.enabled and forecast.levels
+    assert forecast.enabled
+    assert forecast.levels
     for level in forecast.levels:
         assert "alert_moderators" not in level.actions
-        assert level.actions and set(level.actions) <= {"notice", "open_longform"}
+        assert level.actions
+        assert set(level.actions) <= {"notice", "open_longform"}

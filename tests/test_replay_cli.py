@@ -19,7 +19,13 @@ def test_jsonl_schema_is_stable() -> None:
     for record in _records(DEMO / "01_pile_on_clinician.jsonl"):
         if record["type"] == "detection":
             assert set(record) == {"type", "signal", "message", "target", "score", "evidence"}
-            assert record["signal"] in {"pile_on", "ad_hominem", "escalation", "long_exchange"}
+            assert record["signal"] in {
+                "pile_on",
+                "ad_hominem",
+                "escalation",
+                "long_exchange",
+                "forecast",
+            }
         else:
             assert set(record) == {"type", "action", "message", "to", "text"}
             assert record["action"] in {

@@ -258,8 +258,12 @@ def write(path: Path, model: tuple[float, dict[str, float]], summary: dict[str, 
         "",
         f"BIAS = {round(bias, 4)!r}",
         "WEIGHTS: dict[str, float] = {",
-        *(f"    {name!r}: {round(value, 4)!r}," for name, value in sorted(weights.items())),
+        *(
+            f"    {json.dumps(name)}: {round(value, 4)!r},"
+            for name, value in sorted(weights.items())
+        ),
         "}",
+        "# Pooled out-of-fold measures, each [value, bootstrap 95% low, high].",
         f"CROSS_VALIDATION = {json.dumps(summary, sort_keys=True)}",
         "",
     ]

@@ -230,10 +230,11 @@ class Engine:
                     self._responder.long_exchange(message, turn, settings), detections, actions
                 )
         if settings.forecast.enabled:
-            vector = turn_vector(message.text, scores.get("attack", 0.0), hostile)
+            text, attack_score = message.text, scores.get("attack", 0.0)
             forecast = conversation.forecast.add(
-                message.at, message.author, message.id, vector, self._forecast, settings.forecast
-            )
+                message.at, message.author, message.id,
+                lambda: turn_vector(text, attack_score, hostile), self._forecast, settings.forecast,
+            )  # fmt: skip
             if forecast is not None:
                 self._respond(
                     self._responder.forecast(message, forecast, settings), detections, actions

@@ -21,7 +21,7 @@ message's vector and the last few authors, so each message costs a dot product.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import exp
@@ -42,11 +42,11 @@ _HOSTILITY = TURN_FEATURES.index("hostility")
 _RECENT_AUTHORS = 4  # narrowing: the last this many messages come from the two in the exchange
 
 # What a member reads for each sign that pushed the forecast up (the strongest two are named).
+# "You" anywhere in a reply is not among them: "you're right" is second person too.
 _SIGNS = {
     "reply_direct_question": "direct questions aimed at one person",
     "opener_direct_question": "direct questions aimed at one person",
     "reply_you_start": "replies that open on 'you'",
-    "reply_second_person": "replies about 'you' more than the topic",
     "reply_direct_start": "replies that go straight at the other person's point",
     "reply_factuality": "views stated as plain fact",
     "politeness_dropped": "the courtesies dropping away",
@@ -97,10 +97,21 @@ class ForecastModel:
         weights = self.weights
         return self.bias + sum(weights.get(name, 0.0) * value for name, value in features.items())
 
+    def exchange_probability(self, opener: Vector, reply: Vector) -> float:
+        """``probability(exchange_features(opener, reply))``, without building the features."""
+        weights = self.weights
+        z = self.bias
+        for name, o, r in zip(TURN_FEATURES, opener, reply, strict=True):
+            z += weights.get(f"opener_{name}", 0.0) * o + weights.get(f"reply_{name}", 0.0) * r
+        if any(opener[i] for i in _POLITE) and not any(reply[i] for i in _POLITE):
+            z += weights.get("politeness_dropped", 0.0)
+        z += weights.get("attack_rising", 0.0) * max(0.0, reply[_ATTACK] - opener[_ATTACK])
+        z += weights.get("hostility_rising", 0.0) * max(0.0, reply[_HOSTILITY] - opener[_HOSTILITY])
+        return _sigmoid(z)
+
     def probability(self, features: Mapping[str, float]) -> float:
         """The probability of derailment, 0..1."""
-        z = self.logit(features)
-        return 1.0 / (1.0 + exp(-z)) if z >= 0 else exp(z) / (1.0 + exp(z))
+        return _sigmoid(self.logit(features))
 
     def signs(self, features: Mapping[str, float], most: int = 2) -> tuple[str, ...]:
         """What a member would read for the signs that raised the forecast most (distinct)."""
@@ -114,6 +125,10 @@ class ForecastModel:
             if push > 0 and phrase is not None and phrase not in named:
                 named.append(phrase)
         return tuple(named[:most])
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + exp(-z)) if z >= 0 else exp(z) / (1.0 + exp(z))
 
 
 def shipped_model() -> ForecastModel:
@@ -137,7 +152,7 @@ class ForecastFinding:
 class _Turn:
     author: str
     message_id: str
-    vector: Vector
+    vector: Vector | None  # None: no exchange could use it (three people in the last three)
 
 
 class ForecastDetector:
@@ -154,27 +169,40 @@ class ForecastDetector:
         at: datetime,
         author: str,
         message_id: str,
-        vector: Vector,
+        vector: Callable[[], Vector],
         model: ForecastModel,
         settings: ForecastSettings,
     ) -> ForecastFinding | None:
-        """Add one message; return a finding when the exchange it completes scores ``detect_at``
-        or more with at least one sign to name, the conversation has narrowed to two people, and
-        the cooldown has passed."""
-        previous, self._last = self._last, _Turn(author, message_id, vector)
+        """Add one message (``vector`` computes its ``turn_vector``, called only when an exchange
+        can use it); return a finding when the exchange it completes scores ``detect_at`` or more
+        with at least one sign to name, the conversation has narrowed to two people, and the
+        cooldown has passed."""
+        previous = self._last
         self._authors.append(author)
-        if previous is None or previous.author == author or len(set(self._authors)) > 2:
+        authors = tuple(self._authors)
+        scoring = (
+            previous is not None
+            and previous.vector is not None
+            and previous.author != author
+            and len(set(authors)) <= 2
+            and (
+                self._spoke_at is None
+                or at - self._spoke_at >= timedelta(minutes=settings.cooldown_minutes)
+            )
+        )
+        # The next exchange's window holds this message and the two before it: with three
+        # people among them it cannot narrow to two, so most crowded messages cost nothing.
+        keep = scoring or len(set(authors[-3:])) <= 2
+        found = vector() if keep else None
+        self._last = _Turn(author, message_id, found)
+        if not scoring or previous is None or previous.vector is None or found is None:
             return None
-        cooldown = timedelta(minutes=settings.cooldown_minutes)
-        if self._spoke_at is not None and at - self._spoke_at < cooldown:
-            return None
-        features = exchange_features(previous.vector, vector)
-        score = model.probability(features)
+        score = model.exchange_probability(previous.vector, found)
         if score < settings.detect_at:
             return None
         # Silence without a sign to name: an exchange of short plain messages scores on the bias
         # alone, and a member deserves a reason they can check.
-        signs = model.signs(features)
+        signs = model.signs(exchange_features(previous.vector, found))
         if not signs:
             return None
         self._spoke_at = at
