@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from math import exp
 
@@ -91,6 +91,15 @@ class ForecastModel:
 
     bias: float
     weights: Mapping[str, float]
+    # The weights in TURN_FEATURES order, so that scoring an exchange builds no names.
+    _opener: Vector = field(init=False, repr=False, compare=False)
+    _reply: Vector = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        opener = tuple(self.weights.get(f"opener_{name}", 0.0) for name in TURN_FEATURES)
+        reply = tuple(self.weights.get(f"reply_{name}", 0.0) for name in TURN_FEATURES)
+        object.__setattr__(self, "_opener", opener)
+        object.__setattr__(self, "_reply", reply)
 
     def logit(self, features: Mapping[str, float]) -> float:
         """The log-odds of derailment; features without a weight count for nothing."""
@@ -101,8 +110,10 @@ class ForecastModel:
         """``probability(exchange_features(opener, reply))``, without building the features."""
         weights = self.weights
         z = self.bias
-        for name, o, r in zip(TURN_FEATURES, opener, reply, strict=True):
-            z += weights.get(f"opener_{name}", 0.0) * o + weights.get(f"reply_{name}", 0.0) * r
+        for w, x in zip(self._opener, opener, strict=True):
+            z += w * x
+        for w, x in zip(self._reply, reply, strict=True):
+            z += w * x
         if any(opener[i] for i in _POLITE) and not any(reply[i] for i in _POLITE):
             z += weights.get("politeness_dropped", 0.0)
         z += weights.get("attack_rising", 0.0) * max(0.0, reply[_ATTACK] - opener[_ATTACK])
