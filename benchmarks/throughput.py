@@ -1,6 +1,6 @@
 """Engine throughput, per-event latency and memory on a long synthetic replay (embedded scorer).
 
-Run: .venv/bin/python benchmarks/throughput.py [--messages N] [--shards K]
+Run: .venv/bin/python benchmarks/throughput.py [--messages N] [--shards K] [--no-forecast]
 With --shards K the conversations are split over K worker processes (bot.shards.ShardedEngine);
 the time includes sending events to the workers and decisions back.
 Texts are varied (templates with unique tails) so the analysis cache does not flatter the numbers.
@@ -13,6 +13,7 @@ import random
 import resource
 import time
 import tracemalloc
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.core.engine import Engine
@@ -54,10 +55,10 @@ def shifted(done: int, count: int) -> list[MessagePosted]:
                              "at": e.at + timedelta(seconds=2 * done)}) for e in chunk]  # fmt: skip
 
 
-def sharded(messages: int, shards: int) -> None:
+def sharded(messages: int, shards: int, policy: Policy) -> None:
     """Throughput of a ShardedEngine: events out to the workers, decisions back."""
     batch = 50_000
-    with ShardedEngine(Policy(), EmbeddedScorer, shards=shards) as engine:
+    with ShardedEngine(policy, EmbeddedScorer, shards=shards) as engine:
         done, elapsed, decided = 0, 0.0, 0
         while done < messages:
             chunk = shifted(done, min(batch, messages - done))
@@ -75,11 +76,16 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--trace-memory", action="store_true", help="tracemalloc (slows ~3x)")
     parser.add_argument("--shards", type=int, default=0, help="worker processes (0: in-process)")
+    parser.add_argument("--no-forecast", action="store_true", help="switch the forecast off")
     args = parser.parse_args()
+    policy = Policy()
+    if args.no_forecast:
+        off = replace(policy.settings.forecast, enabled=False)
+        policy = replace(policy, settings=replace(policy.settings, forecast=off))
     if args.shards:
-        sharded(args.messages, args.shards)
+        sharded(args.messages, args.shards, policy)
         return
-    engine = Engine(Policy(), EmbeddedScorer())
+    engine = Engine(policy, EmbeddedScorer())
     batch = 50_000
     if args.trace_memory:
         tracemalloc.start()

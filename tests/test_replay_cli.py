@@ -20,7 +20,13 @@ def test_jsonl_schema_is_stable() -> None:
         if record["type"] == "detection":
             assert set(record) == {"type", "signal", "message", "target", "score", "evidence",
                                    "words"}  # fmt: skip
-            assert record["signal"] in {"pile_on", "ad_hominem", "escalation", "long_exchange"}
+            assert record["signal"] in {
+                "pile_on",
+                "ad_hominem",
+                "escalation",
+                "long_exchange",
+                "forecast",
+            }
             # The words an attack rests on, as written; other signals rest on no words.
             assert bool(record["words"]) == (record["signal"] == "ad_hominem")
         else:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.core.settings import Policy
-from bot.core.snapshot import SnapshotError, from_plain, to_plain
+from bot.core.snapshot import FORMAT, SnapshotError, from_plain, to_plain
 from bot.scoring.embedded import EmbeddedScorer
 from tests.builders import MIN, T0
 from tests.test_shards import _mixed_stream
@@ -58,7 +58,7 @@ def test_damaged_or_foreign_snapshots_are_refused() -> None:
     with pytest.raises(SnapshotError, match="format"):
         Engine.restore(Policy(), None, {"format": 999, "state": {}})
     with pytest.raises(SnapshotError, match="state"):
-        Engine.restore(Policy(), None, {"format": 1, "state": {"_messages": []}})
+        Engine.restore(Policy(), None, {"format": FORMAT, "state": {"_messages": []}})
     with pytest.raises(SnapshotError, match="not part of"):
         from_plain({"$object": "Popen", "fields": {}})
     with pytest.raises(SnapshotError, match="not part of"):

@@ -22,6 +22,7 @@ class Signal(StrEnum):
     AD_HOMINEM = "ad_hominem"
     ESCALATION = "escalation"
     LONG_EXCHANGE = "long_exchange"
+    FORECAST = "forecast"
 
 
 class PromptKind(StrEnum):

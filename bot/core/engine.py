@@ -29,6 +29,7 @@ from bot.core.events import (
     MessagePosted,
 )
 from bot.core.explain import Explainer, as_written
+from bot.core.forecast import ForecastDetector, ForecastModel, shipped_model, turn_vector
 from bot.core.language import analyse
 from bot.core.pile_on import PileOnDetector, message_pressure
 from bot.core.responses import Responder
@@ -60,6 +61,7 @@ class _Seen:
 class _Conversation:
     pile_on: PileOnDetector = field(default_factory=PileOnDetector)
     escalation: EscalationDetector = field(default_factory=EscalationDetector)
+    forecast: ForecastDetector = field(default_factory=ForecastDetector)
     first_seen: dict[str, datetime] = field(default_factory=dict)
     last_author: str | None = None
     last_at: datetime | None = None
@@ -72,8 +74,11 @@ class Engine:
     ticks) give the same decisions; memory stays bounded however many events arrive.
     """
 
-    def __init__(self, policy: Policy, scorer: Scorer | None = None) -> None:
+    def __init__(
+        self, policy: Policy, scorer: Scorer | None = None, forecast: ForecastModel | None = None
+    ) -> None:
         self._policy = policy
+        self._forecast = forecast if forecast is not None else shipped_model()
         self._channel_settings = dict(policy.channels)
         self._scorer = scorer
         # Asked only about messages found to attack someone, so its cost is off the cheap path.
@@ -133,7 +138,13 @@ class Engine:
         return {"format": FORMAT, "state": {k: to_plain(v) for k, v in state.items()}}
 
     @classmethod
-    def restore(cls, policy: Policy, scorer: Scorer | None, snapshot: dict[str, Plain]) -> Engine:
+    def restore(
+        cls,
+        policy: Policy,
+        scorer: Scorer | None,
+        snapshot: dict[str, Plain],
+        forecast: ForecastModel | None = None,
+    ) -> Engine:
         """An engine that remembers what ``snapshot`` recorded, under ``policy``.
 
         Raises SnapshotError if the snapshot is damaged or of another format; the caller then
@@ -141,7 +152,7 @@ class Engine:
         """
         if snapshot.get("format") != FORMAT:
             raise SnapshotError(f"snapshot format {snapshot.get('format')!r}, expected {FORMAT}")
-        engine = cls(policy, scorer)
+        engine = cls(policy, scorer, forecast)
         state = snapshot.get("state")
         if not isinstance(state, dict) or set(state) != set(_STATE):
             raise SnapshotError("snapshot does not hold the engine's state")
@@ -224,6 +235,16 @@ class Engine:
                 self._respond(
                     self._responder.long_exchange(message, turn, settings), detections, actions
                 )
+        if settings.forecast.enabled:
+            text, attack_score = message.text, scores.get("attack", 0.0)
+            forecast = conversation.forecast.add(
+                message.at, message.author, message.id,
+                lambda: turn_vector(text, attack_score, hostile), self._forecast, settings.forecast,
+            )  # fmt: skip
+            if forecast is not None:
+                self._respond(
+                    self._responder.forecast(message, forecast, settings), detections, actions
+                )
         return Decisions(tuple(detections), merge(actions))
 
     def _on_edit(self, edit: MessageEdited, scores: Scores | None) -> Decisions:
@@ -270,6 +291,7 @@ class Engine:
         if conversation is not None:
             conversation.pile_on.forget(deletion.id)
             conversation.escalation.forget(deletion.id)
+            conversation.forecast.forget(deletion.id)
 
     # -- helpers --------------------------------------------------------------------------------
 

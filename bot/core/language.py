@@ -237,3 +237,74 @@ def analyse(text: str) -> Analysis:
         disagreement=min(1.0, 0.4 * _DISAGREE.count(squeezed_tokens, squeezed_set, squeezed)),
         mentioned_handles=tuple(dict.fromkeys(_MENTION.findall(normalised))),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMarkers:
+    """Politeness and framing markers of one message (its own words, quotation set aside).
+
+    The strategies of Danescu-Niculescu-Mizil et al. (2013) that Zhang et al. (2018) found before
+    conversations go awry: direct questions and second-person openings on one side, greetings,
+    gratitude, please, apologies and hedges on the other.
+    """
+
+    question: bool
+    direct_question: bool
+    second_person: bool
+    you_start: bool
+    i_start: bool
+    direct_start: bool
+    hedge: bool
+    gratitude: bool
+    greeting: bool
+    please: bool
+    apology: bool
+    factuality: bool
+
+    @property
+    def polite(self) -> bool:
+        """Any of the markers of politeness: hedge, gratitude, greeting, please or apology."""
+        return self.hedge or self.gratitude or self.greeting or self.please or self.apology
+
+
+_HEDGES = _WordList(lexicon.HEDGES)
+_GRATITUDE = _WordList(lexicon.GRATITUDE)
+_PLEASE = _WordList(lexicon.PLEASE)
+_APOLOGY = _WordList(lexicon.APOLOGY)
+_FACTUALITY = _WordList(lexicon.FACTUALITY)
+_GREETINGS = frozenset(lexicon.GREETINGS)
+_DIRECT_STARTS = frozenset(lexicon.DIRECT_STARTS)
+_FIRST_PERSON_STARTS = frozenset(lexicon.FIRST_PERSON_STARTS)
+_QUESTION_SENTENCE = re.compile(r"[^.!?\n]*\?")
+
+
+@lru_cache(maxsize=4096)
+def turn_markers(text: str) -> TurnMarkers:
+    """The politeness and framing markers of one message. Pure and cached."""
+    own_words = strip_quoted(normalise(text))
+    tokens = _TOKEN.findall(own_words)
+    first = tokens[0] if tokens else ""
+    # Word lists match squeezed spellings ("thaanks"), as in ``analyse``.
+    squeezed = _squeeze(own_words)
+    squeezed_tokens = _TOKEN.findall(squeezed)
+    token_set = frozenset(squeezed_tokens)
+    found = (squeezed_tokens, token_set, squeezed)
+    question = "?" in own_words
+    direct_question = question and any(
+        not _ADDRESSED.isdisjoint(_TOKEN.findall(sentence))
+        for sentence in _QUESTION_SENTENCE.findall(own_words)
+    )
+    return TurnMarkers(
+        question=question,
+        direct_question=direct_question,
+        second_person=not _ADDRESSED.isdisjoint(tokens),
+        you_start=first in _ADDRESSED,
+        i_start=first in _FIRST_PERSON_STARTS,
+        direct_start=first in _DIRECT_STARTS,
+        hedge=_HEDGES.count(*found) > 0,
+        gratitude=_GRATITUDE.count(*found) > 0,
+        greeting=first in _GREETINGS,
+        please=_PLEASE.count(*found) > 0,
+        apology=_APOLOGY.count(*found) > 0,
+        factuality=_FACTUALITY.count(*found) > 0,
+    )

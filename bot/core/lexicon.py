@@ -75,3 +75,29 @@ IDENTITY_GROUPS = (
     "blacks", "white people", "whites", "gays", "gay people", "trans people", "asians", "indians",
     "mexicans", "arabs", "africans", "disabled people", "old people", "boomers", "millennials",
 )  # fmt: skip
+
+# Politeness and framing markers (Danescu-Niculescu-Mizil et al. 2013, "A computational approach
+# to politeness"; used by Zhang et al. 2018, "Conversations Gone Awry"), read by the forecast.
+GRATITUDE = (
+    "thanks", "thank you", "thank", "thx", "appreciate", "appreciated", "grateful", "cheers",
+)  # fmt: skip
+GREETINGS = ("hi", "hello", "hey", "greetings", "morning", "evening", "howdy", "welcome")
+PLEASE = ("please", "pls", "plz")
+APOLOGY = (
+    "sorry", "apologies", "apologise", "apologize", "apologised", "apologized", "my bad",
+    "excuse me", "forgive me",
+)  # fmt: skip
+HEDGES = (
+    "i think", "i believe", "i guess", "i suppose", "i feel", "i'd say", "i would say",
+    "perhaps", "maybe", "probably", "possibly", "might", "seems", "seem", "likely", "somewhat",
+    "arguably", "in my opinion", "imo", "imho", "not sure", "could be", "sort of", "kind of",
+    "tend to", "i wonder", "presumably", "apparently",
+)  # fmt: skip
+# "Factuality": stating one's view as plain fact, a sign of negative politeness.
+FACTUALITY = (
+    "in fact", "actually", "the fact", "the point is", "the reality", "the truth", "obviously",
+    "clearly", "of course", "simply",
+)  # fmt: skip
+# A message opening on one of these goes straight at the point ("So ...", "But ...").
+DIRECT_STARTS = ("so", "then", "and", "but", "or", "well", "no", "nope", "wrong")
+FIRST_PERSON_STARTS = ("i", "i'm", "im", "i've", "i'd", "i'll", "my", "me")

@@ -32,6 +32,7 @@ from bot.core.decisions import (
 from bot.core.escalation import EscalationFinding, LongExchangeFinding
 from bot.core.events import ConversationKey, MessagePosted
 from bot.core.explain import quoted
+from bot.core.forecast import ForecastFinding
 from bot.core.pile_on import PileOnFinding
 from bot.core.scoring import Scores
 from bot.core.settings import ActionName, Level, Settings
@@ -51,6 +52,7 @@ _SIGNAL_NAMES = {
     Signal.AD_HOMINEM: "Personal attack",
     Signal.ESCALATION: "Escalation",
     Signal.LONG_EXCHANGE: "Long exchange",
+    Signal.FORECAST: "Derailment forecast",
 }
 
 
@@ -200,6 +202,26 @@ class Responder:
         values = _Fill({"author": message.author, "target": other, "explanation": explanation})
         notice = settings.prompts.long_exchange_offer.format_map(values)
         actions: tuple[ActionName, ...] = (settings.long_exchange.action,)
+        return detection, tuple(self._decide(context, actions, values, [], notice=notice))
+
+    def forecast(
+        self, message: MessagePosted, finding: ForecastFinding, settings: Settings
+    ) -> Response:
+        """A gentle offer before an exchange derails (a notice or a long-form space)."""
+        opener, author = finding.pair
+        signs = " and ".join(finding.signs)
+        explanation = (
+            f"the exchange between {opener} and {author} is narrowing to two people, with "
+            f"{signs}; a slower format often helps"
+        )
+        evidence = Evidence(finding.evidence, (("forecast", finding.score),))
+        context = _Context(
+            message, Signal.FORECAST, finding.score, explanation + ".", evidence, settings
+        )
+        detection = _detection(context, opener, "heading for a personal attack", explanation)
+        values = _Fill({"author": author, "target": opener, "explanation": explanation})
+        actions = level_actions(settings.forecast.levels, finding.score)
+        notice = settings.prompts.forecast_notice.format_map(values)
         return detection, tuple(self._decide(context, actions, values, [], notice=notice))
 
     def due_lifts(self, now: datetime) -> Iterator[LiftSlowMode]:

@@ -108,6 +108,22 @@ class LongExchangeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ForecastSettings:
+    __pydantic_config__ = _STRICT
+    enabled: bool = knob(True, "forecast derailment from an exchange's wording, before any attack")
+    detect_at: Unit = knob(
+        0.85, "forecast probability from which a gentle offer is made (0.5: even odds)"
+    )
+    cooldown_minutes: Positive = knob(
+        240.0, "after a forecast, none again in the same conversation for N min"
+    )
+    levels: tuple[Level, ...] = knob(
+        (Level(0.85, ("notice",)),),
+        "actions by forecast score: notice or open_longform; alert_moderators only beside one",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class CooldownSettings:
     __pydantic_config__ = _STRICT
     prompt_hours: Positive = knob(12.0, "at most one private prompt per member per thread per N h")
@@ -194,6 +210,11 @@ class PromptTexts:
     moderator_alert: str = knob(
         "{signal} in {place}: {explanation}", "summary line of a moderator alert"
     )
+    forecast_notice: str = knob(
+        "{target} and {author}, this exchange is narrowing to the two of you. A slower format "
+        "often helps: want to continue in long form, with room for claims and evidence?",
+        "gentle public offer when an exchange looks headed for a personal attack",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +230,9 @@ class Settings:
     escalation: EscalationSettings = knob(EscalationSettings, "a thread heating up")
     long_exchange: LongExchangeSettings = knob(
         LongExchangeSettings, "long civil two-person exchanges"
+    )
+    forecast: ForecastSettings = knob(
+        ForecastSettings, "early warning: an exchange heading for a personal attack"
     )
     cooldowns: CooldownSettings = knob(CooldownSettings, "how rarely anything is repeated")
     slow_mode: SlowModeSettings = knob(SlowModeSettings, "slow mode when a level asks for it")

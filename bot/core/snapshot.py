@@ -19,17 +19,19 @@ from typing import Any
 from bot.core.decisions import PromptKind, Signal
 from bot.core.escalation import EscalationDetector, _Exchange, _Recent
 from bot.core.events import ConversationKey
+from bot.core.forecast import ForecastDetector, _Turn
 from bot.core.pile_on import PileOnDetector, _Pressure, _TargetWindow
 from bot.core.responses import Responder, _SlowMode
 
-FORMAT = 1
+FORMAT = 2  # 2: conversations carry a forecast (a format-1 snapshot would restore without one)
 
 Plain = None | bool | int | float | str | list["Plain"] | dict[str, "Plain"]
 
 _CLASSES: dict[str, type] = {
     cls.__name__: cls
     for cls in (ConversationKey, PileOnDetector, _TargetWindow, _Pressure, EscalationDetector,
-                _Recent, _Exchange, Responder, _SlowMode, Signal, PromptKind)
+                _Recent, _Exchange, Responder, _SlowMode, Signal, PromptKind, ForecastDetector,
+                _Turn)
 }  # fmt: skip
 
 

@@ -27,6 +27,9 @@ _ALLOWED_ACTIONS = {
     "ad_hominem": {"notice", "private_prompt", "slow_mode", "open_longform", "alert_moderators"},
     "pile_on": {"notice", "private_prompt", "slow_mode", "open_longform", "alert_moderators"},
     "escalation": {"notice", "slow_mode", "open_longform", "alert_moderators"},
+    # A forecast is a guess about what has not happened: it offers room, and may tell moderators
+    # only beside that offer (see _check_forecast).
+    "forecast": {"notice", "open_longform", "alert_moderators"},
 }
 
 
@@ -76,6 +79,7 @@ def _check_meaning(settings: Settings, path: Path, prefix: str, problems: list[s
                 if action not in allowed:
                     problems.append(f"{where}{signal}.levels[{index}].actions: {action!r} is not "
                                     f"allowed here; allowed: {', '.join(sorted(allowed))}")  # fmt: skip
+    _check_forecast(settings, where, problems)
     for spec in fields(PromptTexts):
         template = getattr(settings.prompts, spec.name)
         allowed_names = _ALERT_PLACEHOLDERS if spec.name == "moderator_alert" else _PLACEHOLDERS
@@ -92,6 +96,17 @@ def _check_meaning(settings: Settings, path: Path, prefix: str, problems: list[s
                             f"{', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed_names))}")  # fmt: skip
     if len(settings.longform.tags) > 5:
         problems.append(f"{where}longform.tags: at most 5 tags (Discord's limit)")
+
+
+def _check_forecast(settings: Settings, where: str, problems: list[str]) -> None:
+    """A forecast never alerts moderators on its own: nobody has been attacked yet."""
+    for index, level in enumerate(settings.forecast.levels):
+        if "alert_moderators" in level.actions and not {"notice", "open_longform"} & set(
+            level.actions
+        ):
+            problems.append(f"{where}forecast.levels[{index}].actions: a forecast may not alert "
+                            "moderators on its own (nobody has been attacked yet); add 'notice' "
+                            "or 'open_longform' to this level, or remove 'alert_moderators'")  # fmt: skip
 
 
 def parse_policy(raw: dict[str, Any], path: Path) -> Policy:
