@@ -159,6 +159,9 @@ def test_the_model_alone_needs_words_aimed_at_someone() -> None:
                               author="b", text="@a that whole approach is hopeless.",
                               mentions=("a",))  # fmt: skip
     assert detector.judge(mentioned, confident, "a") is not None
+    # Too short to hold a claim: "You first." is not an attack however sure the model is.
+    assert detector.judge(_as_reply("You first."), {"attack": 0.99}, "a") is None
+    assert detector.judge(_as_reply("You go first then."), {"attack": 0.99}, "a") is not None
 
 
 def test_calibration_is_the_identity_by_default_and_monotone() -> None:

@@ -68,9 +68,11 @@ def linear_out_of_fold(corpus: Corpus, folds: int, seed: int) -> np.ndarray:
 
 
 def sentence_scores(texts: list[str]) -> np.ndarray:
-    """The shipped sentence tier's probabilities (cached by content and head file)."""
-    head = OUT.read_bytes()
-    digest = hashlib.sha256(head + "\x00".join(texts).encode()).hexdigest()[:16]
+    """The shipped sentence tier's probabilities (cached by content and the head's weights; the
+    calibration written here does not change them)."""
+    head = json.loads(OUT.read_text(encoding="utf-8"))
+    weights = json.dumps([head["bias"], head["weights"], head.get("adapter")]).encode()
+    digest = hashlib.sha256(weights + "\x00".join(texts).encode()).hexdigest()[:16]
     path = CACHE / f"shipped-sentence-{digest}.npy"
     if path.is_file():
         return np.load(path)

@@ -62,6 +62,10 @@ _REPORTED_CUES = 0.15
 # model must be surer. (The fast tier alone gives no score at all below it: see EmbeddedScorer.)
 MODEL_MIN_WORDS = 20
 _MODEL_SHORT_FLOOR = 0.7
+# Below this many words there is no claim for the model to weigh against the person: a reply
+# like "You first." reads to it like the short removed comments it learned from. What an attack
+# this short says ("Clown.", "You're pathetic.") the rules name.
+_MODEL_FEWEST_WORDS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +129,10 @@ def _from_model(message: MessagePosted, analysis: Analysis, scores: Scores) -> f
         probability *= _MODEL_WARM
     if analysis.negated_attacks or 0.0 < analysis.attack_score < _REPORTED_CUES:
         probability *= _MODEL_NEGATED
-    short = len(message.text.split()) < MODEL_MIN_WORDS
+    words = len(message.text.split())
+    if words < _MODEL_FEWEST_WORDS:
+        return 0.0
+    short = words < MODEL_MIN_WORDS
     if probability < (_MODEL_SHORT_FLOOR if short else _MODEL_FLOOR):
         return 0.0
     rise = (probability - _MODEL_FLOOR) / (1.0 - _MODEL_FLOOR)
