@@ -260,7 +260,13 @@ def report(results: list[Result], seed: int | None) -> str:
     lines.append("|---|---|---|---|---|---|---|---|")
     for r in results:
         score = "n/a" if r.score is None else f"{r.score:.1%}"
-        how = f"sample (seed {seed})" if r.sampled else "full"
+        how = (
+            f"sample (seed {seed})"
+            if r.sampled
+            else "full"
+            if not r.counts["not_run"]
+            else "partial"
+        )
         c = r.counts
         lines.append(f"| {r.group.name} | {c['killed']} | {c['survived']} | {c['equivalent']} | "
                      f"{c['not_run']} | {score} | {r.group.target:.0%} | {how}, "
