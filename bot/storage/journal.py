@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
@@ -145,18 +143,29 @@ class Journal:
 
         An event whose digest is already stored is a repeat: it is not stored again (False).
         """
+        rows = []
+        for seq, entry, scores in entries:
+            payload = encode(entry, scores)
+            rows.append({"seq": seq, "digest": digest(payload), "kind": payload["_kind"],
+                         "platform": _platform(entry), "member": _member(entry),
+                         "at": entry.at, "payload": payload})  # fmt: skip
+        digests = [row["digest"] for row in rows if row["digest"] is not None]
         added: list[bool] = []
         with self._sessions.begin() as session:
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            for seq, entry, scores in entries:
-                payload = encode(entry, scores)
-                values = {"seq": seq, "digest": digest(payload), "kind": payload["_kind"],
-                          "platform": _platform(entry), "member": _member(entry),
-                          "at": entry.at, "payload": payload}  # fmt: skip
-                statement = insert(JournalRow).values(values).on_conflict_do_nothing()
-                added.append(
-                    session.execute(statement.returning(JournalRow.seq)).first() is not None
-                )
+            # One look-up and one multi-row insert per batch (the runtime's writer is the only one).
+            seen = set(
+                session.scalars(select(JournalRow.digest).where(JournalRow.digest.in_(digests)))
+            ) if digests else set()  # fmt: skip
+            new = []
+            for row in rows:
+                fresh = row["digest"] is None or row["digest"] not in seen
+                added.append(fresh)
+                if fresh:
+                    new.append(row)
+                    if row["digest"] is not None:
+                        seen.add(row["digest"])
+            if new:
+                session.execute(insert(JournalRow), new)
         return added
 
     def since(self, seq: int) -> list[Journaled]:
