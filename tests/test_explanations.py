@@ -92,7 +92,8 @@ def test_salient_words_are_the_ones_raising_the_linear_score() -> None:
     for word in words:
         without = without.replace(word, "")
     assert model.logit(without) < model.logit(MODEL_ONLY)  # type: ignore[operator]
-    assert model.salient("Not really.") == ()
+    assert model.salient("> only somebody else's words, quoted") == ()
+    assert model.salient("") == ()
 
 
 def test_the_alert_names_the_words() -> None:
@@ -176,7 +177,7 @@ def test_small_texts_plurals_and_a_notice_that_names_no_one() -> None:
     assert written
     assert not any("1 minutes" in text for text in written)
     assert any("in the last 1 minute." in text for text in written)
-    (notice,) = [a for a in actions if isinstance(a, PostNotice)]
+    (notice,) = [a for a in actions if isinstance(a, PostNotice) and a.signal is Signal.PILE_ON]
     assert "ana" not in notice.text
 
 

@@ -52,9 +52,11 @@ def _vector(text: str) -> Callable[[], Vector]:
 def _feed(detector: ForecastDetector, turns: tuple[tuple[str, str], ...], **kw: object) -> list:
     found = []
     for index, (author, text) in enumerate(turns):
+        answering = (turns[index - 1][0],) if index else ()  # each message replies to the last
         finding = detector.add(
-            T0 + index * MIN, author, f"m{index}", _vector(text), kw.get("model", SHIPPED), DEFAULTS
-        )
+            T0 + index * MIN, author, f"m{index}", _vector(text), kw.get("model", SHIPPED), DEFAULTS,
+            answering,
+        )  # fmt: skip
         found.append(finding)
     return found
 
@@ -152,7 +154,7 @@ def test_the_forecast_speaks_once_per_cooldown() -> None:
     later = T0 + (DEFAULTS.cooldown_minutes + 10) * MIN
     vectors = [_vector(text) for _, text in DERAILING]
     detector.add(later, "ana", "x0", vectors[0], SHIPPED, DEFAULTS)
-    assert detector.add(later + MIN, "ben", "x1", vectors[1], SHIPPED, DEFAULTS) is not None
+    assert detector.add(later + MIN, "ben", "x1", vectors[1], SHIPPED, DEFAULTS, ("ana",))
 
 
 def test_no_sign_to_name_means_no_forecast() -> None:
@@ -165,7 +167,18 @@ def test_a_deleted_opener_opens_no_exchange() -> None:
     vectors = [_vector(text) for _, text in DERAILING]
     detector.add(T0, "ana", "m0", vectors[0], SHIPPED, DEFAULTS)
     detector.forget("m0")
-    assert detector.add(T0 + MIN, "ben", "m1", vectors[1], SHIPPED, DEFAULTS) is None
+    assert detector.add(T0 + MIN, "ben", "m1", vectors[1], SHIPPED, DEFAULTS, ("ana",)) is None
+
+
+def test_two_members_answering_a_third_are_not_an_exchange() -> None:
+    vectors = [_vector(text) for _, text in DERAILING]
+    detector = ForecastDetector()
+    detector.add(T0, "ana", "m0", vectors[0], SHIPPED, DEFAULTS, ("cy",))
+    assert detector.add(T0 + MIN, "ben", "m1", vectors[1], SHIPPED, DEFAULTS, ("cy",)) is None
+    # Naming no one, two messages are not yet a back-and-forth.
+    quiet = ForecastDetector()
+    quiet.add(T0, "ana", "m0", vectors[0], SHIPPED, DEFAULTS)
+    assert quiet.add(T0 + MIN, "ben", "m1", vectors[1], SHIPPED, DEFAULTS) is None
 
 
 _TEXTS = [text for _, text in DERAILING + CIVIL] + ["ok", "Why?", "You sure?", "thanks!"]
@@ -177,8 +190,9 @@ def test_findings_respect_narrowing_cooldown_and_range(turns: list[tuple[str, st
     detector = ForecastDetector()
     spoken: list[int] = []
     for index, (author, text) in enumerate(turns):
+        answering = (turns[index - 1][0],) if index else ()
         finding = detector.add(
-            T0 + index * MIN, author, f"m{index}", _vector(text), SHIPPED, DEFAULTS
+            T0 + index * MIN, author, f"m{index}", _vector(text), SHIPPED, DEFAULTS, answering
         )
         if finding is not None:
             assert DEFAULTS.detect_at <= finding.score <= 1.0
@@ -198,9 +212,10 @@ def _engine(forecast: ForecastSettings = DEFAULTS) -> Engine:
 
 def _replay(engine: Engine) -> list:
     return [
-        engine.feed(message(author, text, T0 + index * MIN))
+        engine.feed(message(author, text, T0 + index * MIN,
+                            reply_to_author=DERAILING[index - 1][0] if index else None))
         for index, (author, text) in enumerate(DERAILING)
-    ]
+    ]  # fmt: skip
 
 
 def test_the_engine_reports_a_forecast_and_offers_long_form_without_alerting() -> None:

@@ -240,6 +240,7 @@ class Engine:
             forecast = conversation.forecast.add(
                 message.at, message.author, message.id,
                 lambda: turn_vector(text, attack_score, hostile), self._forecast, settings.forecast,
+                tuple(filter(None, (message.reply_to_author, *message.mentions))),
             )  # fmt: skip
             if forecast is not None:
                 self._respond(

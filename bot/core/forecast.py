@@ -183,18 +183,28 @@ class ForecastDetector:
         vector: Callable[[], Vector],
         model: ForecastModel,
         settings: ForecastSettings,
+        answering: tuple[str, ...] = (),
     ) -> ForecastFinding | None:
         """Add one message (``vector`` computes its ``turn_vector``, called only when an exchange
         can use it); return a finding when the exchange it completes scores ``detect_at`` or more
         with at least one sign to name, the conversation has narrowed to two people, and the
-        cooldown has passed."""
+        cooldown has passed. ``answering`` names whom the message replies to or mentions: an
+        exchange is a message answering the one before it, so when it names someone that must be
+        the previous author (two members each answering a third are not an exchange); when it
+        names no one, the two must have alternated for at least three messages."""
         previous = self._last
         self._authors.append(author)
         authors = tuple(self._authors)
+        answers_previous = (
+            previous is not None and previous.author in answering
+            if answering
+            else len(authors) >= 3
+        )
         scoring = (
             previous is not None
             and previous.vector is not None
             and previous.author != author
+            and answers_previous
             and len(set(authors)) <= 2
             and (
                 self._spoke_at is None
