@@ -32,9 +32,11 @@ def test_the_same_replies_from_distinct_authors_are_a_pile_on() -> None:
 
 def test_replies_with_pressure_from_as_many_members_as_the_warm_wave_are_a_pile_on() -> None:
     # Pairs test_engine.test_warm_replies_are_never_a_pile_on: as many members, as fast, but
-    # disagreeing instead of congratulating.
+    # disagreeing instead of congratulating, one of them at the person (a pile-on needs
+    # pile_on.min_pointed such members: plain disagreement alone is not one).
     authors = ["u1", "u2", "u3", "u4", "u5", "u6", "u7"]
-    events = [message(a, DISAGREE[i], T0 + i * timedelta(seconds=20), reply_to_author="kwame")
+    texts = [HOSTILE[0], *DISAGREE[1:]]
+    events = [message(a, texts[i], T0 + i * timedelta(seconds=20), reply_to_author="kwame")
               for i, a in enumerate(authors)]  # fmt: skip
     assert Signal.PILE_ON in _signals(_engine(), events)
 

@@ -108,7 +108,8 @@ def test_engine_pile_on_fires_at_the_min_authors_th_distinct_replier() -> None:
     # Through the engine, with the policy's knob: the off-by-one that only one Discord end-to-end
     # test used to notice.
     for min_authors in (3, 4, 5):
-        pile_on = PileOnSettings(min_authors=min_authors, full_pressure=1.0)
+        # min_pointed=0: the count of distinct repliers alone, whatever their tone.
+        pile_on = PileOnSettings(min_authors=min_authors, full_pressure=1.0, min_pointed=0)
         engine = Engine(Policy(settings=Settings(pile_on=pile_on)))
         signals = [
             [d.signal for d in engine.feed(message(f"u{i}", "that's simply incorrect",
