@@ -68,7 +68,9 @@ def test_kills_at_three_stages_leave_exactly_the_decisions_of_an_uninterrupted_r
         f"{len(expected - got)} it made that were lost\n{crashed.tail()}"
     )
     log = crashed.log.read_text()
-    assert log.count('"journal_replayed"') >= 2, "the kills should leave journal entries to replay"
+    # At least one kill must land after a snapshot with events journaled since (which kill
+    # does depends on the machine's speed), or the replay path was never exercised.
+    assert log.count('"journal_replayed"') >= 1, "the kills should leave journal entries to replay"
     assert "Traceback" not in log
 
 
@@ -147,8 +149,11 @@ def test_sigterm_while_jobs_run_waits_for_them_and_logs_no_error(tmp_path: Path)
     # Snapshots and ticks every 10 ms: a job is nearly always in flight when SIGTERM arrives.
     run = Run(tmp_path)
     run.prepare(synthetic_inbox(events=200, threads=4), snapshot_seconds=0.01, tick_seconds=0.01)
-    for _ in range(3):
+    for started in range(1, 4):
         service = run.start()
+        # This run's own start (the snapshot of an earlier run is already in the database).
+        wait_for(lambda n=started: run.log.read_text().count('"service_started"') >= n,  # type: ignore[misc]
+                 120, "the service to start", run)  # fmt: skip
         wait_for(lambda: run.snapshots() > 0, 120, "a first snapshot", run)
         assert stop(service, run) == 0, run.tail()
     lines = run.log.read_text().splitlines()

@@ -74,6 +74,9 @@ class Service:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (or SIGTERM/SIGINT), then shut down cleanly."""
         stop = stop or asyncio.Event()
+        # From the very start: a SIGTERM while the service is still starting (replaying its
+        # journal, connecting) must stop it cleanly too, not kill it mid-way.
+        self._handle_signals(stop)
         runtime = self.runtime
         await runtime.open()
         jobs.bind(runtime)
@@ -98,7 +101,6 @@ class Service:
                 await adapter.start(runtime.on_event, Control(runtime))
                 started.append(adapter)
                 log.info("platform_connected", platform=adapter.platform)
-            self._handle_signals(stop)
             log.info("service_started", platforms=list(runtime.adapters), mode=runtime.config.mode,
                      scorer=runtime.scorer.name)  # fmt: skip
             await stop.wait()
