@@ -196,3 +196,19 @@ def test_log_words_counts_the_authors_own_words() -> None:
     assert log_words("") == 0.0
     assert log_words("one two three") == pytest.approx(math.log(4))
     assert log_words("> quoted line here\nmine only") == pytest.approx(math.log(3))
+
+
+def test_the_cascade_also_reports_the_fast_tiers_own_score(cascade: EmbeddedScorer) -> None:
+    # The forecast was trained on the fast tier's score: served by the cascade, it must get the
+    # same number the fast tier alone gives (none under 20 words), not the cascade's attack.
+    long = (
+        "Honestly I think you have misread the whole trial, the primary endpoint was never "
+        "mortality and the subgroup you quote was not prespecified at all."
+    )
+    short = "You sure about the endpoint?"
+    fast = EmbeddedScorer().score([long, short])
+    both = cascade.score([long, short])
+    assert both[0]["attack_fast"] == fast[0]["attack"]
+    assert both[0]["attack_fast"] > 0.0
+    assert both[1]["attack_fast"] == fast[1]["attack"] == 0.0
+    assert both[0]["attack"] != both[0]["attack_fast"]

@@ -48,7 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 
-from train_attack_model import ANCHORS, Corpus, clean, load_anchors, load_habernal  # noqa: E402
+from sources import clean, everything  # noqa: E402
+from train_attack_model import Corpus  # noqa: E402
 
 from bot.core.forecast import ForecastModel, exchange_features, turn_vector  # noqa: E402
 from bot.core.scoring import hostility  # noqa: E402
@@ -62,7 +63,7 @@ CACHE = ROOT / "training" / ".cache"
 _FEATURE_SOURCES = ("bot/core/forecast.py", "bot/core/language.py", "bot/core/lexicon.py",
                     "bot/core/patterns.py", "bot/core/text.py", "bot/scoring/embedded.py",
                     "bot/scoring/attack_model.py", "training/train_attack_model.py",
-                    "training/anchors.jsonl")  # fmt: skip
+                    "training/sources.py", "training/anchors.jsonl", "training/anchors_chat.jsonl")  # fmt: skip
 CONTEXT = 2  # messages of every thread the forecast sees (see above: the same for both classes)
 C = 1.0
 BOOTSTRAP = 2000
@@ -139,15 +140,15 @@ def out_of_fold_vectors(
 ) -> list[list[tuple[float, ...]]]:
     """Each thread's context messages as turn vectors, scored by an attack model that never saw
     that thread's final message."""
-    ids, texts, y = load_habernal(data)
-    corpus = Corpus(texts, y, *load_anchors(ANCHORS))
-    position = {message_id: i for i, message_id in enumerate(ids)}
+    ids, rows = everything(data.parent)  # ``data`` is the habernal-cmv folder itself
+    corpus = Corpus(rows)
+    position = {message_id: i for i, message_id in enumerate(ids)}  # Habernal's rows come first
+    others = np.flatnonzero(rows.sources != "habernal")  # every other source, in every fold
     vectors: list[list[tuple[float, ...]]] = [[] for _ in threads]
     for number, (train, test) in enumerate(splits, start=1):
         began = time.perf_counter()
-        model = corpus.fit_calibrated(
-            np.array([position[threads[i].final_id] for i in train]), seed
-        )
+        index = np.array([position[threads[i].final_id] for i in train])
+        model = corpus.fit_calibrated(np.concatenate([index, others]), seed)
         scorer = EmbeddedScorer(attack_model=model)
         for i in test:
             rows = scorer.score(threads[i].context)

@@ -236,7 +236,10 @@ class Engine:
                     self._responder.long_exchange(message, turn, settings), detections, actions
                 )
         if settings.forecast.enabled:
-            text, attack_score = message.text, scores.get("attack", 0.0)
+            # The forecast was trained on the fast tier's own score (``attack_fast``, where the
+            # scorer gives it): a heavier tier's ``attack`` reads differently.
+            text = message.text
+            attack_score = scores.get("attack_fast", scores.get("attack", 0.0))
             forecast = conversation.forecast.add(
                 message.at, message.author, message.id,
                 lambda: turn_vector(text, attack_score, hostile), self._forecast, settings.forecast,

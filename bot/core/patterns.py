@@ -163,6 +163,12 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
      r"to|attend|complete|graduate)\b|\bcereal\s+box\b|\byou(?:'re|\s+are)\s+(?:not|un)\s*"
      r"qualified\b|\bhow\s+did\s+you\s+(?:ever\s+)?(?:pass|graduate|get\s+(?:hired|licensed|through|a"
      r"\s+licen[cs]e))\b|\bwho\s+(?:gave|let)\s+you\b|\bstay\s+in\s+your\s+lane\b"),
+    # Fitness to practise: "you shouldn't be let near patients", "you should never be allowed to
+    # prescribe". About the person's right to do their job, not about the claim.
+    ("credentials", 0.8, "shouldn't should shouldnt oughtn't",
+     r"\byou\s+(?:shouldn't|shouldnt|should\s+not|should\s+never|oughtn't|ought\s+not\s+to)\s+be\s+"
+     r"(?:let|allowed|trusted|permitted)\s+(?:anywhere\s+)?(?:near|to\s+(?:practi[sc]e|treat|"
+     r"prescribe|operate|teach|review|see\s+patients))\b"),
     ("credentials", 0.8, "worthless meaningless joke fake nothing",
      r"\b(?:your|ur)\s+(?:degree|phd|credentials|qualifications|license|licence|title|cv|"
      r"publications?|h-index|job\s+title)\s+(?:is|are|means?)\s+(?:worthless|meaningless|nothing|"

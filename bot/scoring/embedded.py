@@ -27,7 +27,9 @@ from bot.core.scoring import Scorer
 from bot.scoring.attack_model import AttackModel, log_words
 from bot.scoring.sentence_model import Calibration, SentenceAttackModel
 
-_ATTRIBUTES = ("toxicity", "insult", "identity_attack", "threat", "profanity", "attack")
+_ATTRIBUTES = (
+    "toxicity", "insult", "identity_attack", "threat", "profanity", "attack", "attack_fast",
+)  # fmt: skip
 # Below this linear-model probability a text is cleared without the sentence tier: it would take
 # a near-certain sentence tier to lift the mean to the detector's floor. A cost trade-off; the
 # cross-validated F1 in training/README.md is measured with it.
@@ -104,10 +106,16 @@ class EmbeddedScorer:
                     row["attack"] = round(row["attack"], 4)
                 else:
                     row["attack"] = 0.0
+                row["attack_fast"] = row["attack"]
             self.tiers["attack model"] += modelled
             return rows
         self.tiers["attack model"] += sum(1 for row in rows if "attack" in row)
         fast = [row.pop("attack", 0.0) for row in rows]
+        for text, row, probability in zip(texts, rows, fast, strict=True):
+            # The fast tier's own score, as the fast tier alone gives it (none under
+            # MODEL_MIN_WORDS words): what the forecast was trained on, whatever tier serves.
+            short = len(text.split()) < MODEL_MIN_WORDS
+            row["attack_fast"] = 0.0 if short else round(probability, 4)
         chosen = [i for i, p in enumerate(fast) if p >= self._sentence_from]
         found = self._sentence.probabilities([texts[i] for i in chosen])
         sentence = dict(zip(chosen, found, strict=True))
