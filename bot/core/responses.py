@@ -97,6 +97,10 @@ class _SlowMode:
     conversation: ConversationKey
 
 
+# Signals whose public notices say the same thing, so that they share one cooldown.
+_NOTICE_FAMILY = {Signal.FORECAST: Signal.LONG_EXCHANGE}
+
+
 class Responder:
     """Turns findings into decisions and remembers the cooldowns and slow modes it set."""
 
@@ -260,7 +264,10 @@ class Responder:
                         yield PromptMember(*_base(context), member=member, kind=kind, text=text,
                                            severity=context.severity)  # fmt: skip
             elif action == "notice":
-                key = (context.conversation, "notice", context.signal)
+                # A forecast and a long exchange both offer the two members long form: one
+                # offer per cooldown, whichever comes first (prompts are rare, never spam).
+                family = _NOTICE_FAMILY.get(context.signal, context.signal)
+                key = (context.conversation, "notice", family)
                 if self._ready(key, at, timedelta(minutes=cooldowns.notice_minutes)):
                     yield PostNotice(*_base(context), text=notice, offers_longform=True,
                                      severity=context.severity)  # fmt: skip
