@@ -45,4 +45,21 @@ WEIGHTS: dict[str, float] = {
     "reply_you_start": 0.3692,
 }
 # Pooled out-of-fold measures, each [value, bootstrap 95% low, high].
-CROSS_VALIDATION = {"context_messages": 2, "detect_at": 0.85, "folds": 5, "forecast": {"accuracy": [0.6966, 0.6718, 0.7206], "auc": [0.7263, 0.6983, 0.7546], "caught": [0.6672, 0.6312, 0.7019], "false_alarms_civil": [0.274, 0.2403, 0.3088]}, "forecast_at_detect_at": {"accuracy": [0.5774, 0.5503, 0.6045], "auc": [0.7263, 0.6983, 0.7546], "caught": [0.178, 0.1479, 0.208], "false_alarms_civil": [0.0232, 0.0124, 0.0352]}, "seed": 0}
+CROSS_VALIDATION = {
+    "context_messages": 2,
+    "detect_at": 0.85,
+    "folds": 5,
+    "forecast": {
+        "accuracy": [0.6966, 0.6718, 0.7206],
+        "auc": [0.7263, 0.6983, 0.7546],
+        "caught": [0.6672, 0.6312, 0.7019],
+        "false_alarms_civil": [0.274, 0.2403, 0.3088],
+    },
+    "forecast_at_detect_at": {
+        "accuracy": [0.5774, 0.5503, 0.6045],
+        "auc": [0.7263, 0.6983, 0.7546],
+        "caught": [0.178, 0.1479, 0.208],
+        "false_alarms_civil": [0.0232, 0.0124, 0.0352],
+    },
+    "seed": 0,
+}
