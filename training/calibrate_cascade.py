@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 
+from cascade import calibrated_cascade  # noqa: E402
 from sources import everything  # noqa: E402
 from train_attack_model import (  # noqa: E402
     CACHE,
@@ -40,14 +41,12 @@ from train_attack_model import (  # noqa: E402
     cross_validate,
     describe,
     engine_checks,
-    platt,
     report,
 )
 
-from bot.scoring.embedded import SENTENCE_FROM, combine  # noqa: E402
+from bot.scoring.embedded import SENTENCE_FROM  # noqa: E402
 from bot.scoring.sentence_model import (  # noqa: E402
     WEIGHTS,
-    Calibration,
     SentenceAttackModel,
 )
 
@@ -82,11 +81,6 @@ def sentence_scores(texts: list[str]) -> np.ndarray:
     return found
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    clipped = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(clipped / (1 - clipped))
-
-
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], OUT)
     ids, rows = everything(args.data)
@@ -95,23 +89,14 @@ def main() -> None:
     fast = linear_out_of_fold(corpus, args.folds, args.seed)
     sentence = sentence_scores(rows.texts)
     reached = fast >= SENTENCE_FROM
-    mean = np.array(
-        [combine(f, s if r else None) for f, s, r in zip(fast, sentence, reached, strict=True)]
-    )
-    unseen = np.isin(rows.sources, UNSEEN)
-    fit_on = reached & unseen
+    fit_on = reached & np.isin(rows.sources, UNSEEN)
     print(f"fitting on {int(fit_on.sum())} rows that reach the sentence tier and that neither "
           f"tier was fitted on ({int(rows.y[fit_on].sum())} attacks)")  # fmt: skip
-    scale, shift, per_log_word = platt(
-        _logit(mean[fit_on]), corpus.lengths[fit_on], rows.y[fit_on], rows.weights[fit_on]
+    calibration, cascade = calibrated_cascade(
+        fast, sentence, corpus.lengths, rows.y, rows.weights, fit_on
     )
-    calibration = Calibration(scale, shift, per_log_word)
+    scale, shift, per_log_word = calibration.scale, calibration.shift, calibration.per_log_word
     print(f"calibration: scale {scale:.3f}, shift {shift:.3f}, per log-word {per_log_word:.3f}")
-    cascade = mean.copy()
-    cascade[reached] = [
-        calibration.apply(m, length)
-        for m, length in zip(mean[reached], corpus.lengths[reached], strict=True)
-    ]
     print("calibrated cascade by source (Habernal and anchors: the sentence tier's scores are "
           "in-sample there):")  # fmt: skip
     report(rows, cascade, corpus.lengths)

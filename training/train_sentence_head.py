@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "training"))
 
+from cascade import calibrated_cascade  # noqa: E402
 from sources import everything  # noqa: E402
 from train_attack_model import (  # noqa: E402
     ABOUT,
@@ -47,18 +48,16 @@ from train_attack_model import (  # noqa: E402
     describe,
     engine_checks,
     folds,
-    platt,
     report,
     rounded,
 )
 from tuning import SCALE, bottom_states, probabilities, train  # noqa: E402
 
 from bot.scoring.adapter import save_adapter  # noqa: E402
-from bot.scoring.embedded import SENTENCE_FROM, combine  # noqa: E402
+from bot.scoring.embedded import SENTENCE_FROM  # noqa: E402
 from bot.scoring.sentence_model import (  # noqa: E402
     FORMAT,
     WEIGHTS,
-    Calibration,
     SentenceAttackModel,
     SentenceEncoder,
     sentence_input,
@@ -113,11 +112,6 @@ def check_runtime(head_path: Path, texts: list[str], expected: np.ndarray) -> fl
     return worst
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    clipped = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(clipped / (1 - clipped))
-
-
 def main() -> None:
     args = arguments(__doc__.splitlines()[0], OUT)
     ids, rows = everything(args.data)
@@ -146,21 +140,11 @@ def main() -> None:
     CACHE.mkdir(exist_ok=True)
     np.save(CACHE / f"sentence-out-of-fold-seed{args.seed}.npy", np.vstack([fast, sentence]))
     reached = fast >= SENTENCE_FROM
-    mean = np.array(
-        [combine(f, s if r else None) for f, s, r in zip(fast, sentence, reached, strict=True)]
-    )
     # The mean of two probabilities is no longer calibrated: a last, class-balanced Platt step
     # with a length term (fitted on these out-of-fold means) makes it so, for texts that reach
     # the sentence tier; the others keep the linear model's own calibrated probability.
-    scale, shift, per_length = platt(
-        _logit(mean[reached]), corpus.lengths[reached], y[reached], weight[reached]
-    )
-    calibration = Calibration(scale, shift, per_length)
-    cascade = mean.copy()
-    cascade[reached] = [
-        calibration.apply(m, length)
-        for m, length in zip(mean[reached], corpus.lengths[reached], strict=True)
-    ]
+    calibration, cascade = calibrated_cascade(fast, sentence, corpus.lengths, y, weight, reached)
+    scale, shift, per_length = calibration.scale, calibration.shift, calibration.per_log_word
     print(f"cascade calibration: scale {scale:.3f} shift {shift:.3f} per log-word {per_length:.3f}")
     summary: dict[str, Any] = {}
     for name, p in (("sentence tier alone", sentence), ("cascade", cascade)):
