@@ -199,8 +199,13 @@ def kill(process: subprocess.Popen[bytes]) -> None:
 
 def uninterrupted(run: Run, limit: float = 300) -> list[dict[str, Any]]:
     """Serve the inbox to the end, stop cleanly; the actions executed."""
+    before = run.log.read_text().count('"service_started"') if run.log.exists() else 0
     process = run.start()
     try:
+        # This start's own: an inbox finished by an earlier run must not have us stop this one
+        # while it is still starting (a SIGTERM before its handlers exist kills it).
+        wait_for(lambda: run.log.read_text().count('"service_started"') > before, limit,
+                 "the service to start", run)  # fmt: skip
         wait_for(run.finished, limit, "the inbox to be judged and the outbox emptied", run)
     finally:
         status = stop(process, run)
