@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 import typer
@@ -25,6 +24,7 @@ from bot.models.cli import models_app
 from bot.policy.compare import compare
 from bot.policy.compare import write_jsonl as compare_jsonl
 from bot.policy.compare import write_text as compare_text
+from bot.policy.describe import effective_values
 from bot.policy.loader import PolicyError, load_policy
 from bot.runtime import commands, digest_command
 from bot.scoring.embedded import EmbeddedScorer, is_fast
@@ -263,22 +263,10 @@ def _dataset_names(value: str | None, errors: Console) -> frozenset[str] | None:
     names = frozenset(name.strip() for name in value.split(",") if name.strip())
     unknown = sorted(names - set(report.DATASETS))
     if unknown or not names:
-        errors.print(f"[red]unknown dataset {', '.join(unknown) or '(none given)'} in --datasets: "
+        errors.print(f"[red]unknown dataset {escape(', '.join(unknown) or '(none given)')} in --datasets: "
                      f"choose from {', '.join(report.DATASETS)}[/red]", highlight=False)  # fmt: skip
         raise typer.Exit(2)
     return names
-
-
-def _rows(value: Any, prefix: str = "") -> list[tuple[str, str, str]]:
-    rows: list[tuple[str, str, str]] = []
-    for spec in fields(value):
-        current = getattr(value, spec.name)
-        key = f"{prefix}{spec.name}"
-        if is_dataclass(current) and not isinstance(current, type):
-            rows.extend(_rows(current, key + "."))
-        else:
-            rows.append((key, repr(current), spec.metadata.get("doc", "")))
-    return rows
 
 
 @app.command("check-policy")
@@ -292,15 +280,17 @@ def check_policy(
         "[green]OK[/green] " + escape(f"{loaded.name} (mode: {loaded.mode}) {loaded.description}")
     )
     table = Table("key", "value", "meaning")
-    for key, value, doc in _rows(loaded.settings):
+    for key, value, doc in effective_values(loaded.settings):
         table.add_row(escape(key), escape(value), escape(doc))
-    for key, value, doc in _rows(loaded.memory, "memory."):
+    for key, value, doc in effective_values(loaded.memory, "memory."):
         table.add_row(escape(key), escape(value), escape(doc))
     console.print(table)
     for channel, settings in loaded.channels:
         changed = [
             (k, v)
-            for (k, v, _), (_, d, _) in zip(_rows(settings), _rows(loaded.settings), strict=True)
+            for (k, v, _), (_, d, _) in zip(
+                effective_values(settings), effective_values(loaded.settings), strict=True
+            )
             if v != d
         ]
         console.print(f'[bold]channels."{escape(channel)}"[/bold] overrides: '

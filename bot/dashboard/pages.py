@@ -7,7 +7,6 @@ session, checks the community against it (404 outside its scope), and renders on
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
 from datetime import date
 from typing import Any
 
@@ -19,6 +18,7 @@ from bot.core.events import ConversationKey
 from bot.dashboard import charts, thread
 from bot.dashboard.access import community, page_context, required, site_of
 from bot.dashboard.queries import MEASURES, AuditFilter, Cursor
+from bot.policy.describe import effective_values
 from bot.policy.loader import PRESETS
 from bot.runtime.service import policy_version
 
@@ -161,7 +161,7 @@ def policy(
     cid = community(request, session)
     site = site_of(request)
     current = site.policy(cid)
-    rows = _rows(current.settings) + _rows(current.memory, "memory.")
+    rows = effective_values(current.settings) + effective_values(current.memory, "memory.")
     presets = sorted(p.stem for p in PRESETS.glob("*.toml"))
     return render(request, "policy.html", page_context(
         request, session, community=cid, name=site.name(cid), policy=current, rows=rows,
@@ -172,20 +172,8 @@ def policy(
     ), status)  # fmt: skip
 
 
-def _rows(value: Any, prefix: str = "") -> list[tuple[str, str, str]]:
-    found: list[tuple[str, str, str]] = []
-    for spec in fields(value):
-        current = getattr(value, spec.name)
-        key = f"{prefix}{spec.name}"
-        if is_dataclass(current) and not isinstance(current, type):
-            found.extend(_rows(current, key + "."))
-        else:
-            found.append((key, repr(current), spec.metadata.get("doc", "")))
-    return found
-
-
 def _changed(settings: Any, defaults: Any) -> list[tuple[str, str]]:
-    return [(k, v) for (k, v, _), (_, d, _) in zip(_rows(settings), _rows(defaults), strict=True)
+    return [(k, v) for (k, v, _), (_, d, _) in zip(effective_values(settings), effective_values(defaults), strict=True)
             if v != d]  # fmt: skip
 
 
