@@ -91,10 +91,11 @@ class AdHominemDetector:
     ) -> AdHominemFinding | None:
         """The finding for ``message`` (or for ``text``, an edit of it), or None when nothing in it
         is aimed at a person."""
-        analysis = analyse(message.text if text is None else text)
+        judged = message.text if text is None else text
+        analysis = analyse(judged)
         cue_score, cue, phrase = _from_cues(analysis)
         scorer_score = _from_scorer(analysis, scores)
-        model_score = _from_model(message, analysis, scores)
+        model_score = _from_model(message, analysis, scores, judged)
         if max(cue_score, scorer_score, model_score) <= 0.0:
             return None
         if scorer_score > cue_score:
@@ -121,7 +122,8 @@ def _from_scorer(analysis: Analysis, scores: Scores) -> float:
     return _SCORER_INSULT_WEIGHT * insult
 
 
-def _from_model(message: MessagePosted, analysis: Analysis, scores: Scores) -> float:
+def _from_model(message: MessagePosted, analysis: Analysis, scores: Scores, judged: str) -> float:
+    """The model's say on ``judged`` (the message's text, or an edit of it)."""
     probability = scores.get("attack", 0.0)
     if probability < _MODEL_FLOOR or not _aimed(message, analysis):
         return 0.0
@@ -129,7 +131,7 @@ def _from_model(message: MessagePosted, analysis: Analysis, scores: Scores) -> f
         probability *= _MODEL_WARM
     if analysis.negated_attacks or 0.0 < analysis.attack_score < _REPORTED_CUES:
         probability *= _MODEL_NEGATED
-    words = len(message.text.split())
+    words = len(judged.split())
     if words < _MODEL_FEWEST_WORDS:
         return 0.0
     short = words < MODEL_MIN_WORDS
