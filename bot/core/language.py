@@ -14,7 +14,7 @@ idea ("your argument is flawed") is not an attack: "your" followed by an idea no
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -82,7 +82,7 @@ class _WordList:
             self.phrases[first] = (*self.phrases.get(first, ()), phrase)
         self.phrase_starts = frozenset(self.phrases)
 
-    def count(self, tokens: list[str], token_set: frozenset[str], squeezed_text: str) -> int:
+    def count(self, tokens: Sequence[str], token_set: frozenset[str], squeezed_text: str) -> int:
         """How many of the entries occur: each word token once per use, each phrase once."""
         hits = 0
         if not self.words.isdisjoint(token_set):
@@ -208,17 +208,44 @@ def _denied_insults(squeezed: str) -> int:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """A message's own words, tokenised plain and squeezed: what ``analyse`` and ``turn_markers``
+    both read, prepared once (the forecast asks for the markers right after the analysis)."""
+
+    normalised: str
+    own_words: str
+    token_list: tuple[str, ...]
+    tokens: frozenset[str]
+    squeezed: str
+    squeezed_tokens: tuple[str, ...]
+    squeezed_set: frozenset[str]
+
+
+@lru_cache(maxsize=4096)
+def _words(text: str) -> _Words:
+    normalised = normalise(text)
+    own_words = strip_quoted(normalised)
+    token_list = tuple(_TOKEN.findall(own_words))
+    squeezed = _squeeze(own_words)
+    squeezed_tokens = tuple(_TOKEN.findall(squeezed))
+    return _Words(
+        normalised, own_words, token_list, frozenset(token_list), squeezed, squeezed_tokens,
+        frozenset(squeezed_tokens),
+    )  # fmt: skip
+
+
 @lru_cache(maxsize=4096)
 def analyse(text: str) -> Analysis:
     """Analyse one message. Pure and cached: the same text always gives the same analysis."""
-    normalised = normalise(text)
-    own_words = strip_quoted(normalised)
-    token_list = _TOKEN.findall(own_words)
-    tokens = frozenset(token_list)
+    words = _words(text)
+    normalised, own_words, tokens = words.normalised, words.own_words, words.tokens
+    squeezed, squeezed_tokens, squeezed_set = (
+        words.squeezed,
+        words.squeezed_tokens,
+        words.squeezed_set,
+    )
     cues, negated = _cues(own_words, tokens)
-    squeezed = _squeeze(own_words)
-    squeezed_tokens = _TOKEN.findall(squeezed)
-    squeezed_set = frozenset(squeezed_tokens)
     if not cues and not _INSULTS.words.isdisjoint(squeezed_set):
         negated += _denied_insults(squeezed)
     identity = not _IDENTITY_TRIGGERS.words.isdisjoint(tokens) and bool(_IDENTITY.search(own_words))
@@ -281,14 +308,11 @@ _QUESTION_SENTENCE = re.compile(r"[^.!?\n]*\?")
 @lru_cache(maxsize=4096)
 def turn_markers(text: str) -> TurnMarkers:
     """The politeness and framing markers of one message. Pure and cached."""
-    own_words = strip_quoted(normalise(text))
-    tokens = _TOKEN.findall(own_words)
+    words = _words(text)
+    own_words, tokens = words.own_words, words.token_list
     first = tokens[0] if tokens else ""
     # Word lists match squeezed spellings ("thaanks"), as in ``analyse``.
-    squeezed = _squeeze(own_words)
-    squeezed_tokens = _TOKEN.findall(squeezed)
-    token_set = frozenset(squeezed_tokens)
-    found = (squeezed_tokens, token_set, squeezed)
+    found = (words.squeezed_tokens, words.squeezed_set, words.squeezed)
     question = "?" in own_words
     direct_question = question and any(
         not _ADDRESSED.isdisjoint(_TOKEN.findall(sentence))
