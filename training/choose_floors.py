@@ -1,0 +1,79 @@
+"""Choose the ad hominem detector's model floors on honest, out-of-fold cascade scores.
+
+Run from the repository root after ``train_sentence_head.py`` (whose out-of-fold scores of both
+tiers it reads from ``training/.cache``)::
+
+    .venv/bin/python training/choose_floors.py            # the table and the chosen pair
+    .venv/bin/python training/choose_floors.py --seed 0   # the cache of another seed's run
+
+How it works: every row's cascade probability is rebuilt from the two tiers' out-of-fold scores
+and the calibration fitted on them (as ``train_sentence_head.py`` fits it), so no score comes
+from a model that saw the row. For each pair of floors (``_MODEL_FLOOR`` and, under
+``MODEL_MIN_WORDS`` words, ``_MODEL_SHORT_FLOOR`` in ``bot/core/ad_hominem.py``) the engine
+replays Habernal's threads and Argotario's debates and judges the civil Reddit comments as
+replies. The rule, stated before looking: the best mean F1 on Habernal and Argotario among the
+pairs that flag at most ``--civil-limit`` of the civil Reddit comments. It prints the choice; it
+writes nothing (the floors are constants in the core, changed by hand with the table in
+training/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "training"))
+
+from cascade import calibrated_cascade  # noqa: E402
+from sources import everything  # noqa: E402
+from train_attack_model import CACHE, DATA, Corpus, engine_checks  # noqa: E402
+
+import bot.core.ad_hominem as ad_hominem  # noqa: E402
+from bot.scoring.embedded import SENTENCE_FROM  # noqa: E402
+
+GRID = ((0.55, 0.6), (0.55, 0.7), (0.65, 0.7), (0.65, 0.75), (0.65, 0.8), (0.7, 0.75),
+        (0.7, 0.8), (0.75, 0.8), (0.75, 0.85), (0.8, 0.85))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--civil-limit", type=float, default=0.03)
+    args = parser.parse_args()
+    path = CACHE / f"sentence-out-of-fold-seed{args.seed}.npy"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: run training/train_sentence_head.py first")
+    ids, rows = everything(args.data)
+    corpus = Corpus(rows)
+    fast, sentence = np.load(path)
+    if len(fast) != len(rows.y):
+        raise SystemExit(f"{path} holds {len(fast)} rows, the sources {len(rows.y)}: retrain")
+    _, cascade = calibrated_cascade(
+        fast, sentence, corpus.lengths, rows.y, rows.weights, fast >= SENTENCE_FROM
+    )
+    results = []
+    for floor, short in GRID:
+        ad_hominem._MODEL_FLOOR, ad_hominem._MODEL_SHORT_FLOOR = floor, short  # type: ignore[misc]
+        print(f"floors {floor} / {short}:", flush=True)
+        checks = engine_checks(args.data, ids, rows, cascade)
+        results.append((floor, short, checks))
+    print("\n| floor | under 20 words | Habernal F1 | Argotario F1 | civil Reddit flagged |")
+    print("|---|---|---|---|---|")
+    for floor, short, checks in results:
+        print(f"| {floor} | {short} | {checks['habernal']['f1']:.3f} | "
+              f"{checks['argotario']['f1']:.3f} | {checks['reddit civil, flagged']:.1%} |")  # fmt: skip
+    allowed = [r for r in results if r[2]["reddit civil, flagged"] <= args.civil_limit]
+    if not allowed:
+        raise SystemExit(f"no pair flags at most {args.civil_limit:.0%} of the civil comments")
+    best = max(allowed, key=lambda r: r[2]["habernal"]["f1"] + r[2]["argotario"]["f1"])
+    print(f"\nchosen by the rule: floor {best[0]}, under 20 words {best[1]}")
+
+
+if __name__ == "__main__":
+    main()
