@@ -164,6 +164,26 @@ def test_the_model_alone_needs_words_aimed_at_someone() -> None:
     assert detector.judge(_as_reply("You go first then."), {"attack": 0.99}, "a") is not None
 
 
+def test_a_reply_that_concedes_the_point_is_discounted_however_it_swears() -> None:
+    detector = AdHominemDetector()
+    scores = {"attack": 0.7}  # over the floors, under the professional alert level
+    plain = detector.judge(
+        _as_reply("Holy shit, you got the snapshot cost wrong, damn."), scores, "a"
+    )
+    assert plain is not None
+    assert plain.score >= THRESHOLD
+    for text in (
+        "Holy shit, you're right about the snapshot cost, damn.",
+        "Fair enough, you were closer on the numbers than I was.",
+        "I stand corrected, your rerun makes the case.",
+    ):
+        assert detector.judge(_as_reply(text), scores, "a") is None, text
+    # A named cue still counts in full: conceding does not excuse name-calling.
+    named = detector.judge(_as_reply("Fair enough, clown."), scores, "a")
+    assert named is not None
+    assert named.cue != "aimed_at_person"
+
+
 def test_calibration_is_the_identity_by_default_and_monotone() -> None:
     identity = Calibration()
     for p in (0.01, 0.3, 0.5, 0.9):

@@ -36,8 +36,9 @@ from train_attack_model import CACHE, DATA, Corpus, engine_checks  # noqa: E402
 import bot.core.ad_hominem as ad_hominem  # noqa: E402
 from bot.scoring.embedded import SENTENCE_FROM  # noqa: E402
 
-GRID = ((0.55, 0.6), (0.55, 0.7), (0.65, 0.7), (0.65, 0.75), (0.65, 0.8), (0.7, 0.75),
-        (0.7, 0.8), (0.75, 0.8), (0.75, 0.85), (0.8, 0.85))  # fmt: skip
+GRID = ((0.45, 0.6), (0.5, 0.6), (0.5, 0.65), (0.55, 0.6), (0.55, 0.65), (0.55, 0.7),
+        (0.6, 0.65), (0.6, 0.7), (0.65, 0.7), (0.65, 0.75), (0.65, 0.8), (0.7, 0.75),
+        (0.7, 0.8), (0.75, 0.8))  # fmt: skip
 
 
 def main() -> None:
@@ -45,6 +46,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--civil-limit", type=float, default=0.03)
+    parser.add_argument(
+        "--tier", choices=("cascade", "fast"), default="cascade",
+        help="the scores judged: the cascade (the default scorer) or the fast tier alone",
+    )  # fmt: skip
     args = parser.parse_args()
     path = CACHE / f"sentence-out-of-fold-seed{args.seed}.npy"
     if not path.is_file():
@@ -57,6 +62,10 @@ def main() -> None:
     _, cascade = calibrated_cascade(
         fast, sentence, corpus.lengths, rows.y, rows.weights, fast >= SENTENCE_FROM
     )
+    if args.tier == "fast":
+        # Without the sentence tier the fast tier gives no score under MODEL_MIN_WORDS words.
+        words = np.array([len(text.split()) for text in rows.texts])
+        cascade = np.where(words >= ad_hominem.MODEL_MIN_WORDS, fast, 0.0)
     results = []
     for floor, short in GRID:
         ad_hominem._MODEL_FLOOR, ad_hominem._MODEL_SHORT_FLOOR = floor, short  # type: ignore[misc]

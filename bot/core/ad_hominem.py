@@ -49,11 +49,14 @@ _SCORER_INSULT_FLOOR = 0.5
 # message denies ("you're not stupid for asking") or reports. The floors were chosen on scores no
 # model was fitted on (training/README.md, "Choosing the floors"): the pair that gives the best
 # mean F1 on Habernal and Argotario while flagging at most 3% of the civil Reddit comments.
-_MODEL_FLOOR = 0.65
+_MODEL_FLOOR = 0.55
 _MODEL_AT_FLOOR = 0.6
 _MODEL_AT_ONE = 0.8
 _MODEL_WARM = 0.9
 _MODEL_NEGATED = 0.7
+# A reply that concedes the point ("you're right about the cost, damn") yields to the person
+# rather than attacking them: the model's second-person, swearing reading of it is discounted.
+_MODEL_CONCEDES = 0.7
 # Cues this weak were found in reported speech or self-talk ("he said only an idiot would..."),
 # which the analysis discounts tenfold: the model is discounted as for a denied attack.
 _REPORTED_CUES = 0.15
@@ -61,7 +64,7 @@ _REPORTED_CUES = 0.15
 # forum transfers worst: it reads short second-person replies as attacks. Below this many words the
 # model must be surer. (The fast tier alone gives no score at all below it: see EmbeddedScorer.)
 MODEL_MIN_WORDS = 20
-_MODEL_SHORT_FLOOR = 0.7
+_MODEL_SHORT_FLOOR = 0.6
 # Below this many words there is no claim for the model to weigh against the person: a reply
 # like "You first." reads to it like the short removed comments it learned from. What an attack
 # this short says ("Clown.", "You're pathetic.") the rules name.
@@ -131,6 +134,8 @@ def _from_model(message: MessagePosted, analysis: Analysis, scores: Scores, judg
         probability *= _MODEL_WARM
     if analysis.negated_attacks or 0.0 < analysis.attack_score < _REPORTED_CUES:
         probability *= _MODEL_NEGATED
+    if analysis.concedes:
+        probability *= _MODEL_CONCEDES
     words = len(judged.split())
     if words < _MODEL_FEWEST_WORDS:
         return 0.0

@@ -45,6 +45,7 @@ class Analysis:
     warmth: float
     disagreement: float
     mentioned_handles: tuple[str, ...]
+    concedes: bool = False  # "you're right", "I stand corrected": the reply yields the point
 
     @property
     def attack_score(self) -> float:
@@ -115,6 +116,7 @@ _IDENTITY_TRIGGERS = _WordList(lexicon.IDENTITY_GROUPS)
 _INSULTS = _WordList(lexicon.NAME_NOUNS + lexicon.PERSON_ADJECTIVES)
 _PROFANITY = _WordList(lexicon.PROFANITY)
 _WARM = _WordList(lexicon.WARM_WORDS)
+_CONCESSIONS = _WordList(lexicon.CONCESSIONS)
 _DISAGREE = _WordList(lexicon.DISAGREE_WORDS)
 _WARM_EMOJI = ("🎉", "👏", "❤", "🙌", "🥳")
 
@@ -263,6 +265,7 @@ def analyse(text: str) -> Analysis:
         warmth=min(1.0, 0.5 * (_WARM.count(squeezed_tokens, squeezed_set, squeezed) + warm_marks)),
         disagreement=min(1.0, 0.4 * _DISAGREE.count(squeezed_tokens, squeezed_set, squeezed)),
         mentioned_handles=tuple(dict.fromkeys(_MENTION.findall(normalised))),
+        concedes=_CONCESSIONS.count(squeezed_tokens, squeezed_set, squeezed) > 0,
     )
 
 

@@ -61,6 +61,15 @@ WARM_WORDS = (
     "incredible", "superb", "deserved", "yay", "woohoo", "hugs", "thrilled", "<3",
 )  # fmt: skip
 
+# Conceding the other person's point: a reply that yields it is not attacking them, however it
+# swears ("Holy shit, you're right"). Only the attack model's say is discounted for it: a named
+# cue in the same message still counts in full.
+CONCESSIONS = (
+    "you're right", "you are right", "youre right", "you were right", "you're correct",
+    "you are correct", "i stand corrected", "fair enough", "point taken", "good catch",
+    "you've convinced me", "you convinced me", "i was wrong", "my mistake", "my bad",
+)  # fmt: skip
+
 # Disagreement with an idea: legitimate, but many at once on one person is pressure.
 DISAGREE_WORDS = (
     "wrong", "incorrect", "disagree", "not true", "untrue", "misleading", "dangerous",
