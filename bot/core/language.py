@@ -224,7 +224,9 @@ class _Words:
     squeezed_set: frozenset[str]
 
 
-@lru_cache(maxsize=4096)
+# Small on purpose: it only has to bridge ``analyse`` and ``turn_markers`` for the message being
+# judged (both keep their own larger caches); 4,096 of these cost ~12 MiB and a little speed.
+@lru_cache(maxsize=256)
 def _words(text: str) -> _Words:
     normalised = normalise(text)
     own_words = strip_quoted(normalised)
