@@ -284,6 +284,8 @@ def check_policy(
         table.add_row(escape(key), escape(value), escape(doc))
     for key, value, doc in effective_values(loaded.memory, "memory."):
         table.add_row(escape(key), escape(value), escape(doc))
+    for key, value, doc in effective_values(loaded.experiment, "experiment."):
+        table.add_row(escape(key), escape(value), escape(doc))
     console.print(table)
     for channel, settings in loaded.channels:
         changed = [

@@ -162,6 +162,7 @@ def policy(
     site = site_of(request)
     current = site.policy(cid)
     rows = effective_values(current.settings) + effective_values(current.memory, "memory.")
+    rows += effective_values(current.experiment, "experiment.")  # the holdback share, visibly
     presets = sorted(p.stem for p in PRESETS.glob("*.toml"))
     return render(request, "policy.html", page_context(
         request, session, community=cid, name=site.name(cid), policy=current, rows=rows,

@@ -30,7 +30,7 @@ from bot.storage.store import Store
 
 _DONE = ("sent", "downgraded")
 # The first line each decision gets: decided (into the outbox), or held back right away.
-_FIRST = ("decided", "suppressed_shadow", "opted_out")
+_FIRST = ("decided", "suppressed_shadow", "opted_out", "held_back")
 # The most audit lines one round of digests reads (a day of a very busy bot); lines past it are
 # left out of the counts.
 MAX_ENTRIES = 200_000
