@@ -34,6 +34,7 @@ from bot.core.language import analyse
 from bot.core.outcomes import HEAT_WINDOW, OutcomeTracker
 from bot.core.outcomes import KINDS as TRACKED
 from bot.core.pile_on import PileOnDetector, message_pressure
+from bot.core.rephrase import split_claim
 from bot.core.responses import Responder
 from bot.core.scoring import Scorer, Scores, hostility
 from bot.core.settings import Policy, Settings
@@ -272,7 +273,14 @@ class Engine:
         if finding is not None and attack >= settings.ad_hominem.detect_at:
             words = self._words(message.text, finding)
             self._respond(
-                self._responder.ad_hominem(message, finding, scores, settings, words),
+                self._responder.ad_hominem(
+                    message,
+                    finding,
+                    scores,
+                    settings,
+                    words,
+                    self._claim(message, message.text, words, settings),
+                ),
                 detections,
                 actions,
             )
@@ -350,7 +358,14 @@ class Engine:
         edited = replace(original, at=edit.at)
         words = self._words(edit.text, finding)
         self._respond(
-            self._responder.ad_hominem(edited, finding, scores, settings, words),
+            self._responder.ad_hominem(
+                edited,
+                finding,
+                scores,
+                settings,
+                words,
+                self._claim(original, edit.text, words, settings),
+            ),
             detections,
             actions,
         )
@@ -388,6 +403,17 @@ class Engine:
         if finding.phrase:
             return (as_written(text, finding.phrase),)
         return self._explainer.salient(text) if self._explainer is not None else ()
+
+    def _claim(
+        self, message: MessagePosted, text: str, words: tuple[str, ...], settings: Settings
+    ) -> str | None:
+        """The claim left beside the personal words (bot.core.rephrase), offered only when it,
+        judged alone, no longer reads as an attack (one more scoring, for flagged messages only)."""
+        claim = split_claim(text, words).claim
+        if claim is None:
+            return None
+        finding = self._ad_hominem.judge(message, self._score(claim), None, claim)
+        return claim if finding is None or finding.score < settings.ad_hominem.detect_at else None
 
     def _score(self, text: str) -> Scores:
         if self._scorer is None:

@@ -34,7 +34,6 @@ from bot.core.events import ConversationKey, MessagePosted
 from bot.core.explain import quoted
 from bot.core.forecast import ForecastFinding
 from bot.core.pile_on import PileOnFinding
-from bot.core.rephrase import split_claim
 from bot.core.scoring import Scores
 from bot.core.settings import ActionName, Level, Settings
 
@@ -121,14 +120,16 @@ class Responder:
         scores: Scores,
         settings: Settings,
         words: tuple[str, ...] = (),
+        claim: str | None = None,
     ) -> Response:
         """The detection and decisions for an attack on the person. ``words``: the author's words
-        that read as personal (see ``bot.core.explain``), quoted in the prompt and the alert."""
+        that read as personal (see ``bot.core.explain``), quoted in the prompt and the alert;
+        ``claim``: the rest of the message, shown alone as worth posting (``bot.core.rephrase``)."""
         shown = quoted(words)
         values = _Fill({"author": message.author, "target": finding.target or "them",
                         "explanation": finding.explanation, "words": shown,
                         "quote": _quote(shown, finding.phrase),
-                        "rephrase": _rephrase(message.text, words, shown)})  # fmt: skip
+                        "rephrase": _rephrase(claim, shown)})  # fmt: skip
         evidence = Evidence((message.id,), _evidence_scores(finding.score, scores, "ad_hominem"))
         reason = f"{message.author}'s reply: {finding.explanation} (cue: {finding.cue})."
         context = _Context(message, Signal.AD_HOMINEM, finding.score, reason, evidence, settings)
@@ -360,9 +361,8 @@ def _quote(shown: str, phrase: str) -> str:
     return f"your words {shown}" if phrase else f"your reply (above all the words {shown})"
 
 
-def _rephrase(text: str, words: tuple[str, ...], shown: str) -> str:
+def _rephrase(claim: str | None, shown: str) -> str:
     """The claim on its own, when one remains beside the personal words (never invented)."""
-    claim = split_claim(text, words).claim
     if claim is None or not shown:
         return "Would you rephrase it around the claim?"
     return f"Your point, \u201c{claim}\u201d, stands on its own; {shown} is what reads as personal."

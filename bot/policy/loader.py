@@ -21,7 +21,7 @@ _BUNDLED = Path(__file__).resolve().parents[1] / "_presets"
 PRESETS = _BUNDLED if _BUNDLED.is_dir() else Path(__file__).resolve().parents[2] / "policies"
 _HEADER = {"schema_version", "name", "description", "mode", "memory", "channels", "experiment"}
 _PLACEHOLDERS = {"target", "author", "count", "minutes", "duration", "window", "position",
-                 "explanation", "words", "quote"}  # fmt: skip
+                 "explanation", "words", "quote", "rephrase"}  # fmt: skip
 _ALERT_PLACEHOLDERS = _PLACEHOLDERS | {"signal", "place"}
 _ALLOWED_ACTIONS = {
     "ad_hominem": {"notice", "private_prompt", "slow_mode", "open_longform", "alert_moderators"},
