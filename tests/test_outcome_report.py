@@ -1,0 +1,165 @@
+"""The outcomes report: intervals that find a known effect and claim none where there is none;
+outcomes stored beside the audit, once; the service holding back its control group."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from adapters.replay.reader import parse_event
+from bot.core.decisions import Signal
+from bot.core.events import ConversationKey
+from bot.core.outcomes import OutcomeRecord
+from bot.runtime.app import build_service
+from bot.runtime.outcome_report import MIN_PER_ARM, NOT_ENOUGH, compare, newcombe, wilson, write
+from bot.storage.outcomes import StoredOutcome
+from bot.storage.store import Store
+from tests.runtime_support import recent_lines, service_config
+
+AT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _stored(arm: str, edited: float, heat: float) -> StoredOutcome:
+    return StoredOutcome("discord:1", "ad_hominem", "prompt_member:ad_hominem_author", arm,  # type: ignore[arg-type]
+                         AT, {"edited": edited, "later_heat": heat})  # fmt: skip
+
+
+def _synthetic(
+    n: int, edit_rates: tuple[float, float], heat_means: tuple[float, float], seed: int
+) -> list[StoredOutcome]:
+    rng = random.Random(seed)
+    found = []
+    for arm, rate, mean in (
+        ("treated", edit_rates[0], heat_means[0]),
+        ("control", edit_rates[1], heat_means[1]),
+    ):
+        found += [_stored(arm, float(rng.random() < rate), rng.gauss(mean, 0.15)) for _ in range(n)]
+    return found
+
+
+def _by_outcome(items: list[StoredOutcome]) -> dict[str, object]:
+    return {c.outcome: c for c in compare(items)}
+
+
+def test_a_known_effect_is_found_with_the_right_sign() -> None:
+    found = _by_outcome(_synthetic(400, (0.30, 0.08), (0.35, 0.55), seed=1))
+    edited, heat = found["edited"], found["later_heat"]
+    assert edited.low > 0 and edited.low < 0.22 < edited.high  # type: ignore[attr-defined]
+    assert edited.verdict == "higher when sent"  # type: ignore[attr-defined]
+    assert heat.high < 0 and heat.low < -0.2 < heat.high  # type: ignore[attr-defined]
+    assert heat.interval == "bootstrap"  # type: ignore[attr-defined]
+
+
+def test_no_effect_is_not_claimed() -> None:
+    # The same outcomes in both arms: no difference, and the report must not claim one.
+    same = _synthetic(200, (0.2, 0.2), (0.4, 0.4), seed=4)
+    treated = [s for s in same if s.arm == "treated"]
+    mirrored = treated + [replace(s, arm="control") for s in treated]
+    for comparison in _by_outcome(mirrored).values():
+        assert comparison.low < 0 < comparison.high, comparison  # type: ignore[attr-defined]
+        assert comparison.verdict == "no clear difference when sent"  # type: ignore[attr-defined]
+
+
+def test_false_claims_stay_near_five_percent_when_there_is_no_effect() -> None:
+    # 400 experiments without an effect: a 95% interval wrongly excludes 0 in about 5% of them.
+    rng = random.Random(11)
+    claimed = 0
+    for _ in range(400):
+        k1 = sum(rng.random() < 0.2 for _ in range(150))
+        k0 = sum(rng.random() < 0.2 for _ in range(150))
+        _, low, high = newcombe(k1, 150, k0, 150)
+        claimed += not (low <= 0 <= high)
+    assert claimed / 400 <= 0.08
+    means = 0
+    for seed in range(30):
+        comparison = _by_outcome(_synthetic(60, (0.2, 0.2), (0.4, 0.4), seed=100 + seed))[
+            "later_heat"
+        ]
+        means += not (comparison.low <= 0 <= comparison.high)  # type: ignore[attr-defined]
+    assert means <= 4  # expected 1.5 of 30
+
+
+def test_small_arms_are_not_enough_data() -> None:
+    found = _by_outcome(_synthetic(MIN_PER_ARM - 1, (0.9, 0.0), (0.1, 0.9), seed=3))
+    for comparison in found.values():
+        assert comparison.difference is None  # type: ignore[attr-defined]
+        assert comparison.verdict.startswith(NOT_ENOUGH)  # type: ignore[attr-defined]
+
+
+def test_wilson_and_newcombe_match_published_values() -> None:
+    # Newcombe (1998), example (a): 56/70 against 48/80: 0.2000, interval 0.0524 to 0.3339.
+    d, low, high = newcombe(56, 70, 48, 80)
+    assert (round(d, 4), round(low, 4), round(high, 4)) == (0.2, 0.0524, 0.3339)
+    assert tuple(round(v, 4) for v in wilson(0, 10)) == (0.0, 0.2775)
+
+
+def test_report_formats_say_which_interval() -> None:
+    comparisons = compare(_synthetic(50, (0.5, 0.1), (0.3, 0.5), seed=2))
+    text, md, lines = io.StringIO(), io.StringIO(), io.StringIO()
+    write(comparisons, [], "text", text)
+    write(comparisons, [], "markdown", md)
+    write(comparisons, [], "jsonl", lines)
+    assert "Newcombe" in text.getvalue() and "bootstrap" in text.getvalue()
+    assert md.getvalue().startswith("| signal | action |")
+    parsed = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert {p["outcome"] for p in parsed} == {"edited", "later_heat"}
+    assert all(p["type"] == "comparison" for p in parsed)
+
+
+def _record(message_id: str) -> OutcomeRecord:
+    return OutcomeRecord("post_notice", ConversationKey("discord:1", "general", "t1"), message_id,
+                         Signal.ESCALATION, "t1", "", AT, AT + timedelta(hours=1),
+                         (("cooled_15", 1.0), ("heat_before", 2.0)))  # fmt: skip
+
+
+def test_outcomes_are_stored_once_per_decision(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path}/o.db") as store:
+        assert store.outcomes.add([_record("m1"), _record("m2")], "discord") == 2
+        assert store.outcomes.add([_record("m1")], "discord") == 0  # remade after a restart
+        read = store.outcomes.read("discord:1")
+    assert [r.measures["heat_before"] for r in read] == [2.0, 2.0]
+    assert {r.arm for r in read} == {"excluded"}  # no audit line: neither arm
+
+
+def _policy_file(tmp_path: Path, holdback: float) -> Path:
+    preset = Path(__file__).resolve().parents[1] / "policies" / "strict.toml"
+    path = tmp_path / "held.toml"
+    path.write_text(preset.read_text() + f'\n[experiment]\nholdback = {holdback}\nsalt = "test"\n')
+    return path
+
+
+async def test_the_service_holds_back_its_control_group_and_stores_outcomes(tmp_path: Path) -> None:
+    service = build_service(service_config(tmp_path, policy=str(_policy_file(tmp_path, 1.0))))
+    runtime = service.runtime
+    await runtime.open()
+    last = None
+    try:
+        for line in recent_lines("01_pile_on_clinician.jsonl"):
+            event = parse_event(json.loads(line))
+            if hasattr(event, "community"):
+                event = replace(event, community=f"replay:{event.community}")
+            await runtime.on_event(event)
+            last = event.at
+        assert last is not None
+        await runtime.tick(last + timedelta(hours=2))
+        entries = runtime.store.audit.entries()
+        held = [e for e in entries if e.outcome == "held_back"]
+        assert held and "alert_moderators" not in {e.kind for e in held}
+        decided = {e.kind for e in entries if e.outcome == "decided"}
+        assert decided == {"alert_moderators"}  # only alerts reach anyone
+        stored = runtime.store.outcomes.read()
+        assert stored and {s.arm for s in stored} == {"control"}
+        assert "held back as a control group" in await _status(runtime)
+    finally:
+        await runtime.close()
+        runtime.store.close()
+
+
+async def _status(runtime: object) -> str:
+    from bot.runtime.control import Control
+
+    return await Control(runtime).status("replay:clinicians-hub")  # type: ignore[arg-type]
