@@ -48,9 +48,11 @@ def _by_outcome(items: list[StoredOutcome]) -> dict[str, object]:
 def test_a_known_effect_is_found_with_the_right_sign() -> None:
     found = _by_outcome(_synthetic(400, (0.30, 0.08), (0.35, 0.55), seed=1))
     edited, heat = found["edited"], found["later_heat"]
-    assert edited.low > 0 and edited.low < 0.22 < edited.high  # type: ignore[attr-defined]
+    assert edited.low > 0
+    assert edited.low < 0.22 < edited.high
     assert edited.verdict == "higher when sent"  # type: ignore[attr-defined]
-    assert heat.high < 0 and heat.low < -0.2 < heat.high  # type: ignore[attr-defined]
+    assert heat.high < 0
+    assert heat.low < -0.2 < heat.high
     assert heat.interval == "bootstrap"  # type: ignore[attr-defined]
 
 
@@ -103,7 +105,8 @@ def test_report_formats_say_which_interval() -> None:
     write(comparisons, [], "text", text)
     write(comparisons, [], "markdown", md)
     write(comparisons, [], "jsonl", lines)
-    assert "Newcombe" in text.getvalue() and "bootstrap" in text.getvalue()
+    assert "Newcombe" in text.getvalue()
+    assert "bootstrap" in text.getvalue()
     assert md.getvalue().startswith("| signal | action |")
     parsed = [json.loads(line) for line in lines.getvalue().splitlines()]
     assert {p["outcome"] for p in parsed} == {"edited", "later_heat"}
@@ -148,11 +151,13 @@ async def test_the_service_holds_back_its_control_group_and_stores_outcomes(tmp_
         await runtime.tick(last + timedelta(hours=2))
         entries = runtime.store.audit.entries()
         held = [e for e in entries if e.outcome == "held_back"]
-        assert held and "alert_moderators" not in {e.kind for e in held}
+        assert held
+        assert "alert_moderators" not in {e.kind for e in held}
         decided = {e.kind for e in entries if e.outcome == "decided"}
         assert decided == {"alert_moderators"}  # only alerts reach anyone
         stored = runtime.store.outcomes.read()
-        assert stored and {s.arm for s in stored} == {"control"}
+        assert stored
+        assert {s.arm for s in stored} == {"control"}
         assert "held back as a control group" in await _status(runtime)
     finally:
         await runtime.close()

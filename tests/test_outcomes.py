@@ -97,7 +97,8 @@ def test_joiner_who_replies_anyway_is_measured() -> None:
         for r in records
         if r.action == "prompt_member:late_joiner" and r.recipient == joiner
     ]
-    assert mine and mine[0]["replied_to_target"] == 1.0
+    assert mine
+    assert mine[0]["replied_to_target"] == 1.0
     assert mine[0]["reply_heat"] > 0.5
     others = [
         dict(r.measures)
