@@ -168,3 +168,67 @@ async def _status(runtime: object) -> str:
     from bot.runtime.control import Control
 
     return await Control(runtime).status("replay:clinicians-hub")  # type: ignore[arg-type]
+
+
+def _store_with_an_experiment(tmp_path: Path) -> Path:
+    from bot.core.decisions import Evidence, PostNotice
+    from bot.storage.audit import AuditEntry, Provenance
+    from bot.storage.codec import decision_key
+    from bot.storage.schema import Outcome
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n[replay]\nenabled = true\n'
+    )
+    live = Provenance("replay", "strict", "1", "live")
+    place = ConversationKey("replay:c", "general", "t1")
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        for i in range(60):
+            notice = PostNotice(place, f"m{i}", AT, Signal.ESCALATION, "r", Evidence(), text="n")
+            outcome = Outcome.SENT if i % 2 else Outcome.HELD_BACK
+            store.audit.append(AuditEntry.of(notice, outcome, at=AT, provenance=live,
+                                             decision_key=decision_key(notice, "replay")))  # fmt: skip
+            cooled = float(i % 2 == 1 and i % 10 != 1)  # sent: 80% cool; held back: none
+            store.outcomes.add([OutcomeRecord("post_notice", place, f"m{i}", Signal.ESCALATION, "t1", "",
+                                              AT, AT + timedelta(hours=1), (("cooled_15", cooled),))], "replay")  # fmt: skip
+    return config
+
+
+def test_outcomes_command_reports_the_experiment(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    config = str(_store_with_an_experiment(tmp_path))
+    runner = CliRunner()
+    md = runner.invoke(app, ["outcomes", "--config", config, "--format", "markdown"])
+    assert md.exit_code == 0, md.output
+    assert "| escalation | post_notice | cooled_15 (rate) | 30 | 30 | 0.800 | 0.000 |" in md.stdout
+    assert "higher when sent" in md.stdout
+    lines = runner.invoke(
+        app, ["outcomes", "--config", config, "--format", "jsonl", "--community", "replay:c"]
+    )
+    [row] = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert (row["n_treated"], row["n_control"], row["interval"]) == (30, 30, "Newcombe (Wilson)")
+    later = runner.invoke(app, ["outcomes", "--config", config, "--since", "2026-12-02"])
+    assert "No outcomes stored yet." in later.stdout
+    bad = runner.invoke(app, ["outcomes", "--config", config, "--since", "yesterday"])
+    assert bad.exit_code == 2
+    assert "use YYYY-MM-DD" in bad.output
+    wrong = runner.invoke(app, ["outcomes", "--config", config, "--format", "csv"])
+    assert wrong.exit_code == 2
+    assert "text, jsonl, markdown" in wrong.output
+
+
+def test_digest_carries_the_one_line_summary(tmp_path: Path) -> None:
+    from bot.config import load_config
+    from bot.runtime.digest import digests
+
+    config = _store_with_an_experiment(tmp_path)
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        [found] = digests(load_config(config), store, AT + timedelta(hours=2), "replay:c")
+    assert (
+        "Outcomes: 30 sent and 30 in the control group measured so far; 1 clear difference(s)"
+        in found.text
+    )
+    assert "Held back as the experiment's control group: post notice 30" in found.text
