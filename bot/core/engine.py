@@ -14,7 +14,7 @@ forgotten, and joins and cooldowns expire with the windows that use them.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -53,8 +53,9 @@ _HOUSEKEEPING_EVERY = 1024  # events between sweeps of idle state when nobody ca
 # conversation is only for targets nobody replies to any more, so it runs on every 16th sweep.
 _FULL_SWEEP_EVERY = 16
 _FULL_SWEEP_INTERVAL = timedelta(minutes=1)
-# How far back through remembered messages an intervention's "before" is looked for.
-_LOOK_BACK = 2_000
+# Each conversation's last messages as (time, author, heat), for an intervention's "before"
+# (bot.core.outcomes): a thread writing more than this in 15 minutes is rare.
+_HEAT_LOG = 64
 
 
 @dataclass(slots=True)
@@ -78,6 +79,9 @@ class _Conversation:
     first_seen: dict[str, datetime] = field(default_factory=dict)
     last_author: str | None = None
     last_at: datetime | None = None
+    heat_log: deque[tuple[datetime, str, float]] = field(
+        default_factory=lambda: deque(maxlen=_HEAT_LOG)
+    )
 
 
 class Engine:
@@ -175,20 +179,16 @@ class Engine:
                                  before=before, window_minutes=experiment.window_minutes,
                                  edit_minutes=experiment.edit_minutes)  # fmt: skip
 
-    def _heat_before(
-        self, conversation: ConversationKey, at: datetime, author: str | None
-    ) -> float:
-        """The thread's heat in the 15 minutes up to ``at``; for ``author``, their mean heat in
-        it so far (the triggering message included). Walks back through recent messages only."""
-        total, count, since = 0.0, 0, at - HEAT_WINDOW
-        for index, seen in enumerate(reversed(self._messages.values())):
-            if index >= _LOOK_BACK or (author is None and seen.at < since):
-                break
-            if seen.conversation != conversation or seen.at > at:
-                continue
-            if author is None or seen.author == author:
-                total, count = total + max(seen.hostility, seen.attack), count + 1
-        return total if author is None else (total / count if count else 0.0)
+    def _heat_before(self, key: ConversationKey, at: datetime, author: str | None) -> float:
+        """The thread's heat in the 15 minutes up to ``at``; for ``author``, their mean heat over
+        their messages among the thread's last ones (the triggering message included)."""
+        conversation = self._conversations.get(key)
+        log = conversation.heat_log if conversation is not None else ()
+        if author is None:
+            since = at - HEAT_WINDOW
+            return sum(heat for when, _, heat in log if since <= when <= at)
+        own = [heat for when, who, heat in log if who == author and when <= at]
+        return sum(own) / len(own) if own else 0.0
 
     def snapshot(self) -> dict[str, Plain]:
         """Everything the engine remembers, as plain data (JSON-ready); never message text."""
@@ -218,6 +218,9 @@ class Engine:
             raise SnapshotError("snapshot does not hold the engine's state")
         for name in names:
             setattr(engine, name, from_plain(state[name]))
+        for conversation in engine._conversations.values():
+            if not hasattr(conversation, "heat_log"):  # format 2: no heat log yet
+                conversation.heat_log = deque(maxlen=_HEAT_LOG)
         return engine
 
     def tick(self, now: datetime) -> Decisions:
@@ -246,6 +249,7 @@ class Engine:
         if not settings.exempt_roles or message.author_roles.isdisjoint(settings.exempt_roles):
             return self._judge(message, scores, settings, conversation, last_other)
         self._remember(message, (), 0.0, 0.0, {})
+        conversation.heat_log.append((message.at, message.author, 0.0))
         if self._outcomes.watching(message.conversation):
             self._outcomes.posted(message.conversation, message.author, (), 0.0, message.at)
         return Decisions()
@@ -265,6 +269,7 @@ class Engine:
         hostile = hostility(scores)
         pressed = _pressed(message, finding)
         self._remember(message, pressed, attack, hostile, scores)
+        conversation.heat_log.append((message.at, message.author, max(hostile, attack)))
         if self._outcomes.watching(message.conversation):
             self._outcomes.posted(message.conversation, message.author, pressed,
                                   max(hostile, attack), message.at)  # fmt: skip
