@@ -131,7 +131,9 @@ def test_outcomes_are_stored_once_per_decision(tmp_path: Path) -> None:
 def _policy_file(tmp_path: Path, holdback: float) -> Path:
     preset = Path(__file__).resolve().parents[1] / "policies" / "strict.toml"
     path = tmp_path / "held.toml"
-    path.write_text(preset.read_text() + f'\n[experiment]\nholdback = {holdback}\nsalt = "test"\n')
+    text = preset.read_text().replace("holdback = 0\n", f"holdback = {holdback}\n")
+    assert f"holdback = {holdback}" in text
+    path.write_text(text)
     return path
 
 
@@ -232,3 +234,38 @@ def test_digest_carries_the_one_line_summary(tmp_path: Path) -> None:
         in found.text
     )
     assert "Held back as the experiment's control group: post notice 30" in found.text
+
+
+def test_alert_acknowledgement_and_verdict_are_timed(tmp_path: Path) -> None:
+    from bot.core.decisions import AlertModerators, Evidence
+    from bot.storage.audit import AuditEntry, Provenance
+    from bot.storage.codec import decision_key
+    from bot.storage.schema import Outcome, Verdict
+
+    alert = AlertModerators(ConversationKey("replay:c", "general", "t1"), "m1", AT,
+                            Signal.PILE_ON, "r", Evidence(), text="Look")  # fmt: skip
+    key = decision_key(alert, "replay")
+    live = Provenance("replay", "strict", "1", "live")
+    with Store.open(f"sqlite:///{tmp_path}/a.db") as store:
+        store.audit.append(
+            AuditEntry.of(alert, Outcome.SENT, at=AT, provenance=live, decision_key=key)
+        )
+        assert (
+            store.outcomes.acknowledge(key, by_platform="replay", at=AT + timedelta(minutes=6))
+            == 6.0
+        )
+        assert (
+            store.outcomes.acknowledge(key, by_platform="replay", at=AT + timedelta(minutes=9))
+            is None
+        )
+        store.feedback.add("replay", "pile_on", Verdict.WRONG, by="mod", at=AT + timedelta(minutes=12),
+                           message_id="m1", community="replay:c")  # fmt: skip
+        [found] = store.outcomes.alerts("replay:c")
+        assert store.outcomes.read() == []  # an acknowledgement is not an intervention's outcome
+    assert (found.minutes_to_ack, found.minutes_to_verdict, found.verdict) == (6.0, 12.0, "wrong")
+    out = io.StringIO()
+    write([], [found], "text", out)
+    assert (
+        "1 sent, 1 acknowledged (median 6.0 min), 1 judged, median 12.0 min to a verdict"
+        in out.getvalue()
+    )

@@ -128,6 +128,12 @@ class Control:
                                 verdict, by=by, at=now, message_id=decision.message_id,
                                 community=decision.conversation.community)  # fmt: skip
 
+    async def acknowledge(self, platform: str, key: str) -> None:
+        """A moderator acknowledged the alert ``key``: its time to acknowledgement is kept (the
+        first press only) for ``longform outcomes``."""
+        await asyncio.to_thread(self.runtime.store.outcomes.acknowledge, key,
+                                by_platform=platform, at=self.runtime.clock())  # fmt: skip
+
     async def set_opt_out(
         self, platform: str, community: str, member: str, opted_out: bool = True
     ) -> None:

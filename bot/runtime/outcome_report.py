@@ -129,7 +129,10 @@ def alert_lines(alerts: Sequence[AlertOutcome]) -> list[dict[str, Any]]:
         helpful = sum(a.verdict == "helpful" for a in judged)
         low, high = wilson(helpful, len(judged))
         minutes = [a.minutes_to_verdict for a in judged if a.minutes_to_verdict is not None]
-        lines.append({"type": "alerts", "signal": signal, "sent": len(items), "judged": len(judged),
+        acked = [a.minutes_to_ack for a in items if a.minutes_to_ack is not None]
+        lines.append({"type": "alerts", "signal": signal, "sent": len(items), "acknowledged": len(acked),
+                      "median_minutes_to_ack": round(median(acked), 1) if acked else None,
+                      "judged": len(judged),
                       "median_minutes_to_verdict": round(median(minutes), 1) if minutes else None,
                       "helpful_rate": round(helpful / len(judged), 3) if judged else None,
                       "helpful_low": round(low, 3), "helpful_high": round(high, 3)})  # fmt: skip
@@ -190,7 +193,8 @@ def write(
     if not comparisons:
         out.write("No outcomes stored yet.\n")
     for line in alert_lines(alerts):
-        out.write(f"{'- ' if markdown else ''}Alerts ({line['signal']}): {line['sent']} sent, {line['judged']} "
+        out.write(f"{'- ' if markdown else ''}Alerts ({line['signal']}): {line['sent']} sent, "
+                  f"{line['acknowledged']} acknowledged (median {line['median_minutes_to_ack']} min), {line['judged']} "
                   f"judged, median {line['median_minutes_to_verdict']} min to a verdict, "
                   f"helpful {line['helpful_rate']} ({line['helpful_low']} to {line['helpful_high']}, Wilson)\n")  # fmt: skip
 

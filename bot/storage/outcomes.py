@@ -45,6 +45,7 @@ class AlertOutcome:
     signal: str
     minutes_to_verdict: float | None
     verdict: str | None  # "helpful" or "wrong"
+    minutes_to_ack: float | None = None  # the first Acknowledge press; None: nobody pressed it
 
 
 def record_key(record: OutcomeRecord, platform: str) -> str:
@@ -76,11 +77,36 @@ class OutcomeLog:
                 added += 1
         return added
 
+    def acknowledge(self, key: str, *, by_platform: str, at: datetime) -> float | None:
+        """Record the first acknowledgement of the alert ``key``; the minutes since it was sent,
+        or None if it was acknowledged before (or never sent)."""
+        with self._sessions.begin() as session:
+            if session.scalar(select(InterventionOutcomeRow.id).filter_by(decision_key=key)):
+                return None
+            sent = session.scalars(select(AuditRow).where(
+                AuditRow.decision_key == key, AuditRow.outcome == Outcome.SENT.value)
+                .order_by(AuditRow.id).limit(1)).first()  # fmt: skip
+            if sent is None:
+                return None
+            minutes = max(0.0, (at - sent.at).total_seconds() / 60)
+            session.add(InterventionOutcomeRow(
+                decision_key=key, platform=by_platform, community=sent.community,
+                kind="alert_moderators", prompt="", signal=sent.signal, message_id=sent.message_id,
+                decided_at=sent.at, settled_at=at, measures={"minutes_to_ack": round(minutes, 2)},
+            ))  # fmt: skip
+            return minutes
+
     def read(
         self, community: str | None = None, since: datetime | None = None
     ) -> list[StoredOutcome]:
         """Every stored outcome (of ``community``, decided since ``since``), with its arm."""
-        query = select(InterventionOutcomeRow).order_by(InterventionOutcomeRow.id)
+        query = (
+            select(InterventionOutcomeRow)
+            .where(
+                InterventionOutcomeRow.kind != "alert_moderators"  # acknowledgements: see alerts()
+            )
+            .order_by(InterventionOutcomeRow.id)
+        )
         if community:
             query = query.where(InterventionOutcomeRow.community == community)
         if since is not None:
@@ -116,8 +142,11 @@ class OutcomeLog:
                     .order_by(FeedbackRow.at).limit(1)
                 ).first()  # fmt: skip
                 minutes = (first.at - row.at).total_seconds() / 60 if first else None
+                ack = session.scalar(select(InterventionOutcomeRow.measures)
+                                     .filter_by(decision_key=row.decision_key))  # fmt: skip
+                acked = float(ack["minutes_to_ack"]) if isinstance(ack, dict) else None
                 found.append(AlertOutcome(row.community, row.signal, minutes,
-                                          first.verdict if first else None))  # fmt: skip
+                                          first.verdict if first else None, acked))  # fmt: skip
         return found
 
 
