@@ -78,7 +78,9 @@ def main() -> None:
         sources.append(("Habernal ChangeMyView threads", [HABERNAL]))
     else:
         print(f"note: {HABERNAL} not found (the team's shared data); Habernal's row is skipped")
-    print("| source | flagged as ad hominem | with cue words | claim found | claim alone under threshold | shown in the prompt |")
+    print(
+        "| source | flagged as ad hominem | with cue words | claim found | claim alone under threshold | shown in the prompt |"
+    )
     print("|---|---|---|---|---|---|")
     for name, paths in sources:
         c = measure(paths, args.policy)
