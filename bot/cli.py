@@ -26,7 +26,7 @@ from bot.policy.compare import write_jsonl as compare_jsonl
 from bot.policy.compare import write_text as compare_text
 from bot.policy.describe import effective_values
 from bot.policy.loader import PolicyError, load_policy
-from bot.runtime import commands, digest_command
+from bot.runtime import commands, digest_command, outcomes_command
 from bot.scoring.embedded import EmbeddedScorer, is_fast
 from bot.scoring.errors import ScorerLoadError
 from bot.scoring.select import DetoxifyChoice, build_scorer
@@ -39,6 +39,7 @@ app.command("check-config")(commands.check_config)
 app.command("reload")(commands.reload)
 app.command("erase-member")(commands.erase_member)
 app.command("digest")(digest_command.digest)
+app.command("outcomes")(outcomes_command.outcomes)  # issue 17: does it help?
 app.command("dashboard")(dashboard_cli.dashboard)
 try:  # discord.py is an optional extra: without it, there is nothing to backfill from
     from adapters.discord.backfill import backfill
@@ -283,6 +284,8 @@ def check_policy(
     for key, value, doc in effective_values(loaded.settings):
         table.add_row(escape(key), escape(value), escape(doc))
     for key, value, doc in effective_values(loaded.memory, "memory."):
+        table.add_row(escape(key), escape(value), escape(doc))
+    for key, value, doc in effective_values(loaded.experiment, "experiment."):
         table.add_row(escape(key), escape(value), escape(doc))
     console.print(table)
     for channel, settings in loaded.channels:

@@ -205,6 +205,7 @@ def _combine(parts: list[Decisions]) -> Decisions:
     return Decisions(
         tuple(d for part in parts for d in part.detections),
         tuple(a for part in parts for a in part.actions),
+        tuple(o for part in parts for o in part.outcomes),  # issue 17: settled outcomes too
     )
 
 

@@ -393,3 +393,30 @@ def test_no_message_text_reaches_the_logs(
     assert SECRET_TEXT not in logged
     assert "residency" not in logged
     assert token not in logged
+
+
+def test_policy_page_shows_the_experiment_and_its_outcomes(board: Dashboard) -> None:
+    from bot.core.decisions import Evidence, PostNotice, Signal
+    from bot.core.events import ConversationKey
+    from bot.core.outcomes import OutcomeRecord
+    from bot.storage.audit import AuditEntry, Provenance
+    from bot.storage.codec import decision_key
+    from bot.storage.schema import Outcome
+
+    place = ConversationKey(A, "general", "t1")
+    live = Provenance("discord", "professional", "1", "live")
+    for i in range(50):
+        notice = PostNotice(place, f"o{i}", NOW, Signal.ESCALATION, "r", Evidence(), text="n")
+        arm = Outcome.SENT if i % 2 else Outcome.HELD_BACK
+        board.store.audit.append(AuditEntry.of(notice, arm, at=NOW, provenance=live,
+                                               decision_key=decision_key(notice, "discord")))  # fmt: skip
+        record = OutcomeRecord("post_notice", place, f"o{i}", Signal.ESCALATION, "t1", "", NOW,
+                               NOW + timedelta(hours=1), (("cooled_15", float(i % 2)),))  # fmt: skip
+        board.store.outcomes.add([record], "discord")
+    signed_in(board)
+    page = board.client.get(f"/c/{A}/policy").text
+    assert "<code>experiment.holdback</code>" in page
+    assert "No control group" in page
+    assert 'id="outcomes"' in page
+    assert "higher when sent" in page
+    assert 'alt="Differences in outcomes' in page

@@ -51,3 +51,14 @@ def test_channel_override_changes_only_its_keys(tmp_path: Path) -> None:
 def test_bad_toml_is_reported(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="not valid TOML"):
         load_policy(_write(tmp_path, "[pile_on\n"))
+
+
+def test_experiment_table_is_read_and_checked(tmp_path: Path) -> None:
+    loaded = load_policy(_write(tmp_path, '[experiment]\nholdback = 0.1\nsalt = "spring"\n'))
+    assert (loaded.experiment.holdback, loaded.experiment.salt) == (0.1, "spring")
+    with pytest.raises(PolicyError, match=r"p\.toml: experiment\.hold_back: unknown key"):
+        load_policy(_write(tmp_path, "[experiment]\nhold_back = 0.1\n"))
+    with pytest.raises(
+        PolicyError, match=r"experiment\.holdback: Input should be less than or equal to 1"
+    ):
+        load_policy(_write(tmp_path, "[experiment]\nholdback = 10\n"))

@@ -29,6 +29,10 @@ def test_jsonl_schema_is_stable() -> None:
             }
             # The words an attack rests on, as written; other signals rest on no words.
             assert bool(record["words"]) == (record["signal"] == "ad_hominem")
+        elif record["type"] == "outcome":  # issue 17: after the events that settle them
+            assert set(record) == {"type", "action", "signal", "message", "to", "decided_at",
+                                   "settled_at", "measures"}  # fmt: skip
+            assert all(isinstance(v, float) for v in record["measures"].values())
         else:
             assert set(record) == {"type", "action", "message", "to", "text"}
             assert record["action"] in {

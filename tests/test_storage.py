@@ -544,7 +544,7 @@ def test_upgrade_from_0001_keeps_existing_rows(database_url: str) -> None:
         )  # fmt: skip
     engine.dispose()
     with Store.open(database_url) as store:
-        assert store.revision() == "0005"
+        assert store.revision() == "0006"
         [item] = store.outbox.claim_due(T0)
         assert (item.id, item.decision, item.created_at) == ("k1", prompt(), T0)
         logged = store.messages.get("discord", "m1")
@@ -628,3 +628,28 @@ def test_erasing_a_member_deletes_their_journal_rows_and_edits(store: Store) -> 
     erased = store.erase_member(platform, "ana", now=T0 + 3 * MIN)
     assert erased.journal_rows_deleted == 3
     assert [row.entry for row in store.journal.since(0)] == [theirs]
+
+
+# -- outcomes of interventions (issue 17) ---------------------------------------------------
+
+
+def test_outcomes_are_read_with_the_arm_their_audit_lines_give(store: Store) -> None:
+    from bot.core.outcomes import OutcomeRecord
+    from bot.storage.codec import decision_key
+
+    sent, held = notice("m1"), notice("m2")
+    records = [
+        OutcomeRecord("post_notice", HERE, d.message_id, d.signal, HERE.place, "", T0,
+                      T0 + 60 * MIN, (("cooled_15", 1.0),))
+        for d in (sent, held)
+    ]  # fmt: skip
+    for decision, outcome in ((sent, Outcome.SENT), (held, Outcome.HELD_BACK)):
+        store.audit.append(AuditEntry.of(decision, outcome, at=T0, provenance=LIVE,
+                                         decision_key=decision_key(decision, "discord")))  # fmt: skip
+    assert store.outcomes.add(records, "discord") == 2
+    assert store.outcomes.add(records, "discord") == 0
+    arms = {o.decided_at: o.arm for o in store.outcomes.read(HERE.community)}
+    assert sorted(o.arm for o in store.outcomes.read()) == ["control", "treated"]
+    assert arms
+    assert store.outcomes.read("elsewhere") == []
+    assert store.outcomes.read(since=T0 + MIN) == []

@@ -179,6 +179,7 @@ class Buttons:
 
     async def _ack(self, interaction: discord.Interaction, key: str) -> None:
         await self.control.decision(key)  # a ControlError if it is too old to know
+        await self.control.acknowledge(PLATFORM, key)  # time to acknowledgement (issue 17)
         await self._note_on_alert(interaction, f"Acknowledged by {who(interaction)[1]}.")
 
     async def _wrong(self, interaction: discord.Interaction, key: str) -> None:

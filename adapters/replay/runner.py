@@ -24,6 +24,7 @@ from bot.core.decisions import (
 )
 from bot.core.engine import Engine
 from bot.core.events import Event, MessageEdited, MessagePosted
+from bot.core.outcomes import OutcomeRecord
 from bot.core.scoring import Scorer, Scores
 
 _ACTION_NAMES: dict[type, str] = {
@@ -43,6 +44,7 @@ class Step:
     event: Event | None
     detections: tuple[Detection, ...]
     actions: tuple[Decision, ...]
+    outcomes: tuple[OutcomeRecord, ...] = ()
 
 
 def load(paths: Iterable[Path]) -> tuple[list[Event], list[BadLine]]:
@@ -67,15 +69,15 @@ def replay(
     last = None
     for event, scores in _scored(events, scorer, batch_size):
         ticked = engine.tick(event.at)
-        if ticked.actions:
-            yield Step(None, (), ticked.actions)
+        if ticked.actions or ticked.outcomes:
+            yield Step(None, (), ticked.actions, ticked.outcomes)
         decided = engine.feed(event, scores)
-        yield Step(event, decided.detections, decided.actions)
+        yield Step(event, decided.detections, decided.actions, decided.outcomes)
         last = event.at
     if last is not None:
         ticked = engine.tick(last + timedelta(days=1))
-        if ticked.actions:
-            yield Step(None, (), ticked.actions)
+        if ticked.actions or ticked.outcomes:
+            yield Step(None, (), ticked.actions, ticked.outcomes)
 
 
 def _scored(
@@ -119,11 +121,21 @@ def action_record(action: Decision) -> dict[str, Any]:
             "to": recipient(action), "text": action_text(action)}  # fmt: skip
 
 
+def outcome_record(outcome: OutcomeRecord) -> dict[str, Any]:
+    """The JSONL schema for an intervention's settled outcomes (ids and numbers only)."""
+    return {"type": "outcome", "action": outcome.action, "signal": str(outcome.signal),
+            "message": outcome.message_id, "to": outcome.recipient,
+            "decided_at": outcome.decided_at.isoformat(), "settled_at": outcome.settled_at.isoformat(),
+            "measures": dict(outcome.measures)}  # fmt: skip
+
+
 def write_jsonl(steps: Iterable[Step], out: Any) -> int:
-    """Write detections and actions as JSON lines to ``out``; return how many lines."""
+    """Write detections, actions and then the outcomes the step settled as JSON lines to
+    ``out``; return how many lines."""
     count = 0
     for step in steps:
-        for record in [*map(detection_record, step.detections), *map(action_record, step.actions)]:
+        for record in [*map(detection_record, step.detections), *map(action_record, step.actions),
+                       *map(outcome_record, step.outcomes)]:  # fmt: skip
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     return count

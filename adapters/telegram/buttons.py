@@ -126,6 +126,7 @@ class Buttons:
 
     async def acknowledge(self, query: CallbackQuery, decision: Decision, key: str) -> Answer:
         """Mark the alert as seen by this moderator (the button goes away)."""
+        await self.control.acknowledge(PLATFORM, key)  # time to acknowledgement (issue 17)
         message = query.message
         if isinstance(message, Message) and message.text:
             text = f"{message.text}\n\nAcknowledged by {query.from_user.first_name}."

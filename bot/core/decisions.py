@@ -10,9 +10,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.events import Compact, ConversationKey, fields_of
+
+if TYPE_CHECKING:
+    from bot.core.outcomes import OutcomeRecord
 
 
 class Signal(StrEnum):
@@ -168,10 +171,12 @@ def merge(decisions: Iterable[Decision]) -> tuple[Decision, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Decisions(Compact):
-    """What one event or tick produced: what was noticed, and what to do about it."""
+    """What one event or tick produced: what was noticed, what to do about it, and the outcomes
+    of earlier interventions that this event or tick settled."""
 
     detections: tuple[Detection, ...] = ()
     actions: tuple[Decision, ...] = ()
+    outcomes: tuple[OutcomeRecord, ...] = ()
 
     def __iter__(self) -> Iterator[Decision]:
         return iter(self.actions)
@@ -180,7 +185,7 @@ class Decisions(Compact):
         return len(self.actions)
 
     def __bool__(self) -> bool:
-        return bool(self.actions or self.detections)
+        return bool(self.actions or self.detections or self.outcomes)
 
 
 def _rebuilt(cls: type[_Decision], positional: tuple[Any, ...], severity: int) -> _Decision:

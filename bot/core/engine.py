@@ -14,12 +14,12 @@ forgotten, and joins and cooldowns expire with the windows that use them.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.core.ad_hominem import AdHominemDetector, AdHominemFinding
-from bot.core.decisions import Decision, Decisions, Detection, merge
+from bot.core.decisions import Decision, Decisions, Detection, PromptMember, merge
 from bot.core.escalation import EscalationDetector
 from bot.core.events import (
     ConversationKey,
@@ -31,17 +31,31 @@ from bot.core.events import (
 from bot.core.explain import Explainer, as_written
 from bot.core.forecast import ForecastDetector, ForecastModel, shipped_model, turn_vector
 from bot.core.language import analyse
+from bot.core.outcomes import HEAT_WINDOW, OutcomeTracker
+from bot.core.outcomes import KINDS as TRACKED
 from bot.core.pile_on import PileOnDetector, message_pressure
+from bot.core.rephrase import split_claim
 from bot.core.responses import Responder
 from bot.core.scoring import Scorer, Scores, hostility
 from bot.core.settings import Policy, Settings
-from bot.core.snapshot import FORMAT, Plain, SnapshotError, from_plain, register, to_plain
+from bot.core.snapshot import (
+    COMPATIBLE,
+    FORMAT,
+    Plain,
+    SnapshotError,
+    from_plain,
+    register,
+    to_plain,
+)
 
 _HOUSEKEEPING_EVERY = 1024  # events between sweeps of idle state when nobody calls tick()
 # Pile-on windows of live conversations expire as they are used; a full pass over every
 # conversation is only for targets nobody replies to any more, so it runs on every 16th sweep.
 _FULL_SWEEP_EVERY = 16
 _FULL_SWEEP_INTERVAL = timedelta(minutes=1)
+# Each conversation's last messages as (time, author, heat), for an intervention's "before"
+# (bot.core.outcomes): a thread writing more than this in 15 minutes is rare.
+_HEAT_LOG = 64
 
 
 @dataclass(slots=True)
@@ -65,6 +79,9 @@ class _Conversation:
     first_seen: dict[str, datetime] = field(default_factory=dict)
     last_author: str | None = None
     last_at: datetime | None = None
+    heat_log: deque[tuple[datetime, str, float]] = field(
+        default_factory=lambda: deque(maxlen=_HEAT_LOG)
+    )
 
 
 class Engine:
@@ -85,6 +102,7 @@ class Engine:
         self._explainer = scorer if isinstance(scorer, Explainer) else None
         self._ad_hominem = AdHominemDetector()
         self._responder = Responder()
+        self._outcomes = OutcomeTracker()  # outcomes: every intervention, watched until settled
         self._messages: OrderedDict[str, _Seen] = OrderedDict()
         self._conversations: OrderedDict[ConversationKey, _Conversation] = OrderedDict()
         self._joins: OrderedDict[tuple[str, str], datetime] = OrderedDict()
@@ -115,22 +133,62 @@ class Engine:
             "conversations": len(self._conversations),
             "joins": len(self._joins),
             "cooldowns": self._responder.size,
+            "watched": self._outcomes.size,
         }
 
     def feed(self, event: Event, scores: Scores | None = None) -> Decisions:
         """Judge one event. ``scores`` are the scorer's attributes for a message's text, if the
-        caller scored it already (the runtime scores off the event loop, in batches)."""
+        caller scored it already (the runtime scores off the event loop, in batches). Outcomes of
+        earlier interventions whose windows this event's time ends come with the decisions."""
         self._advance(event.at)
         if isinstance(event, MessagePosted):
-            return self._on_message(event, scores)
-        if isinstance(event, MessageEdited):
-            return self._on_edit(event, scores)
-        if isinstance(event, MessageDeleted):
+            decided = self._on_message(event, scores)
+        elif isinstance(event, MessageEdited):
+            decided = self._on_edit(event, scores)
+        elif isinstance(event, MessageDeleted):
             self._on_delete(event)
-            return Decisions()
-        self._joins[(event.community, event.user)] = event.at
-        self._joins.move_to_end((event.community, event.user))
-        return Decisions()
+            decided = Decisions()
+        else:
+            self._joins[(event.community, event.user)] = event.at
+            self._joins.move_to_end((event.community, event.user))
+            decided = Decisions()
+        return self._settled(decided)
+
+    # -- outcomes (bot.core.outcomes): the hooks ---------------------------------------------
+
+    def _settled(self, decided: Decisions) -> Decisions:
+        """``decided`` with the outcomes that are due by now."""
+        due = self._outcomes.due(self._now) if self._now is not None else ()
+        return Decisions(decided.detections, decided.actions, due) if due else decided
+
+    def _watch(self, decided: Decisions, heat: float = 0.0) -> None:
+        """Tell the tracker what was detected and start watching what was decided."""
+        for detection in decided.detections:
+            if self._outcomes.watching(detection.conversation):
+                self._outcomes.detected(detection.conversation, detection.message_id, detection.at)
+        experiment = self._policy.experiment
+        for action in decided.actions:
+            if type(action) not in TRACKED:
+                continue
+            settings = self.settings_for(action.conversation.channel)
+            member = action.member if isinstance(action, PromptMember) else None
+            target = next((d.target for d in decided.detections
+                           if d.message_id == action.message_id and d.signal == action.signal), None)  # fmt: skip
+            before = self._heat_before(action.conversation, action.at, member)
+            self._outcomes.start(action, target=target, threshold=settings.ad_hominem.detect_at,
+                                 before=before, window_minutes=experiment.window_minutes,
+                                 edit_minutes=experiment.edit_minutes)  # fmt: skip
+
+    def _heat_before(self, key: ConversationKey, at: datetime, author: str | None) -> float:
+        """The thread's heat in the 15 minutes up to ``at``; for ``author``, their mean heat over
+        their messages among the thread's last ones (the triggering message included)."""
+        conversation = self._conversations.get(key)
+        log = conversation.heat_log if conversation is not None else ()
+        if author is None:
+            since = at - HEAT_WINDOW
+            return sum(heat for when, _, heat in log if since <= when <= at)
+        own = [heat for when, who, heat in log if who == author and when <= at]
+        return sum(own) / len(own) if own else 0.0
 
     def snapshot(self) -> dict[str, Plain]:
         """Everything the engine remembers, as plain data (JSON-ready); never message text."""
@@ -150,14 +208,19 @@ class Engine:
         Raises SnapshotError if the snapshot is damaged or of another format; the caller then
         starts a fresh engine and says so.
         """
-        if snapshot.get("format") != FORMAT:
+        if snapshot.get("format") not in COMPATIBLE:
             raise SnapshotError(f"snapshot format {snapshot.get('format')!r}, expected {FORMAT}")
         engine = cls(policy, scorer, forecast)
         state = snapshot.get("state")
-        if not isinstance(state, dict) or set(state) != set(_STATE):
+        # A format-2 snapshot predates the outcome tracker: it restores with nothing watched.
+        names = _STATE if snapshot.get("format") == FORMAT else _STATE[:-1]
+        if not isinstance(state, dict) or set(state) != set(names):
             raise SnapshotError("snapshot does not hold the engine's state")
-        for name in _STATE:
+        for name in names:
             setattr(engine, name, from_plain(state[name]))
+        for conversation in engine._conversations.values():
+            if not hasattr(conversation, "heat_log"):  # format 2: no heat log yet
+                conversation.heat_log = deque(maxlen=_HEAT_LOG)
         return engine
 
     def tick(self, now: datetime) -> Decisions:
@@ -168,7 +231,7 @@ class Engine:
         if self._full_sweep_at is None or now - self._full_sweep_at >= _FULL_SWEEP_INTERVAL:
             self._sweep(now, full=True)
         lifts: list[Decision] = list(self._responder.due_lifts(now))
-        return Decisions(actions=tuple(lifts))
+        return self._settled(Decisions(actions=tuple(lifts)))
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -186,6 +249,9 @@ class Engine:
         if not settings.exempt_roles or message.author_roles.isdisjoint(settings.exempt_roles):
             return self._judge(message, scores, settings, conversation, last_other)
         self._remember(message, (), 0.0, 0.0, {})
+        conversation.heat_log.append((message.at, message.author, 0.0))
+        if self._outcomes.watching(message.conversation):
+            self._outcomes.posted(message.conversation, message.author, (), 0.0, message.at)
         return Decisions()
 
     def _judge(
@@ -203,12 +269,23 @@ class Engine:
         hostile = hostility(scores)
         pressed = _pressed(message, finding)
         self._remember(message, pressed, attack, hostile, scores)
+        conversation.heat_log.append((message.at, message.author, max(hostile, attack)))
+        if self._outcomes.watching(message.conversation):
+            self._outcomes.posted(message.conversation, message.author, pressed,
+                                  max(hostile, attack), message.at)  # fmt: skip
         detections: list[Detection] = []
         actions: list[Decision] = []
         if finding is not None and attack >= settings.ad_hominem.detect_at:
             words = self._words(message.text, finding)
             self._respond(
-                self._responder.ad_hominem(message, finding, scores, settings, words),
+                self._responder.ad_hominem(
+                    message,
+                    finding,
+                    scores,
+                    settings,
+                    words,
+                    self._claim(message, message.text, words, settings),
+                ),
                 detections,
                 actions,
             )
@@ -249,7 +326,10 @@ class Engine:
                 self._respond(
                     self._responder.forecast(message, forecast, settings), detections, actions
                 )
-        return Decisions(tuple(detections), merge(actions))
+        decided = Decisions(tuple(detections), merge(actions))
+        if decided:
+            self._watch(decided)
+        return decided
 
     def _on_edit(self, edit: MessageEdited, scores: Scores | None) -> Decisions:
         seen = self._messages.get(edit.id)
@@ -274,6 +354,8 @@ class Engine:
                 attack, seen.hostility, analysis.disagreement, analysis.warmth
             )
             conversation.pile_on.update_pressure(edit.id, pressure)
+        if self._outcomes.watching(seen.conversation):
+            self._outcomes.edited(edit.id, seen.conversation, edit.at, attack)
         if finding is None or was_attack or attack < settings.ad_hominem.detect_at:
             return Decisions()
         detections: list[Detection] = []
@@ -281,16 +363,27 @@ class Engine:
         edited = replace(original, at=edit.at)
         words = self._words(edit.text, finding)
         self._respond(
-            self._responder.ad_hominem(edited, finding, scores, settings, words),
+            self._responder.ad_hominem(
+                edited,
+                finding,
+                scores,
+                settings,
+                words,
+                self._claim(original, edit.text, words, settings),
+            ),
             detections,
             actions,
         )
-        return Decisions(tuple(detections), merge(actions))
+        decided = Decisions(tuple(detections), merge(actions))
+        self._watch(decided)
+        return decided
 
     def _on_delete(self, deletion: MessageDeleted) -> None:
         seen = self._messages.pop(deletion.id, None)
         if seen is None:
             return
+        if self._outcomes.watching(seen.conversation):
+            self._outcomes.deleted(deletion.id, seen.conversation, deletion.at)
         conversation = self._conversations.get(seen.conversation)
         if conversation is not None:
             conversation.pile_on.forget(deletion.id)
@@ -315,6 +408,17 @@ class Engine:
         if finding.phrase:
             return (as_written(text, finding.phrase),)
         return self._explainer.salient(text) if self._explainer is not None else ()
+
+    def _claim(
+        self, message: MessagePosted, text: str, words: tuple[str, ...], settings: Settings
+    ) -> str | None:
+        """The claim left beside the personal words (bot.core.rephrase), offered only when it,
+        judged alone, no longer reads as an attack (one more scoring, for flagged messages only)."""
+        claim = split_claim(text, words).claim
+        if claim is None:
+            return None
+        finding = self._ad_hominem.judge(message, self._score(claim), None, claim)
+        return claim if finding is None or finding.score < settings.ad_hominem.detect_at else None
 
     def _score(self, text: str) -> Scores:
         if self._scorer is None:
@@ -396,7 +500,7 @@ class Engine:
 
 # What a snapshot holds: the engine's memory, not its policy or scorer (given again on restore).
 _STATE = ("_messages", "_conversations", "_joins", "_now", "_events_since_sweep", "_sweeps",
-          "_full_sweep_at", "_responder")  # fmt: skip
+          "_full_sweep_at", "_responder", "_outcomes")  # fmt: skip
 register(_Seen, _Conversation)
 
 

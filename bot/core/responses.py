@@ -120,13 +120,16 @@ class Responder:
         scores: Scores,
         settings: Settings,
         words: tuple[str, ...] = (),
+        claim: str | None = None,
     ) -> Response:
         """The detection and decisions for an attack on the person. ``words``: the author's words
-        that read as personal (see ``bot.core.explain``), quoted in the prompt and the alert."""
+        that read as personal (see ``bot.core.explain``), quoted in the prompt and the alert;
+        ``claim``: the rest of the message, shown alone as worth posting (``bot.core.rephrase``)."""
         shown = quoted(words)
         values = _Fill({"author": message.author, "target": finding.target or "them",
                         "explanation": finding.explanation, "words": shown,
-                        "quote": _quote(shown, finding.phrase)})  # fmt: skip
+                        "quote": _quote(shown, finding.phrase),
+                        "rephrase": _rephrase(claim, shown)})  # fmt: skip
         evidence = Evidence((message.id,), _evidence_scores(finding.score, scores, "ad_hominem"))
         reason = f"{message.author}'s reply: {finding.explanation} (cue: {finding.cue})."
         context = _Context(message, Signal.AD_HOMINEM, finding.score, reason, evidence, settings)
@@ -356,6 +359,13 @@ def _quote(shown: str, phrase: str) -> str:
     if not shown:
         return "your reply"
     return f"your words {shown}" if phrase else f"your reply (above all the words {shown})"
+
+
+def _rephrase(claim: str | None, shown: str) -> str:
+    """The claim on its own, when one remains beside the personal words (never invented)."""
+    if claim is None or not shown:
+        return "Would you rephrase it around the claim?"
+    return f"Your point, \u201c{claim}\u201d, stands on its own; {shown} is what reads as personal."
 
 
 def minutes_text(minutes: float) -> str:

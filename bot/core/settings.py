@@ -170,7 +170,9 @@ class PromptTexts:
     minute", "6 minutes") {window} {position} {explanation}, and for a personal attack {words}
     (the author's words that read as personal, quoted) and {quote} ('your words "..."' for a
     rule's cue, 'your reply (above all the words "...")' for a model's judgement of the whole
-    reply, 'your reply' when there are none); ``moderator_alert`` also {signal} and {place}."""
+    reply, 'your reply' when there are none) and {rephrase} (the claim shown on its own when one
+    remains, see ``bot.core.rephrase``; else an invitation to rephrase around the claim);
+    ``moderator_alert`` also {signal} and {place}."""
 
     __pydantic_config__ = _STRICT
     pile_on_notice: str = knob(
@@ -190,7 +192,7 @@ class PromptTexts:
     )
     ad_hominem_author: str = knob(
         "Hi {author}, {quote} may read as being about {target} rather than their point "
-        "({explanation}). Would you rephrase it around the claim?",
+        "({explanation}). {rephrase}",
         "private note to the author of a personal attack",
     )
     ad_hominem_notice: str = knob(
@@ -251,6 +253,31 @@ class MemorySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ExperimentSettings:
+    """The built-in controlled experiment (``[experiment]``): see ``bot.core.holdback`` and
+    ``bot.core.outcomes``. Applies to the whole policy, not per channel."""
+
+    __pydantic_config__ = _STRICT
+    holdback: Unit = knob(
+        0.0,
+        "share of eligible interventions not sent and recorded as the control group (0.1 = one "
+        "in ten); moderator alerts and requested actions are never held back, and a member is "
+        "never told; 0 measures outcomes with no control group",
+    )
+    salt: str = knob(
+        "",
+        "mixed with each community's id to choose the held-back share; change it to draw a new "
+        "control group (a replay with the same salt holds back the same interventions)",
+    )
+    edit_minutes: Positive = knob(
+        10.0, "an author's edit within this many minutes of a prompt counts as a response"
+    )
+    window_minutes: Annotated[float, Interval(ge=60.0, le=720.0)] = knob(
+        60.0, "how long after an intervention its outcomes are measured (60 to 720)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A complete, validated policy: defaults plus per-channel effective settings."""
 
@@ -261,6 +288,7 @@ class Policy:
     settings: Settings = field(default_factory=Settings)
     channels: tuple[tuple[str, Settings], ...] = ()
     memory: MemorySettings = field(default_factory=MemorySettings)
+    experiment: ExperimentSettings = field(default_factory=ExperimentSettings)
 
     def for_channel(self, channel: str) -> Settings:
         """The effective settings in ``channel``: its override if it has one, else the defaults."""

@@ -20,10 +20,12 @@ from bot.core.decisions import PromptKind, Signal
 from bot.core.escalation import EscalationDetector, _Exchange, _Recent
 from bot.core.events import ConversationKey
 from bot.core.forecast import ForecastDetector, _Turn
+from bot.core.outcomes import OutcomeTracker, _Watch
 from bot.core.pile_on import PileOnDetector, _Pressure, _TargetWindow
 from bot.core.responses import Responder, _SlowMode
 
-FORMAT = 2  # 2: conversations carry a forecast (a format-1 snapshot would restore without one)
+FORMAT = 3  # 2: conversations carry a forecast; 3: the outcome tracker (2 restores without it)
+COMPATIBLE = frozenset({2, FORMAT})
 
 Plain = None | bool | int | float | str | list["Plain"] | dict[str, "Plain"]
 
@@ -31,7 +33,7 @@ _CLASSES: dict[str, type] = {
     cls.__name__: cls
     for cls in (ConversationKey, PileOnDetector, _TargetWindow, _Pressure, EscalationDetector,
                 _Recent, _Exchange, Responder, _SlowMode, Signal, PromptKind, ForecastDetector,
-                _Turn)
+                _Turn, OutcomeTracker, _Watch)
 }  # fmt: skip
 
 

@@ -104,6 +104,23 @@ def heat(
     return _svg(figure)
 
 
+def outcomes(rows: Sequence[tuple[str, float, float, float]]) -> str:
+    """Differences (sent minus control) with their 95% intervals, one row per (label, d, low,
+    high); a line at 0, where an interval crossing it shows no clear difference."""
+    figure = Figure(figsize=(6.4, 0.6 + 0.32 * max(len(rows), 1)))
+    axes = figure.subplots()
+    ys = list(range(len(rows)))[::-1]
+    for y, (_, d, low, high) in zip(ys, rows, strict=True):
+        colour = _OTHER if low <= 0 <= high else ("#15803d" if d > 0 else "#c2410c")
+        axes.errorbar([d], [y], xerr=[[d - low], [high - d]], fmt="o", color=colour, capsize=3)
+    axes.axvline(0, color="#94a3b8", linewidth=1)
+    axes.set_yticks(ys, [label for label, *_ in rows], fontsize=8)
+    axes.set_ylim(-0.7, max(len(rows), 1) - 0.3)
+    axes.set_title("Sent minus control, 95% intervals (grey: no clear difference)", loc="left")
+    figure.subplots_adjust(left=0.45)
+    return _svg(figure)
+
+
 def reply_graph(target: str, edges: Sequence[Edge], newcomers: set[str]) -> str:
     """Who replied to or mentioned whom: ``target`` at the centre, newcomers marked."""
     people = sorted({e.source for e in edges} | {e.target for e in edges} - {target})

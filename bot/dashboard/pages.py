@@ -20,6 +20,7 @@ from bot.dashboard.access import community, page_context, required, site_of
 from bot.dashboard.queries import MEASURES, AuditFilter, Cursor
 from bot.policy.describe import effective_values
 from bot.policy.loader import PRESETS
+from bot.runtime.outcome_report import compare
 from bot.runtime.service import policy_version
 
 
@@ -162,13 +163,18 @@ def policy(
     site = site_of(request)
     current = site.policy(cid)
     rows = effective_values(current.settings) + effective_values(current.memory, "memory.")
+    rows += effective_values(current.experiment, "experiment.")  # the holdback share, visibly
     presets = sorted(p.stem for p in PRESETS.glob("*.toml"))
+    compared = compare(site.store.outcomes.read(cid))  # issue 17: does it help?
+    shown = [(f"{c.action} {c.outcome}", c.difference, c.low, c.high) for c in compared
+             if c.difference is not None and c.low is not None and c.high is not None]  # fmt: skip
+    outcome_plot = charts.data_uri(charts.outcomes(shown)) if shown else ""
     return render(request, "policy.html", page_context(
         request, session, community=cid, name=site.name(cid), policy=current, rows=rows,
         overrides=[(channel, _changed(settings, current.settings))
                    for channel, settings in current.channels],
         presets=presets, result=result, problem=problem, mode=site.mode(cid), page="policy",
-        chosen=chosen,
+        chosen=chosen, outcomes=compared, outcome_plot=outcome_plot,
     ), status)  # fmt: skip
 
 

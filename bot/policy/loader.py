@@ -14,14 +14,14 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from bot.core.settings import MemorySettings, Policy, PromptTexts, Settings
+from bot.core.settings import ExperimentSettings, MemorySettings, Policy, PromptTexts, Settings
 
 # A source checkout keeps presets in policies/; a wheel carries them as bot/_presets.
 _BUNDLED = Path(__file__).resolve().parents[1] / "_presets"
 PRESETS = _BUNDLED if _BUNDLED.is_dir() else Path(__file__).resolve().parents[2] / "policies"
-_HEADER = {"schema_version", "name", "description", "mode", "memory", "channels"}
+_HEADER = {"schema_version", "name", "description", "mode", "memory", "channels", "experiment"}
 _PLACEHOLDERS = {"target", "author", "count", "minutes", "duration", "window", "position",
-                 "explanation", "words", "quote"}  # fmt: skip
+                 "explanation", "words", "quote", "rephrase"}  # fmt: skip
 _ALERT_PLACEHOLDERS = _PLACEHOLDERS | {"signal", "place"}
 _ALLOWED_ACTIONS = {
     "ad_hominem": {"notice", "private_prompt", "slow_mode", "open_longform", "alert_moderators"},
@@ -123,6 +123,9 @@ def parse_policy(raw: dict[str, Any], path: Path) -> Policy:
     if settings is not None:
         _check_meaning(settings, path, "", problems)
     memory = _validate(TypeAdapter(MemorySettings), raw.get("memory", {}), path, "memory", problems)
+    experiment = _validate(
+        TypeAdapter(ExperimentSettings), raw.get("experiment", {}), path, "experiment", problems
+    )
     channels: list[tuple[str, Settings]] = []
     overrides = raw.get("channels", {})
     if not isinstance(overrides, dict):
@@ -137,12 +140,12 @@ def parse_policy(raw: dict[str, Any], path: Path) -> Policy:
         if effective is not None:
             _check_meaning(effective, path, prefix, problems)
             channels.append((str(channel), effective))
-    if problems or settings is None or memory is None:
+    if problems or settings is None or memory is None or experiment is None:
         raise PolicyError("invalid policy:\n  " + "\n  ".join(problems))
     return Policy(
         name=str(raw.get("name", path.stem)), mode=mode, schema_version=1,
         description=str(raw.get("description", "")), settings=settings,
-        channels=tuple(channels), memory=memory,
+        channels=tuple(channels), memory=memory, experiment=experiment,
     )  # fmt: skip
 
 

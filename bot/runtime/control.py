@@ -128,6 +128,12 @@ class Control:
                                 verdict, by=by, at=now, message_id=decision.message_id,
                                 community=decision.conversation.community)  # fmt: skip
 
+    async def acknowledge(self, platform: str, key: str) -> None:
+        """A moderator acknowledged the alert ``key``: its time to acknowledgement is kept (the
+        first press only) for ``longform outcomes``."""
+        await asyncio.to_thread(self.runtime.store.outcomes.acknowledge, key,
+                                by_platform=platform, at=self.runtime.clock())  # fmt: skip
+
     async def set_opt_out(
         self, platform: str, community: str, member: str, opted_out: bool = True
     ) -> None:
@@ -142,7 +148,8 @@ class Control:
         policy = self.runtime.policies[served.engine_key]
         size = self.runtime.engines[served.engine_key].size
         return (f"Longform is in {served.mode} mode with the '{policy.name}' policy. It is following "
-                f"{size['conversations']} conversations and {size['messages']} recent messages.")  # fmt: skip
+                f"{size['conversations']} conversations and {size['messages']} recent messages."
+                + experiment_text(policy.experiment.holdback))  # fmt: skip
 
     async def set_mode(self, community: str, mode: str) -> str:
         """Switch ``community`` to shadow or live mode (kept across restarts)."""
@@ -203,6 +210,15 @@ class Control:
         entry = AuditEntry.of(decision, Outcome.UNDONE, at=self.runtime.clock(), provenance=provenance,
                               detail=f"undone by {by}. {detail}".strip(), decision_key=key)  # fmt: skip
         await asyncio.to_thread(self.runtime.store.audit.append, entry)
+
+
+def experiment_text(holdback: float) -> str:
+    """What moderators are told of the built-in experiment (members never are)."""
+    if holdback <= 0:
+        return " No interventions are held back (no control group; `[experiment] holdback`)."
+    return (f" Experiment: {holdback:.0%} of eligible interventions are held back as a control "
+            "group (recorded, not sent; alerts and moderator requests never are); "
+            "`longform outcomes` compares the two.")  # fmt: skip
 
 
 def moderator_longform(

@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Config
+from bot.runtime.outcome_report import summary_line
 from bot.storage.audit import AuditEntry
+from bot.storage.outcomes import StoredOutcome
 from bot.storage.store import Store
 
 _DONE = ("sent", "downgraded")
 # The first line each decision gets: decided (into the outbox), or held back right away.
-_FIRST = ("decided", "suppressed_shadow", "opted_out")
+_FIRST = ("decided", "suppressed_shadow", "opted_out", "held_back")
 # The most audit lines one round of digests reads (a day of a very busy bot); lines past it are
 # left out of the counts.
 MAX_ENTRIES = 200_000
@@ -66,6 +68,9 @@ def digest_text(
         lines.append("Done: " + _listed(done))
     if shadow:
         lines.append("Shadow mode, would have done: " + _listed(shadow))
+    held = Counter(e.kind for e in entries if e.outcome == "held_back")
+    if held:
+        lines.append("Held back as the experiment's control group: " + _listed(held))
     if failed:
         lines.append("Could not do (see the audit log): " + _listed(failed))
     if places:
@@ -91,9 +96,16 @@ def digests(config: Config, store: Store, now: datetime, community: str = "") ->
         keys = [key for key in keys if key == community] or [community]
     feedback = store.feedback.feedback_counts
     return [
-        Digest(key, digest_text(names.get(key) or key, by_community.get(key, []), feedback(key)))
+        Digest(key, _with_outcomes(
+            digest_text(names.get(key) or key, by_community.get(key, []), feedback(key)),
+            store.outcomes.read(key)))
         for key in keys
-    ]
+    ]  # fmt: skip
+
+
+def _with_outcomes(text: str, outcomes: Sequence[StoredOutcome]) -> str:
+    """The digest with its one-line outcomes summary, once anything has been measured."""
+    return f"{text}\n{summary_line(outcomes)}" if outcomes else text
 
 
 def _listed(counts: Counter[str]) -> str:

@@ -4,7 +4,8 @@ How it works: an adapter hands each event to ``on_event``, which starts scoring 
 (batched, off the event loop) and queues the event; one consumer takes events in arrival order,
 waits for their scores, records the message (text only within retention), and feeds the engine of
 the event's community. The decisions go through ``submit``: in shadow mode, what would reach
-members is recorded in the audit as ``suppressed_shadow`` and only moderator alerts go out; a
+members is recorded in the audit as ``suppressed_shadow`` and only moderator alerts go out; the
+experiment's control group (``[experiment] holdback``) is recorded as ``held_back``; a
 private prompt to a member who opted out is recorded as ``opted_out``; everything else is written
 to the outbox *before* anything is executed. The executor (``bot.runtime.executor``) carries out
 what the outbox holds, and the scheduler (``bot.runtime.jobs``) ticks the engines, saves their
@@ -33,6 +34,7 @@ from bot.config import Config
 from bot.core.decisions import AlertModerators, Decision, Decisions, PromptMember
 from bot.core.engine import Engine
 from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
+from bot.core.holdback import held_back
 from bot.core.scoring import Scorer, Scores
 from bot.core.settings import Policy
 from bot.core.snapshot import Plain, SnapshotError
@@ -371,7 +373,9 @@ class Runtime:
         for action in decisions.actions:
             if not replayed:
                 self.metrics.decisions.labels(kind_name(action), str(action.signal)).inc()
-            withheld = None if moderator else await asyncio.to_thread(self._withheld, action)
+            withheld = (
+                None if moderator else await asyncio.to_thread(self._withheld, action, engine_key)
+            )
             if withheld is None:
                 to_send.append(action)
             else:
@@ -384,11 +388,22 @@ class Runtime:
             for platform, actions in by_platform.items():
                 await asyncio.to_thread(self._enqueue, actions, platform, engine_key)
             self.wakeup.set()
+        if decisions.outcomes:  # outcomes (issue 17): stored beside their audit rows, once
+            await asyncio.to_thread(self._store_outcomes, decisions)
 
-    def _withheld(self, action: Decision) -> Outcome | None:
+    def _store_outcomes(self, decisions: Decisions) -> None:
+        for record in decisions.outcomes:
+            platform, _ = split_community(record.conversation.community)
+            self.store.outcomes.add([record], platform)
+
+    def _withheld(self, action: Decision, engine_key: str) -> Outcome | None:
         community = action.conversation.community
         if self.community(community).mode == "shadow" and not isinstance(action, AlertModerators):
             return Outcome.SUPPRESSED_SHADOW
+        # The experiment's control group (issue 17; the lead moves this into the pipeline's checks).
+        experiment = self.policies[engine_key].experiment
+        if held_back(action, experiment.holdback, experiment.salt):
+            return Outcome.HELD_BACK
         if isinstance(action, PromptMember):
             platform, raw = split_community(community)
             if self.store.prefs.is_opted_out(platform, raw, action.member):

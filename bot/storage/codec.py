@@ -98,19 +98,23 @@ def decision_key(decision: Decision, platform: str) -> str:
     evidence and severity are left out, so re-deciding the same thing, even with grown evidence,
     gives the same key, while a new triggering message gives a new one.
     """
-    conv = decision.conversation
     extra = decision.kind.value if isinstance(decision, PromptMember) else ""
-    parts = [
-        platform,
-        kind_name(decision),
-        conv.community,
-        conv.channel,
-        conv.thread,
-        decision.message_id,
-        decision.signal.value,
-        recipient(decision),
-        extra,
-    ]
+    return key_of(platform, kind_name(decision), decision.conversation, decision.message_id,
+                  decision.signal.value, recipient(decision), extra)  # fmt: skip
+
+
+def key_of(
+    platform: str,
+    kind: str,
+    conv: ConversationKey,
+    message_id: str,
+    signal: str,
+    to: str | None,
+    extra: str = "",
+) -> str:
+    """``decision_key`` from its parts (an outcome record names its decision by them)."""
+    parts = [platform, kind, conv.community, conv.channel, conv.thread, message_id, signal, to,
+             extra]  # fmt: skip
     raw = json.dumps(parts, separators=(",", ":")).encode()
     return hashlib.sha256(raw).hexdigest()[:32]
 

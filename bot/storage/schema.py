@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -53,6 +54,7 @@ class Outcome(StrEnum):
     EXPIRED = "expired"
     SUPPRESSED_SHADOW = "suppressed_shadow"
     OPTED_OUT = "opted_out"
+    HELD_BACK = "held_back"  # the experiment's control group: recorded, not sent (never told)
 
 
 class OutboxState(StrEnum):
@@ -143,6 +145,30 @@ class AuditRow(Base):
     policy_version: Mapped[str] = mapped_column(String(64))
     mode: Mapped[str] = mapped_column(String(16))
     decision_key: Mapped[str | None] = mapped_column(String(64))
+
+
+class InterventionOutcomeRow(Base):
+    """What became of one intervention (``bot.core.outcomes``): ids and numbers, never text.
+
+    Joined to the decision's audit rows by ``decision_key``; one row per decision."""
+
+    __tablename__ = "intervention_outcomes"
+    __table_args__ = (
+        UniqueConstraint("decision_key"),
+        Index("ix_intervention_outcomes_community", "community", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    decision_key: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(32))
+    community: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    prompt: Mapped[str] = mapped_column(String(32))
+    signal: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    measures: Mapped[Any] = mapped_column(JSON)
 
 
 class OutboxRow(Base):
