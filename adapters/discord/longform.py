@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import discord
@@ -22,7 +21,7 @@ import discord
 from adapters.discord import texts, views
 from adapters.discord.community import Community
 from adapters.discord.errors import DowngradeError
-from bot.core.decisions import Decision, OpenLongformSpace
+from bot.core.decisions import OpenLongformSpace
 from bot.core.events import ConversationKey
 from bot.core.settings import LongformSettings
 from bot.runtime.platform import ActionResult
@@ -34,30 +33,6 @@ ACTION = "open a long-form space"
 MAX_QUOTES = 5
 MAX_MENTIONS = 10
 MAX_LOOKUPS = 10  # posts whose first message is fetched when looking for an existing space
-INVITATION = (
-    "This conversation deserves more room. Each participant is invited to set out their view "
-    "under the headings below, at their own pace."
-)
-
-
-def requested_reason(by: str, what: str) -> str:
-    """The reason of a decision a person asked for (``what``: what they asked)."""
-    return f"Requested by {by}: {what}"
-
-
-def requested_space(
-    notice: Decision, settings: LongformSettings, by: tuple[str, str], message_id: str, at: datetime
-) -> OpenLongformSpace:
-    """The space a member asks for from ``notice`` (by: their id and name). ``message_id`` is the
-    clicked message, so each notice or offer opens at most one space, whoever clicks."""
-    place = notice.conversation.place
-    return OpenLongformSpace(
-        conversation=notice.conversation, message_id=message_id, at=at, signal=notice.signal,
-        reason=requested_reason(by[1], "continue this conversation in long form."),
-        evidence=notice.evidence, title=settings.title.replace("{topic}", place),
-        template=settings.template, participants=(by[0],),
-        key_messages=notice.evidence.message_ids, text=INVITATION, requested_by=by[0],
-    )  # fmt: skip
 
 
 def needs_consent(decision: OpenLongformSpace, settings: LongformSettings) -> bool:

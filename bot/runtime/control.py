@@ -1,5 +1,5 @@
 """What adapters may ask of the running service: explanations, feedback, opt-outs, mode, policy,
-dashboard sign-in links, and moderator-requested actions. One seam, so that platform code never reaches into storage.
+dashboard sign-in links, and what people ask for (``ask``: the core decides what it means). One seam, so that platform code never reaches into storage.
 
 Buttons and commands carry a decision's idempotency key (32 hex characters, short enough for a
 Telegram callback) and come back here with it. Every method is safe to call from the event loop
@@ -13,16 +13,9 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.decisions import (
-    AlertModerators,
-    Decision,
-    Decisions,
-    Evidence,
-    OpenLongformSpace,
-    SetSlowMode,
-    Signal,
-)
+from bot.core.decisions import AlertModerators, Decision, Decisions, Evidence, Signal
 from bot.core.events import ConversationKey
+from bot.core.requests import Request, decide
 from bot.core.settings import Settings
 from bot.runtime.platform import split_community
 from bot.runtime.service import Runtime
@@ -189,10 +182,16 @@ class Control:
         platform, raw = split_community(community)
         return self.runtime.config.community(platform, raw) is not None
 
-    async def request(self, decision: Decision) -> None:
-        """A moderator asked for ``decision`` (open long form, slow mode): into the outbox."""
-        key = self.runtime.community(decision.conversation.community).engine_key
-        await self.runtime.submit(Decisions(actions=(decision,)), key, moderator=True)
+    async def ask(self, request: Request) -> Decisions:
+        """A person's request (open long form, consent, slow down): the core decides what it
+        means under the channel's settings, and the decisions go to the outbox (shadow mode does
+        not hold back what a person asked for). Returns the decisions, () if it asked nothing."""
+        conversation = request.conversation
+        decisions = decide(request, self.settings(conversation.community, conversation.channel))
+        if decisions.actions:
+            key = self.runtime.community(conversation.community).engine_key
+            await self.runtime.submit(decisions, key, moderator=True)
+        return decisions
 
     async def record_undone(self, key: str, by: str, detail: str = "") -> None:
         """Record in the audit that a moderator undid decision ``key``."""
@@ -203,33 +202,6 @@ class Control:
         entry = AuditEntry.of(decision, Outcome.UNDONE, at=self.runtime.clock(), provenance=provenance,
                               detail=f"undone by {by}. {detail}".strip(), decision_key=key)  # fmt: skip
         await asyncio.to_thread(self.runtime.store.audit.append, entry)
-
-
-def moderator_longform(
-    conversation: ConversationKey,
-    message_id: str,
-    by: str,
-    title: str,
-    template: tuple[str, ...],
-    at: datetime,
-) -> OpenLongformSpace:
-    """The decision for a moderator's "move this thread to long form"."""
-    return OpenLongformSpace(
-        conversation=conversation, message_id=message_id, at=at, signal=Signal.ESCALATION,
-        reason=f"A moderator ({by}) moved this conversation to a long-form space.",
-        evidence=Evidence((message_id,)), title=title, template=template, participants=(),
-        key_messages=(message_id,), text="A moderator has opened a long-form space for this discussion.",
-        requested_by=by,
-    )  # fmt: skip
-
-
-def moderator_slow_mode(decision: Decision, seconds: int, until: datetime) -> SetSlowMode:
-    """The decision for a moderator's "slow down" on the conversation of ``decision``."""
-    return SetSlowMode(
-        conversation=decision.conversation, message_id=decision.message_id, at=decision.at,
-        signal=decision.signal, reason="A moderator asked to slow this conversation down.",
-        evidence=decision.evidence, seconds=seconds, until=until,
-    )  # fmt: skip
 
 
 def _from_audit(entry: AuditEntry) -> Decision:
