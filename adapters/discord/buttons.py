@@ -18,9 +18,10 @@ import discord
 import structlog
 
 from adapters.discord import texts
+from adapters.discord.calls import Place
 from adapters.discord.community import PLATFORM
 from adapters.discord.errors import PLATFORM_ERRORS, DowngradeError, UnresolvedError
-from adapters.discord.execute import DiscordExecutor, Place
+from adapters.discord.execute import DiscordExecutor
 from adapters.discord.longform import existing_space
 from adapters.discord.runtime_view import ServiceView
 from adapters.discord.views import custom_ids

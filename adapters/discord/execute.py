@@ -21,6 +21,7 @@ import discord
 import structlog
 
 from adapters.discord import texts, views
+from adapters.discord.calls import Place
 from adapters.discord.community import Community, guild_of
 from adapters.discord.errors import (
     DMS_CLOSED,
@@ -48,7 +49,6 @@ from bot.runtime.platform import ActionResult, Status
 log = structlog.get_logger()
 T = TypeVar("T")
 REST_TIMEOUT = 10.0  # seconds one REST call may take
-Place = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
 QUIET = discord.AllowedMentions.none()
 
 

@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import discord
 
 from adapters.discord import texts, views
+from adapters.discord.calls import Calls, Place
 from adapters.discord.community import Community
 from adapters.discord.errors import DowngradeError
 from bot.core.decisions import OpenLongformSpace
 from bot.core.events import ConversationKey
 from bot.core.settings import LongformSettings
 from bot.runtime.platform import ActionResult
-
-if TYPE_CHECKING:
-    from adapters.discord.execute import DiscordExecutor, Place
 
 ACTION = "open a long-form space"
 MAX_QUOTES = 5
@@ -40,7 +37,7 @@ def needs_consent(decision: OpenLongformSpace, settings: LongformSettings) -> bo
     return settings.ask_consent and not decision.requested_by
 
 
-async def open_space(ex: DiscordExecutor, decision: OpenLongformSpace, key: str) -> ActionResult:
+async def open_space(ex: Calls, decision: OpenLongformSpace, key: str) -> ActionResult:
     """Offer the space (consent first) or open it; DowngradeError if the forum is missing or closed."""
     community, guild, origin = await ex.place(decision.conversation)
     service = ex.service
@@ -66,9 +63,7 @@ async def open_space(ex: DiscordExecutor, decision: OpenLongformSpace, key: str)
     return ActionResult.sent(f"forum post {thread.id}{note}", str(thread.id))
 
 
-async def _forum(
-    ex: DiscordExecutor, community: Community, guild: discord.Guild
-) -> discord.ForumChannel:
+async def _forum(ex: Calls, community: Community, guild: discord.Guild) -> discord.ForumChannel:
     if community.longform_space is None:
         raise _downgrade("no long-form forum is configured (communities.longform_space)")
     forum = await ex.channel(guild, community.longform_space)
@@ -81,9 +76,7 @@ def _downgrade(problem: str) -> DowngradeError:
     return DowngradeError(ACTION, problem)
 
 
-async def existing_space(
-    ex: DiscordExecutor, conversation: ConversationKey
-) -> discord.Thread | None:
+async def existing_space(ex: Calls, conversation: ConversationKey) -> discord.Thread | None:
     """The open long-form post this bot made for ``conversation``, if any."""
     community, guild, origin = await ex.place(conversation)
     forum = guild.get_channel(community.longform_space or 0)
@@ -93,7 +86,7 @@ async def existing_space(
 
 
 async def _existing_post(
-    ex: DiscordExecutor, forum: discord.ForumChannel, origin: Place
+    ex: Calls, forum: discord.ForumChannel, origin: Place
 ) -> discord.Thread | None:
     """The newest active post of this bot whose first message names ``origin`` as its start."""
     me = forum.guild.me.id
@@ -110,7 +103,7 @@ async def _existing_post(
 
 
 async def _create_post(
-    ex: DiscordExecutor,
+    ex: Calls,
     forum: discord.ForumChannel,
     origin: Place,
     decision: OpenLongformSpace,
@@ -137,7 +130,7 @@ async def _create_post(
 
 
 async def _key_messages(
-    ex: DiscordExecutor, origin: Place, ids: Sequence[str]
+    ex: Calls, origin: Place, ids: Sequence[str]
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """(text, link) of the key messages still there, and the people in them: their authors and
     the members they reply to."""
@@ -166,7 +159,7 @@ def _participants(ids: Sequence[str], guild: discord.Guild) -> list[int]:
     return found[:MAX_MENTIONS]
 
 
-async def _leave_link(ex: DiscordExecutor, origin: Place, thread: discord.Thread, key: str) -> str:
+async def _leave_link(ex: Calls, origin: Place, thread: discord.Thread, key: str) -> str:
     """Post the link in the original thread; "" or a note saying why it is not there."""
     text = f"This discussion continues in long form, with more room: {thread.jump_url}"
     try:

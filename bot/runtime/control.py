@@ -17,7 +17,7 @@ from bot.core.decisions import AlertModerators, Decision, Decisions, Evidence, S
 from bot.core.events import ConversationKey
 from bot.core.requests import Request, decide
 from bot.core.settings import Settings
-from bot.runtime.platform import split_community
+from bot.runtime.gateway import CommunityRef
 from bot.runtime.service import Runtime
 from bot.storage.audit import AuditEntry
 from bot.storage.schema import Outcome, Verdict
@@ -125,7 +125,7 @@ class Control:
         self, platform: str, community: str, member: str, opted_out: bool = True
     ) -> None:
         """A member opts out of (or back into) private prompts in ``community`` ("" for all)."""
-        _, raw = split_community(community) if ":" in community else (platform, community)
+        raw = CommunityRef.of(community).id if ":" in community else community
         await asyncio.to_thread(self.runtime.store.prefs.set_opt_out, platform, raw, member,
                                 opted_out, now=self.runtime.clock())  # fmt: skip
 
@@ -179,8 +179,8 @@ class Control:
         return f"{section.base_url}/signin?token={token}"
 
     def _served(self, community: str) -> bool:
-        platform, raw = split_community(community)
-        return self.runtime.config.community(platform, raw) is not None
+        ref = CommunityRef.of(community)
+        return self.runtime.config.community(ref.platform, ref.id) is not None
 
     async def ask(self, request: Request) -> Decisions:
         """A person's request (open long form, consent, slow down): the core decides what it
@@ -197,7 +197,7 @@ class Control:
         """Record in the audit that a moderator undid decision ``key``."""
         decision = await self.decision(key)
         engine_key = self.runtime.community(decision.conversation.community).engine_key
-        platform, _ = split_community(decision.conversation.community)
+        platform = CommunityRef.of(decision.conversation.community).platform
         provenance = self.runtime.provenance(platform, engine_key, decision.conversation.community)
         entry = AuditEntry.of(decision, Outcome.UNDONE, at=self.runtime.clock(), provenance=provenance,
                               detail=f"undone by {by}. {detail}".strip(), decision_key=key)  # fmt: skip

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 import structlog
 
 from bot.core.decisions import LiftSlowMode, OpenLongformSpace, SetSlowMode
-from bot.runtime.platform import ActionResult, Status, split_community
+from bot.runtime.gateway import CommunityRef
+from bot.runtime.platform import ActionResult, Status
 from bot.runtime.service import Runtime
 from bot.storage.codec import decision_key, kind_name
 from bot.storage.outbox import OutboxItem
@@ -89,7 +90,7 @@ class Executor:
 
     async def _execute(self, item: OutboxItem) -> None:
         decision = item.decision
-        platform, _ = split_community(decision.conversation.community)
+        platform = CommunityRef.of(decision.conversation.community).platform
         adapter = self.runtime.adapters.get(platform)
         if isinstance(decision, LiftSlowMode) and not await asyncio.to_thread(
             self._slow_mode_was_set, decision, platform
