@@ -18,6 +18,7 @@ from bot.core.events import ConversationKey
 from bot.core.requests import Request, decide
 from bot.core.settings import Settings
 from bot.runtime.gateway import CommunityRef
+from bot.runtime.reload import reload_policies
 from bot.runtime.service import Runtime
 from bot.storage.audit import AuditEntry
 from bot.storage.schema import Outcome, Verdict
@@ -156,10 +157,9 @@ class Control:
 
     async def reload_policy(self) -> list[str]:
         """Reload the policies from the config; the problems, or [] if reloaded."""
-        reload = self.runtime.reloader
-        if reload is None:
+        if self.runtime.config_path is None:
             raise ControlError("This service was started without a config file to reload from.")
-        return await asyncio.to_thread(reload)
+        return await asyncio.to_thread(reload_policies, self.runtime)
 
     async def dashboard_link(
         self, platform: str, member: str, communities: list[str], name: str = ""

@@ -26,6 +26,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import structlog
 
@@ -98,7 +99,7 @@ class Runtime:
     _queue: asyncio.Queue[_Queued] = field(default_factory=lambda: asyncio.Queue(MAX_BACKLOG))
     _backlog_warned: bool = False
     modes: dict[str, str] = field(default_factory=dict)  # per community, set by moderators
-    reloader: Callable[[], list[str]] | None = None  # reloads policies from the config file
+    config_path: Path | None = None  # the config file policies are reloaded from (None: none)
     _scoring: ScoringQueue | None = None
     _consumer: asyncio.Task[None] | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
