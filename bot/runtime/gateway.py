@@ -345,6 +345,7 @@ class Step:
     name: str
     reference: str
     link: str = ""
+    detail: str = ""  # what the step reported (kept so a retry reports the same)
 
 
 @dataclass(frozen=True, slots=True)
