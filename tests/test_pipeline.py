@@ -24,8 +24,16 @@ from bot.runtime.gateway import (
     UnresolvedError,
     Venue,
 )
-from bot.runtime.pipeline import MemorySteps, Pipeline, opt_out_check, shadow_check, withheld
-from bot.runtime.platform import Status
+from bot.runtime.pipeline import (
+    MemorySteps,
+    Pipeline,
+    opt_out_check,
+    record,
+    recorded,
+    shadow_check,
+    withheld,
+)
+from bot.runtime.platform import ActionResult, Status
 from bot.storage.codec import decision_key
 from bot.storage.schema import Outcome
 from tests.builders import MIN, T0
@@ -178,3 +186,12 @@ def test_an_opted_out_member_gets_no_prompt() -> None:
     assert withheld([opt_out_check(opted_out)], prompt) is Outcome.OPTED_OUT
     assert seen == [("test", "c1", "ana")]
     assert withheld([opt_out_check(opted_out)], _notice()) is None
+
+
+async def test_a_recorded_result_comes_back_whole_and_only_once_done() -> None:
+    steps = MemorySteps()
+    await record(steps, "k9", ActionResult.failed("429", retry_after=1.0))
+    assert await recorded(steps, "k9") is None, "a failure is not done"
+    downgraded = ActionResult(Status.DOWNGRADED, "DMs closed: a note", None, "m-5")
+    await record(steps, "k9", downgraded)
+    assert await recorded(steps, "k9") == downgraded

@@ -6,7 +6,7 @@ Declared apart from ``execute`` so that ``longform`` need not import ``execute``
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, MutableMapping
+from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
 import discord
@@ -14,7 +14,7 @@ import discord
 from adapters.discord.community import Community
 from adapters.discord.runtime_view import ServiceView
 from bot.core.events import ConversationKey
-from bot.runtime.platform import ActionResult
+from bot.runtime.pipeline import StepStore
 
 T = TypeVar("T")
 Place = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
@@ -26,8 +26,8 @@ class Calls(Protocol):
     service: ServiceView | None
 
     @property
-    def done(self) -> MutableMapping[str, ActionResult]:
-        """Results of keys done in this process (a retry does not act twice)."""
+    def steps(self) -> StepStore:
+        """The pipeline's record of what each decision key did (a retry does not act twice)."""
         ...
 
     async def call(self, awaitable: Awaitable[T]) -> T:

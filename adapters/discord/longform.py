@@ -24,6 +24,7 @@ from adapters.discord.errors import DowngradeError
 from bot.core.decisions import OpenLongformSpace
 from bot.core.events import ConversationKey
 from bot.core.settings import LongformSettings
+from bot.runtime.pipeline import record
 from bot.runtime.platform import ActionResult
 
 ACTION = "open a long-form space"
@@ -58,7 +59,7 @@ async def open_space(ex: Calls, decision: OpenLongformSpace, key: str) -> Action
     if existing is not None:
         return ActionResult.sent(f"forum post {existing.id} (already open)", str(existing.id))
     thread = await _create_post(ex, forum, origin, decision, settings, title, key)
-    ex.done[key] = ActionResult.sent(f"forum post {thread.id}", str(thread.id))
+    await record(ex.steps, key, ActionResult.sent(f"forum post {thread.id}", str(thread.id)))
     note = await _leave_link(ex, origin, thread, key)
     return ActionResult.sent(f"forum post {thread.id}{note}", str(thread.id))
 

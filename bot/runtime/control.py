@@ -157,8 +157,6 @@ class Control:
 
     async def reload_policy(self) -> list[str]:
         """Reload the policies from the config; the problems, or [] if reloaded."""
-        if self.runtime.config_path is None:
-            raise ControlError("This service was started without a config file to reload from.")
         return await asyncio.to_thread(reload_policies, self.runtime)
 
     async def dashboard_link(

@@ -51,11 +51,11 @@ class ControlSteps:
         stored = await self.control.recall(f"steps:{key}")
         if not isinstance(stored, list):
             return Steps()
-        return Steps(tuple(Step(str(s[0]), str(s[1]), str(s[2])) for s in stored if len(s) == 3))
+        return Steps(tuple(Step(*(str(part) for part in s[:4])) for s in stored if len(s) >= 3))
 
     async def save(self, key: str, steps: Steps) -> None:
         await self.control.remember(
-            f"steps:{key}", [[s.name, s.reference, s.link] for s in steps.done]
+            f"steps:{key}", [[s.name, s.reference, s.link, s.detail] for s in steps.done]
         )
 
 

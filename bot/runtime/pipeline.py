@@ -71,6 +71,7 @@ CONSENT_OFFER = (
 CONTINUES = "This conversation continues in long form: {link}"
 _TOKEN = re.compile(r"[@!#]?[\w.:=-]*\w")
 
+_DONE = "done:"  # the step that records a whole decision as done, with its status
 Check = Callable[[Decision], Outcome | None]
 SettingsOf = Callable[[str, str], Settings]  # (community, channel) -> the effective settings
 
@@ -98,6 +99,24 @@ class MemorySteps:
 
     async def save(self, key: str, steps: Steps) -> None:
         self.kept[key] = steps
+
+
+async def recorded(steps: StepStore, key: str) -> ActionResult | None:
+    """The result recorded for ``key`` once it was done (``record``), or None: a retry of a
+    decision done before gets its result back instead of acting twice."""
+    for step in (await steps.load(key)).done:
+        if step.name.startswith(_DONE):
+            return ActionResult(Status(step.name.removeprefix(_DONE)), step.detail, None,
+                                step.reference)  # fmt: skip
+    return None
+
+
+async def record(steps: StepStore, key: str, result: ActionResult) -> None:
+    """Record that ``key`` is done (sent or downgraded) with ``result``'s reference."""
+    if result.status in (Status.SENT, Status.DOWNGRADED):
+        done = await steps.load(key)
+        step = Step(_DONE + str(result.status), result.reference, detail=result.detail)
+        await steps.save(key, done.plus(step))
 
 
 def withheld(checks: Sequence[Check], decision: Decision) -> Outcome | None:
@@ -323,4 +342,7 @@ class Pipeline:
         return ActionResult(Status.DOWNGRADED, str(missing.detail))
 
 
-__all__ = ["Check", "MemorySteps", "Pipeline", "StepStore", "UnresolvedError", "withheld"]
+__all__ = [
+    "Check", "MemorySteps", "Pipeline", "StepStore", "UnresolvedError", "record", "recorded",
+    "withheld",
+]  # fmt: skip
