@@ -78,9 +78,9 @@ class TelegramExecutor:
         self.bot, self.known, self.roster, self.service = bot, known, roster, service
         self.default_emulation: Emulation = default_emulation
         self.slow = SlowModes(bot, roster, service)
-        self.spaces = LongformSpaces(bot, roster)
         # The pipeline's record of what each key did, so a retry does not act twice.
         self.steps: StepStore = steps if steps is not None else MemorySteps()
+        self.spaces = LongformSpaces(bot, roster, self.steps)
         self.notices: dict[ConversationKey, list[int]] = {}  # our notices there (for undo)
         self.message_keys: dict[tuple[int, int], str] = {}  # (chat, our message) -> decision key
 
