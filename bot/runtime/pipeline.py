@@ -101,6 +101,13 @@ class MemorySteps:
         self.kept[key] = steps
 
 
+def setting_key(lift: LiftSlowMode, platform: str) -> str:
+    """The outbox key of the slow mode ``lift`` lifts (the same conversation, message, signal)."""
+    setting = SetSlowMode(lift.conversation, lift.message_id, lift.at, lift.signal, lift.reason,
+                          lift.evidence, seconds=1, until=lift.at)  # fmt: skip
+    return decision_key(setting, platform)
+
+
 async def recorded(steps: StepStore, key: str) -> ActionResult | None:
     """The result recorded for ``key`` once it was done (``record``), or None: a retry of a
     decision done before gets its result back instead of acting twice."""
@@ -279,10 +286,7 @@ class Pipeline:
 
     async def _lift(self, decision: LiftSlowMode, key: str) -> ActionResult:
         place = Place.of(decision.conversation)
-        setting = SetSlowMode(decision.conversation, decision.message_id, decision.at,
-                              decision.signal, decision.reason, decision.evidence, seconds=1,
-                              until=decision.at)  # fmt: skip
-        set_key = decision_key(setting, place.community.platform)
+        set_key = setting_key(decision, place.community.platform)
         was_set = (await self.steps.load(set_key)).get("slow")
         if was_set is None:
             return ActionResult(Status.SKIPPED, "no slow mode of Longform's is on there")
