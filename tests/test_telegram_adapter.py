@@ -362,3 +362,29 @@ async def test_moderators_slow_down_open_long_form_and_undo_from_an_alert(
         assert answer["text"].startswith("Undone: 2 pause(s) lifted")
         assert server.member(FORUM, vasquez.id).status == "member"
         assert [e.outcome for e in served.audit("alert_moderators")].count(Outcome.UNDONE) == 1
+
+
+async def test_an_admins_slow_down_is_keyed_by_the_alert_as_on_discord(
+    telegram_server: FakeTelegramServer, tmp_path: Any
+) -> None:
+    # Issue 15's drift: Telegram keyed it by the message the engine acted on (a key the outbox
+    # may already hold for the engine's own slow mode, so the admin's request would be dropped).
+    server = telegram_server
+    thread = setup_forum(server)
+    vasquez = USERS["dr_vasquez"]
+    async with serving(server, config(tmp_path, server)) as served:
+        claim = server.user_sends(
+            FORUM, AMARA, "No scripts for clearly viral URTI.", thread_id=thread
+        )
+        server.user_sends(FORUM, vasquez, "@dr_amara did you even finish residency? Nobody "
+                          "competent calls anything 'clearly viral' without a swab.",
+                          reply_to=claim["message_id"])  # fmt: skip
+        await served.settle()
+        alert = alerts(server)[0]
+        key = buttons(alert)[0][2:]
+        server.press_button(alert["message_id"], f"s:{key}", MOD, chat_id=MODS)
+        await server.wait_for(lambda: server.callback_answers())
+        await served.settle()
+        (slowed,) = served.audit("set_slow_mode")[-1:]
+        assert slowed.message_id == f"{MODS}:{alert['message_id']}"
+        assert slowed.outcome in (Outcome.SENT, Outcome.DOWNGRADED)

@@ -34,6 +34,7 @@ from bot.core.decisions import Decision
 from bot.core.events import ConversationKey, Event
 from bot.runtime.app import StartupError
 from bot.runtime.control import Control
+from bot.runtime.gateway_adapter import ControlSteps
 from bot.runtime.platform import ActionResult, EventSink
 
 log = structlog.get_logger()
@@ -145,7 +146,8 @@ class DiscordAdapter:
         """Log in, connect and wait for the guilds; DiscordStartupError says what to fix."""
         self._sink, self._service, self._ready = sink, ServiceView(control), asyncio.Event()
         client = self.client = LongformClient(self, **self._options)
-        self.executor = DiscordExecutor(client, self.known, self._service, self._rest_timeout)
+        self.executor = DiscordExecutor(client, self.known, self._service, self._rest_timeout,
+                                        ControlSteps(control))  # fmt: skip
         client.buttons = Buttons(self.executor, control)
         client.tree.add_command(LongformCommands(self.executor, control))
         self._point_at_api()

@@ -24,8 +24,8 @@ from rich.console import Console
 
 from adapters.discord import texts, translate
 from adapters.discord.app import point_at_api, restore_endpoints
+from adapters.discord.calls import Place
 from adapters.discord.community import Community, communities
-from adapters.discord.execute import Place
 from bot.config import Config, ConfigError, load_config
 from bot.core.decisions import Decision, Detection, LiftSlowMode, SetSlowMode
 from bot.core.engine import Engine

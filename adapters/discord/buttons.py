@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from datetime import timedelta
 
 import discord
 import structlog
 
 from adapters.discord import texts
+from adapters.discord.calls import Place
 from adapters.discord.community import PLATFORM
 from adapters.discord.errors import PLATFORM_ERRORS, DowngradeError, UnresolvedError
-from adapters.discord.execute import DiscordExecutor, Place
-from adapters.discord.longform import existing_space, requested_reason, requested_space
+from adapters.discord.execute import DiscordExecutor
+from adapters.discord.longform import existing_space
 from adapters.discord.runtime_view import ServiceView
 from adapters.discord.views import custom_ids
 from bot.core.decisions import Decision, OpenLongformSpace, PromptMember
-from bot.runtime.control import Control, ControlError, moderator_longform, moderator_slow_mode
+from bot.core.requests import MemberRequested, ModeratorRequested, Requested
+from bot.runtime.control import Control, ControlError
 
 log = structlog.get_logger()
 Handler = Callable[[discord.Interaction, str], Awaitable[None]]
@@ -132,11 +132,10 @@ class Buttons:
         await self._request_space(interaction, notice)
 
     async def _request_space(self, interaction: discord.Interaction, notice: Decision) -> None:
-        conversation = notice.conversation
-        settings = self.service.settings(conversation.community, conversation.channel).longform
         clicked = str(interaction.message.id) if interaction.message else notice.message_id
-        space = requested_space(notice, settings, who(interaction), clicked, self.service.now())
-        await self.control.request(space)
+        member, name = who(interaction)
+        await self.control.ask(MemberRequested(Requested.LONGFORM, notice.conversation, member,
+                                               name, self.service.now(), clicked, notice))  # fmt: skip
         await reply(interaction, "Opening a long-form space: a link will appear here shortly.")
 
     async def _consent(self, interaction: discord.Interaction, key: str) -> None:
@@ -149,11 +148,8 @@ class Buttons:
             await reply(interaction, "Only the people in this conversation can accept the offer.")
             return
         clicked = str(interaction.message.id) if interaction.message else offer.message_id
-        reason = requested_reason(name, "accepted the offer of a long-form space.")
-        participants = tuple(dict.fromkeys((*offer.participants, member)))
-        await self.control.request(replace(offer, message_id=clicked, reason=reason,
-                                           participants=participants, at=self.service.now(),
-                                           requested_by=member))  # fmt: skip
+        await self.control.ask(MemberRequested(Requested.CONSENT, offer.conversation, member,
+                                               name, self.service.now(), clicked, offer))  # fmt: skip
         await reply(interaction, "Thank you: opening a long-form space; a link will appear here.")
 
     async def _participants(self, offer: OpenLongformSpace) -> set[str]:
@@ -188,26 +184,29 @@ class Buttons:
         await self._note_on_alert(interaction, f"Marked wrong by {name}; recorded as feedback.")
 
     async def _moderator_longform(self, interaction: discord.Interaction, key: str) -> None:
-        decision = _from_alert(await self.control.decision(key), interaction)
-        conversation = decision.conversation
-        settings = self.service.settings(conversation.community, conversation.channel).longform
         name = who(interaction)[1]
-        title = settings.title.replace("{topic}", conversation.place)
-        space = moderator_longform(conversation, decision.message_id, name, title,
-                                   settings.template, self.service.now())  # fmt: skip
-        await self.control.request(replace(space, key_messages=decision.evidence.message_ids))
+        await self.control.ask(await self._moderator_request(interaction, key, Requested.LONGFORM))
         await self._note_on_alert(interaction, f"Long-form space requested by {name}.")
 
     async def _moderator_slow_mode(self, interaction: discord.Interaction, key: str) -> None:
-        decision = _from_alert(await self.control.decision(key), interaction)
-        conversation = decision.conversation
+        request = await self._moderator_request(interaction, key, Requested.SLOW_DOWN)
+        conversation = request.conversation
         slow = self.service.settings(conversation.community, conversation.channel).slow_mode
-        until = self.service.now() + timedelta(minutes=slow.minutes)
-        await self.control.request(moderator_slow_mode(decision, slow.seconds, until))
+        await self.control.ask(request)
         line = (
             f"Slow mode ({slow.seconds} s for {slow.minutes:g} min) set by {who(interaction)[1]}."
         )
         await self._note_on_alert(interaction, line)
+
+    async def _moderator_request(
+        self, interaction: discord.Interaction, key: str, action: Requested
+    ) -> ModeratorRequested:
+        """The request a moderator made from the alert of decision ``key``, keyed by the alert
+        message (see ``bot.core.requests`` on keys)."""
+        decision = await self.control.decision(key)
+        clicked = str(interaction.message.id) if interaction.message else decision.message_id
+        return ModeratorRequested(action, decision.conversation, who(interaction)[1],
+                                  self.service.now(), clicked, decision)  # fmt: skip
 
     async def _undo(self, interaction: discord.Interaction, key: str) -> None:
         decision = await self.control.decision(key)
@@ -240,12 +239,3 @@ class Buttons:
 async def _recent(channel: Place, limit: int) -> list[discord.Message]:
     """The last ``limit`` messages of ``channel``, newest first."""
     return [message async for message in channel.history(limit=limit)]
-
-
-def _from_alert(decision: Decision, interaction: discord.Interaction) -> Decision:
-    """``decision`` as the cause of a moderator's request from its alert: keyed by the alert
-    message, so the request is one of its own (not a repeat of the engine's, which the outbox
-    would drop) and a second click on the same alert asks nothing new."""
-    if interaction.message is None:
-        return decision
-    return replace(decision, message_id=str(interaction.message.id))

@@ -27,7 +27,8 @@ from adapters.discord.execute import DiscordExecutor
 from adapters.discord.runtime_view import ServiceView
 from adapters.discord.translate import place
 from bot.core.events import ConversationKey
-from bot.runtime.control import Control, ControlError, moderator_longform
+from bot.core.requests import ModeratorRequested, Requested
+from bot.runtime.control import Control, ControlError
 
 log = structlog.get_logger()
 _LINK = re.compile(r"(?:channels/\d+/(?P<channel>\d+)/)?(?P<message>\d{15,21})\s*$")
@@ -104,12 +105,10 @@ class LongformCommands(app_commands.Group):
     async def move(self, interaction: discord.Interaction, title: str | None = None) -> None:
         async def work(community: Community) -> str:
             conversation = _conversation(community, interaction.channel)
-            settings = self.service.settings(community.key, conversation.channel).longform
-            heading = title or settings.title.replace("{topic}", conversation.place)
             last = getattr(interaction.channel, "last_message_id", None) or interaction.id
-            decision = moderator_longform(conversation, str(last), who(interaction)[1], heading,
-                                          settings.template, self.service.now())  # fmt: skip
-            await self.control.request(decision)
+            await self.control.ask(ModeratorRequested(Requested.LONGFORM, conversation,
+                                                      who(interaction)[1], self.service.now(),
+                                                      str(last), title=title or ""))  # fmt: skip
             return "Opening a long-form space for this thread; a link will appear here shortly."
 
         await self._answer(interaction, work, is_moderator, "Manage Messages")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.config import Config
-from bot.runtime.platform import community_key
+from bot.runtime.gateway import CommunityRef
 
 PLATFORM = "discord"
 
@@ -23,7 +23,7 @@ class Community:
     @property
     def key(self) -> str:
         """The community id the core sees: ``discord:<guild id>``."""
-        return community_key(PLATFORM, self.guild_id)
+        return CommunityRef(PLATFORM, str(self.guild_id)).key
 
     def watches(self, channel_id: int, parent_id: int | None = None) -> bool:
         """True if a message in ``channel_id`` (a thread under ``parent_id``) is watched."""
@@ -55,6 +55,6 @@ def communities(config: Config) -> dict[int, Community]:
 
 def guild_of(community: str, known: Mapping[int, Community]) -> Community | None:
     """The configured community behind a core community id (``discord:<guild id>``), if any."""
-    platform, _, raw = community.partition(":")
-    guild = _snowflake(raw) if platform == PLATFORM else None
+    ref = CommunityRef.of(community)
+    guild = _snowflake(ref.id) if ref.platform == PLATFORM else None
     return None if guild is None else known.get(guild)

@@ -7,8 +7,8 @@ the cache or as a 403 from Discord, downgrades the action to a moderators' alert
 (status DOWNGRADED); so does a private prompt to a member whose DMs are closed, which becomes a
 neutral public notice whose button shows the prompt to that member alone. Other errors become a
 FAILED result: a retry time for rate limits, timeouts and server errors, none for 403/404/400.
-Messages carry a nonce derived from the decision key (Discord drops a duplicate), and keys already
-done in this process are not done twice.
+Messages carry a nonce derived from the decision key (Discord drops a duplicate), and a key already
+done (recorded in the pipeline's step store) is not done twice.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import discord
 import structlog
 
 from adapters.discord import texts, views
+from adapters.discord.calls import Place
 from adapters.discord.community import Community, guild_of
 from adapters.discord.errors import (
     DMS_CLOSED,
@@ -43,12 +44,12 @@ from bot.core.decisions import (
     SetSlowMode,
 )
 from bot.core.events import ConversationKey
+from bot.runtime.pipeline import MemorySteps, StepStore, record, recorded
 from bot.runtime.platform import ActionResult, Status
 
 log = structlog.get_logger()
 T = TypeVar("T")
 REST_TIMEOUT = 10.0  # seconds one REST call may take
-Place = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
 QUIET = discord.AllowedMentions.none()
 
 
@@ -73,9 +74,12 @@ class DiscordExecutor:
         known: Mapping[int, Community],
         service: ServiceView | None = None,
         timeout: float = REST_TIMEOUT,
+        steps: StepStore | None = None,
     ) -> None:
         self.client, self.known, self.service, self.timeout = client, known, service, timeout
-        self.done: dict[str, ActionResult] = {}  # key -> result, so a retry does not act twice
+        # The pipeline's record of what each key did (kept across restarts once the adapter
+        # runs in the service), so a retry does not act twice: no dict of its own here.
+        self.steps: StepStore = steps if steps is not None else MemorySteps()
 
     async def call(self, awaitable: Awaitable[T]) -> T:
         """``awaitable`` (a REST call), or TimeoutError after ``timeout`` seconds."""
@@ -94,11 +98,11 @@ class DiscordExecutor:
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:
         """Carry out ``decision``; never raises."""
-        if key in self.done:
-            return self.done[key]
+        done = await recorded(self.steps, key)
+        if done is not None:
+            return done
         result = await self.attempt(self._attempt(decision, key))
-        if result.status in (Status.SENT, Status.DOWNGRADED):
-            self.done[key] = result
+        await record(self.steps, key, result)
         return result
 
     async def attempt(self, work: Awaitable[ActionResult]) -> ActionResult:

@@ -14,50 +14,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING
 
 import discord
 
 from adapters.discord import texts, views
+from adapters.discord.calls import Calls, Place
 from adapters.discord.community import Community
 from adapters.discord.errors import DowngradeError
-from bot.core.decisions import Decision, OpenLongformSpace
+from bot.core.decisions import OpenLongformSpace
 from bot.core.events import ConversationKey
 from bot.core.settings import LongformSettings
+from bot.runtime.pipeline import record
 from bot.runtime.platform import ActionResult
-
-if TYPE_CHECKING:
-    from adapters.discord.execute import DiscordExecutor, Place
 
 ACTION = "open a long-form space"
 MAX_QUOTES = 5
 MAX_MENTIONS = 10
 MAX_LOOKUPS = 10  # posts whose first message is fetched when looking for an existing space
-INVITATION = (
-    "This conversation deserves more room. Each participant is invited to set out their view "
-    "under the headings below, at their own pace."
-)
-
-
-def requested_reason(by: str, what: str) -> str:
-    """The reason of a decision a person asked for (``what``: what they asked)."""
-    return f"Requested by {by}: {what}"
-
-
-def requested_space(
-    notice: Decision, settings: LongformSettings, by: tuple[str, str], message_id: str, at: datetime
-) -> OpenLongformSpace:
-    """The space a member asks for from ``notice`` (by: their id and name). ``message_id`` is the
-    clicked message, so each notice or offer opens at most one space, whoever clicks."""
-    place = notice.conversation.place
-    return OpenLongformSpace(
-        conversation=notice.conversation, message_id=message_id, at=at, signal=notice.signal,
-        reason=requested_reason(by[1], "continue this conversation in long form."),
-        evidence=notice.evidence, title=settings.title.replace("{topic}", place),
-        template=settings.template, participants=(by[0],),
-        key_messages=notice.evidence.message_ids, text=INVITATION, requested_by=by[0],
-    )  # fmt: skip
 
 
 def needs_consent(decision: OpenLongformSpace, settings: LongformSettings) -> bool:
@@ -65,7 +38,7 @@ def needs_consent(decision: OpenLongformSpace, settings: LongformSettings) -> bo
     return settings.ask_consent and not decision.requested_by
 
 
-async def open_space(ex: DiscordExecutor, decision: OpenLongformSpace, key: str) -> ActionResult:
+async def open_space(ex: Calls, decision: OpenLongformSpace, key: str) -> ActionResult:
     """Offer the space (consent first) or open it; DowngradeError if the forum is missing or closed."""
     community, guild, origin = await ex.place(decision.conversation)
     service = ex.service
@@ -86,14 +59,12 @@ async def open_space(ex: DiscordExecutor, decision: OpenLongformSpace, key: str)
     if existing is not None:
         return ActionResult.sent(f"forum post {existing.id} (already open)", str(existing.id))
     thread = await _create_post(ex, forum, origin, decision, settings, title, key)
-    ex.done[key] = ActionResult.sent(f"forum post {thread.id}", str(thread.id))
+    await record(ex.steps, key, ActionResult.sent(f"forum post {thread.id}", str(thread.id)))
     note = await _leave_link(ex, origin, thread, key)
     return ActionResult.sent(f"forum post {thread.id}{note}", str(thread.id))
 
 
-async def _forum(
-    ex: DiscordExecutor, community: Community, guild: discord.Guild
-) -> discord.ForumChannel:
+async def _forum(ex: Calls, community: Community, guild: discord.Guild) -> discord.ForumChannel:
     if community.longform_space is None:
         raise _downgrade("no long-form forum is configured (communities.longform_space)")
     forum = await ex.channel(guild, community.longform_space)
@@ -106,9 +77,7 @@ def _downgrade(problem: str) -> DowngradeError:
     return DowngradeError(ACTION, problem)
 
 
-async def existing_space(
-    ex: DiscordExecutor, conversation: ConversationKey
-) -> discord.Thread | None:
+async def existing_space(ex: Calls, conversation: ConversationKey) -> discord.Thread | None:
     """The open long-form post this bot made for ``conversation``, if any."""
     community, guild, origin = await ex.place(conversation)
     forum = guild.get_channel(community.longform_space or 0)
@@ -118,7 +87,7 @@ async def existing_space(
 
 
 async def _existing_post(
-    ex: DiscordExecutor, forum: discord.ForumChannel, origin: Place
+    ex: Calls, forum: discord.ForumChannel, origin: Place
 ) -> discord.Thread | None:
     """The newest active post of this bot whose first message names ``origin`` as its start."""
     me = forum.guild.me.id
@@ -135,7 +104,7 @@ async def _existing_post(
 
 
 async def _create_post(
-    ex: DiscordExecutor,
+    ex: Calls,
     forum: discord.ForumChannel,
     origin: Place,
     decision: OpenLongformSpace,
@@ -162,7 +131,7 @@ async def _create_post(
 
 
 async def _key_messages(
-    ex: DiscordExecutor, origin: Place, ids: Sequence[str]
+    ex: Calls, origin: Place, ids: Sequence[str]
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """(text, link) of the key messages still there, and the people in them: their authors and
     the members they reply to."""
@@ -191,7 +160,7 @@ def _participants(ids: Sequence[str], guild: discord.Guild) -> list[int]:
     return found[:MAX_MENTIONS]
 
 
-async def _leave_link(ex: DiscordExecutor, origin: Place, thread: discord.Thread, key: str) -> str:
+async def _leave_link(ex: Calls, origin: Place, thread: discord.Thread, key: str) -> str:
     """Post the link in the original thread; "" or a note saying why it is not there."""
     text = f"This discussion continues in long form, with more room: {thread.jump_url}"
     try:

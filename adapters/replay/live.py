@@ -26,7 +26,8 @@ from adapters.replay.reader import parse_line
 from adapters.replay.runner import action_record
 from bot.core.decisions import Decision
 from bot.core.events import Event, MemberJoined, MessagePosted
-from bot.runtime.platform import ActionResult, EventSink, community_key
+from bot.runtime.gateway import CommunityRef
+from bot.runtime.platform import ActionResult, EventSink
 
 log = structlog.get_logger()
 _POLL = 0.05  # seconds between looks at the inbox when following it
@@ -187,7 +188,7 @@ class FilePlatform:
             if event is None:
                 continue
             if isinstance(event, MessagePosted | MemberJoined):
-                event = replace(event, community=community_key(self.platform, event.community))
+                event = replace(event, community=CommunityRef(self.platform, event.community).key)
             events.append(event)
         # All at once: the service judges them in this order, as one batch.
         await asyncio.gather(*(sink(event) for event in events))

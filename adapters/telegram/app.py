@@ -44,6 +44,7 @@ from bot.core.decisions import Decision
 from bot.core.events import Event
 from bot.runtime.app import StartupError
 from bot.runtime.control import Control
+from bot.runtime.gateway_adapter import ControlSteps
 from bot.runtime.platform import ActionResult, EventSink
 
 log = structlog.get_logger()
@@ -96,7 +97,7 @@ class TelegramAdapter:
     async def _prepare(self, app: AnyApplication, control: Control) -> None:
         """The executor, the handlers, the groups' check and the command list."""
         executor = TelegramExecutor(app.bot, self.known, self.roster, RuntimeService(control),
-                                    self.options.slow_mode)  # fmt: skip
+                                    self.options.slow_mode, ControlSteps(control))  # fmt: skip
         self.executor = executor
         await executor.slow.restore()
         self._add_handlers(app, Buttons(executor, control))

@@ -12,21 +12,21 @@ member's client stops its spinner.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass
 
 import structlog
 from telegram import CallbackQuery, ChatMember, Message, Update
 from telegram.ext import ContextTypes
 
 from adapters.telegram import keyboards, texts
-from adapters.telegram.community import PLATFORM, place
+from adapters.telegram.community import PLATFORM, message_ref, place
 from adapters.telegram.errors import PLATFORM_ERRORS
 from adapters.telegram.execute import TelegramExecutor
 from adapters.telegram.keyboards import Press
-from bot.core.decisions import Decision, OpenLongformSpace
+from bot.core.decisions import Decision
+from bot.core.requests import MemberRequested, ModeratorRequested, Requested
 from bot.core.responses import minutes_text
-from bot.runtime.control import Control, ControlError, moderator_longform, moderator_slow_mode
+from bot.runtime.control import Control, ControlError
 
 log = structlog.get_logger()
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
@@ -103,24 +103,12 @@ class Buttons:
         """Open a long-form space for the conversation, unless one is already open."""
         if decision.conversation in self.executor.spaces.by_conversation:
             return Answer("The long-form space is already open: the link is in this conversation.")
-        await self.control.request(
-            self._longform(decision, query.from_user.first_name, member=True)
-        )
+        user = query.from_user
+        await self.control.ask(MemberRequested(Requested.LONGFORM, decision.conversation,
+                                               str(user.id), user.first_name,
+                                               self.control.now(), _pressed(query, decision),
+                                               decision))  # fmt: skip
         return Answer("Opening a long-form space; the link will appear here.")
-
-    def _longform(self, decision: Decision, by: str, member: bool = False) -> OpenLongformSpace:
-        """The long-form space for ``decision``'s conversation, asked for by ``by``."""
-        conversation = decision.conversation
-        service = self.executor.service
-        settings = service.settings(conversation.community, conversation.channel).longform
-        title = settings.title.replace("{topic}", conversation.thread or conversation.channel)
-        made = moderator_longform(conversation, decision.message_id, by, title, settings.template,
-                                  service.now())  # fmt: skip
-        made = replace(made, key_messages=decision.evidence.message_ids or made.key_messages)
-        if not member:
-            return made
-        return replace(made, reason=f"A participant ({by}) asked to continue in long form.",
-                       text="A participant asked to continue this discussion in long form.")  # fmt: skip
 
     # -- moderator buttons --------------------------------------------------------------------
 
@@ -142,17 +130,14 @@ class Buttons:
 
     async def open_longform(self, query: CallbackQuery, decision: Decision, key: str) -> Answer:
         """A moderator moves the conversation to long form."""
-        await self.control.request(self._longform(decision, query.from_user.first_name))
+        await self.control.ask(_moderator(query, decision, Requested.LONGFORM, self.control))
         return Answer("Opening a long-form space.")
 
     async def slow_down(self, query: CallbackQuery, decision: Decision, key: str) -> Answer:
         """A moderator slows the conversation down, as the policy's slow mode says."""
         conversation = decision.conversation
-        slow = self.executor.service.settings(
-            conversation.community, conversation.channel
-        ).slow_mode
-        until = self.executor.service.now() + timedelta(minutes=slow.minutes)
-        await self.control.request(moderator_slow_mode(decision, slow.seconds, until))
+        slow = self.control.settings(conversation.community, conversation.channel).slow_mode
+        await self.control.ask(_moderator(query, decision, Requested.SLOW_DOWN, self.control))
         return Answer(f"Slowing it down for {minutes_text(slow.minutes)}.")
 
     async def undo(self, query: CallbackQuery, decision: Decision, key: str) -> Answer:
@@ -160,6 +145,22 @@ class Buttons:
         done = await self.executor.undo(decision.conversation)
         await self.control.record_undone(key, by=str(query.from_user.id), detail=done)
         return Answer(f"Undone: {done}.", alert=True)
+
+
+def _pressed(query: CallbackQuery, decision: Decision) -> str:
+    """The message whose button was pressed, as a message ref (see ``bot.core.requests``)."""
+    message = query.message
+    if message is None:
+        return decision.message_id
+    return message_ref(message.chat.id, message.message_id)
+
+
+def _moderator(
+    query: CallbackQuery, decision: Decision, action: Requested, control: Control
+) -> ModeratorRequested:
+    """The request an admin made from the alert of ``decision``."""
+    return ModeratorRequested(action, decision.conversation, query.from_user.first_name,
+                              control.now(), _pressed(query, decision), decision)  # fmt: skip
 
 
 _HANDLERS: dict[Press, Handler] = {

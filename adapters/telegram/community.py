@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.config import Config
 from bot.core.events import ConversationKey
-from bot.runtime.platform import community_key, split_community
+from bot.runtime.gateway import CommunityRef
 
 PLATFORM = "telegram"
 
@@ -24,7 +24,7 @@ class Community:
     @property
     def key(self) -> str:
         """The community id the core sees: ``telegram:<chat id>``."""
-        return community_key(PLATFORM, self.chat_id)
+        return CommunityRef(PLATFORM, str(self.chat_id)).key
 
     def watches(self, thread_id: int | None) -> bool:
         """True if a message in topic ``thread_id`` (None: outside any topic) is judged."""
@@ -59,8 +59,8 @@ def communities(config: Config) -> dict[int, Community]:
 
 def community_of(community: str, known: Known) -> Community | None:
     """The configured community behind a core community id (``telegram:<chat id>``), if any."""
-    platform, raw = split_community(community)
-    chat = chat_number(raw) if platform == PLATFORM else None
+    ref = CommunityRef.of(community)
+    chat = chat_number(ref.id) if ref.platform == PLATFORM else None
     return None if chat is None else known.get(chat)
 
 

@@ -8,8 +8,9 @@ Slow mode is emulated (``slowmode``) or asked of the admins, as the policy says;
 a forum topic (``longform``); alerts go to the moderators' chat with their buttons. What cannot be
 done here (no forum, no right to restrict) is downgraded to a moderators' note that says what to
 change. Other errors become a FAILED result: a retry time for 429 (Telegram's ``retry_after``),
-timeouts and network trouble, none for 400/403. The Bot API has no idempotency key, so keys done in
-this process are not done twice, and a long-form opening resumes where a retry left it.
+timeouts and network trouble, none for 400/403. The Bot API has no idempotency key, so a key already done
+(recorded in the pipeline's step store) is not done twice, and a long-form opening resumes where a
+retry left it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from bot.core.decisions import (
     SetSlowMode,
 )
 from bot.core.events import ConversationKey
+from bot.runtime.pipeline import MemorySteps, StepStore, record, recorded
 from bot.runtime.platform import ActionResult, Status
 
 log = structlog.get_logger()
@@ -71,19 +73,22 @@ class TelegramExecutor:
     """Carries out decisions with an initialized Bot (``bot.username`` must be known)."""
 
     def __init__(self, bot: Bot, known: Known, roster: Roster, service: Service,
-                 default_emulation: Emulation = "restrict") -> None:  # fmt: skip
+                 default_emulation: Emulation = "restrict",
+                 steps: StepStore | None = None) -> None:  # fmt: skip
         self.bot, self.known, self.roster, self.service = bot, known, roster, service
         self.default_emulation: Emulation = default_emulation
         self.slow = SlowModes(bot, roster, service)
-        self.spaces = LongformSpaces(bot, roster)
-        self.done: dict[str, ActionResult] = {}  # key -> result, so a retry does not act twice
+        # The pipeline's record of what each key did, so a retry does not act twice.
+        self.steps: StepStore = steps if steps is not None else MemorySteps()
+        self.spaces = LongformSpaces(bot, roster, self.steps)
         self.notices: dict[ConversationKey, list[int]] = {}  # our notices there (for undo)
         self.message_keys: dict[tuple[int, int], str] = {}  # (chat, our message) -> decision key
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:
         """Carry out ``decision``; never raises for a platform error."""
-        if key in self.done:
-            return self.done[key]
+        done = await recorded(self.steps, key)
+        if done is not None:
+            return done
         try:
             result = await self._dispatch(decision, key)
         except DowngradeError as error:
@@ -92,8 +97,7 @@ class TelegramExecutor:
             result = ActionResult.failed(str(error))
         except PLATFORM_ERRORS as error:
             result = failure(error)
-        if result.status in (Status.SENT, Status.DOWNGRADED):
-            _keep(self.done, key, result)
+        await record(self.steps, key, result)
         return result
 
     async def _dispatch(self, decision: Decision, key: str) -> ActionResult:

@@ -3,15 +3,16 @@ messages and a link back, and a link to the topic left in the original conversat
 
 How it works: the topic goes to the community's ``longform_space`` forum group, or to the group
 itself when it is a forum; where neither is a forum, the action is downgraded to a moderators' note
-that says what to change. Each step is remembered under the decision's key, so a retry after a
-rate limit halfway through continues where it stopped instead of opening a second topic. Copying
+that says what to change. Each step is recorded under the decision's key in the pipeline's step
+store (the topic as its reference), so a retry after a rate limit halfway through, or after a
+restart, continues where it stopped instead of opening a second topic. Copying
 the key messages (``copyMessages``, at most 100, in increasing order, from the original group only)
 is best effort: a message deleted since is simply left out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 from telegram import Bot
@@ -23,19 +24,20 @@ from adapters.telegram.errors import DowngradeError
 from adapters.telegram.roster import Roster
 from bot.core.decisions import OpenLongformSpace
 from bot.core.events import ConversationKey
+from bot.runtime.gateway import Step, Steps
+from bot.runtime.pipeline import StepStore
 
 log = structlog.get_logger()
 TITLE_LIMIT = 128  # characters Telegram allows in a topic name
 
 
-@dataclass
+@dataclass(frozen=True)
 class Opening:
-    """How far opening one space got: the topic, and the steps done after creating it."""
+    """The topic of one space: where it is and the link to it."""
 
     chat_id: int
     topic_id: int
     link: str | None
-    done: set[str] = field(default_factory=set)
 
     @property
     def reference(self) -> str:
@@ -51,36 +53,46 @@ def space_chat(community: Community, origin_chat: int) -> int:
 class LongformSpaces:
     """Opens spaces and remembers them, per decision key and per conversation."""
 
-    def __init__(self, bot: Bot, roster: Roster) -> None:
-        self.bot, self.roster = bot, roster
-        self.openings: dict[str, Opening] = {}
+    def __init__(self, bot: Bot, roster: Roster, steps: StepStore) -> None:
+        self.bot, self.roster, self.steps = bot, roster, steps
         self.by_conversation: dict[ConversationKey, Opening] = {}
 
     async def open(self, decision: OpenLongformSpace, key: str, community: Community,
                    title: str, intro: str) -> Opening:  # fmt: skip
         """Open (or finish opening) the space for ``decision``; DowngradeError if no forum."""
         origin, origin_topic = place(decision.conversation)
+        steps = await self.steps.load(key)
         already = self.by_conversation.get(decision.conversation)
-        if key not in self.openings and already is not None:
+        topic = steps.get("topic")
+        if topic is None and already is not None:
             return already  # one space per conversation: a second request gets the open one
-        opening = self.openings.get(key) or await self._create(community, origin, title)
-        self.openings[key] = opening
-        if "intro" not in opening.done:
+        if topic is None:
+            created = await self._create(community, origin, title)
+            topic = Step("topic", created.reference, created.link or "")
+            steps = await self._done(key, steps, topic)
+        opening = _opening(topic)
+        if steps.get("intro") is None:
             replied = parse_message_ref(decision.message_id)
             back = texts.message_link(origin, replied[1], origin_topic) if replied else None
             body = texts.lines([intro, texts.LONGFORM_BACK.format(url=back) if back else None])
             await self.bot.send_message(
                 opening.chat_id, texts.clip(body), message_thread_id=opening.topic_id
             )
-            opening.done.add("intro")
-        if "copies" not in opening.done:
+            steps = await self._done(key, steps, Step("intro", opening.reference))
+        if steps.get("copies") is None:
             await self._copy(opening, origin, decision.key_messages)
-            opening.done.add("copies")
-        if "link" not in opening.done:
+            steps = await self._done(key, steps, Step("copies", opening.reference))
+        if steps.get("link") is None:
             await self._leave_link(opening, origin, origin_topic)
-            opening.done.add("link")
+            await self._done(key, steps, Step("link", opening.reference))
         self.by_conversation[decision.conversation] = opening
         return opening
+
+    async def _done(self, key: str, steps: Steps, step: Step) -> Steps:
+        """Record ``step`` of ``key`` before the next begins."""
+        steps = steps.plus(step)
+        await self.steps.save(key, steps)
+        return steps
 
     async def _create(self, community: Community, origin: int, title: str) -> Opening:
         chat_id = space_chat(community, origin)
@@ -112,3 +124,11 @@ class LongformSpaces:
         await self.bot.send_message(
             origin, text, message_thread_id=origin_topic, reply_markup=markup
         )
+
+
+def _opening(topic: Step) -> Opening:
+    """The topic a recorded ``topic`` step created (reference ``<chat>:<topic>``)."""
+    parsed = parse_message_ref(topic.reference)
+    if parsed is None:
+        raise ValueError(f"not a Telegram topic reference: {topic.reference!r}")
+    return Opening(parsed[0], parsed[1], topic.link or None)

@@ -20,7 +20,7 @@ from telegram import ChatMember, ChatMemberUpdated, Message, MessageEntity
 from adapters.telegram.community import Community, Known, message_ref
 from adapters.telegram.roster import Roster
 from bot.core.events import MemberJoined, MessageEdited, MessagePosted
-from bot.runtime.platform import community_key
+from bot.runtime.gateway import CommunityRef
 
 PLATFORM = "telegram"
 GROUP_TYPES = frozenset({"group", "supergroup"})
@@ -144,7 +144,7 @@ def member_joined(change: ChatMemberUpdated, known: Known) -> MemberJoined | Non
     was = _is_present(change.old_chat_member)
     if was or not _is_present(change.new_chat_member):
         return None
-    return MemberJoined(at=change.date, community=community_key(PLATFORM, change.chat.id),
+    return MemberJoined(at=change.date, community=CommunityRef(PLATFORM, str(change.chat.id)).key,
                         user=str(user.id))  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from bot.config import Config
 from bot.core.settings import Policy
 from bot.dashboard.queries import Queries
-from bot.runtime.platform import split_community
+from bot.runtime.gateway import CommunityRef
 from bot.storage.store import Store
 
 Clock = Callable[[], datetime]
@@ -46,15 +46,15 @@ class Site:
 
     def policy(self, community: str) -> Policy:
         """The policy in force in ``community``."""
-        platform, raw = split_community(community)
-        configured = self.config.community(platform, raw)
+        ref = CommunityRef.of(community)
+        configured = self.config.community(ref.platform, ref.id)
         key = configured.policy if configured is not None and configured.policy else ""
         return self.policies()[key]
 
     def mode(self, community: str) -> str:
         """``shadow`` or ``live`` in ``community`` now."""
-        platform, raw = split_community(community)
-        configured = self.config.community(platform, raw)
+        ref = CommunityRef.of(community)
+        configured = self.config.community(ref.platform, ref.id)
         saved = self.store.states.load("modes")
         chosen = saved.blob.get(community, "") if saved and isinstance(saved.blob, dict) else ""
         return str(
@@ -66,6 +66,6 @@ class Site:
 
     def name(self, community: str) -> str:
         """The community's name from the config, or its id."""
-        platform, raw = split_community(community)
-        configured = self.config.community(platform, raw)
+        ref = CommunityRef.of(community)
+        configured = self.config.community(ref.platform, ref.id)
         return configured.name if configured is not None and configured.name else community

@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.config import Config, ConfigError, load_config
-from bot.policy.loader import PolicyError
+from bot.config import Config
 from bot.runtime import jobs
-from bot.runtime.checks import check, load_policies
+from bot.runtime.checks import check
 from bot.runtime.control import Control
 from bot.runtime.executor import Executor
 from bot.runtime.metrics import Metrics
 from bot.runtime.platform import PlatformAdapter
+from bot.runtime.reload import reload_policies
 from bot.runtime.service import Runtime
 from bot.scoring.errors import ScorerLoadError
 from bot.scoring.select import DetoxifyChoice, build_scorer
@@ -68,6 +69,7 @@ class Service:
 
     runtime: Runtime
     executor: Executor
+    scheduler: AsyncIOScheduler
     config_path: Path | None = None
     dashboard: Any = None  # a bot.dashboard.server.DashboardServer, when enabled
 
@@ -80,12 +82,8 @@ class Service:
         runtime = self.runtime
         await runtime.open()
         jobs.bind(runtime)
-        scheduler = jobs.scheduler_for(runtime)
+        scheduler = self.scheduler
         running = jobs.Running(scheduler)
-        self.executor.schedule_lift = jobs.lift_scheduler(scheduler)
-        self.executor.schedule_reminder = jobs.reminder_scheduler(
-            scheduler, runtime.config.scheduler.longform_days
-        )
         scheduler.start()
         self.executor.start()
         started: list[PlatformAdapter] = []
@@ -123,17 +121,7 @@ class Service:
 
     def reload(self) -> list[str]:
         """Reload the policies from the config; returns the problems (none: reloaded)."""
-        try:
-            config = load_config(self.config_path) if self.config_path else self.runtime.config
-            policies = load_policies(config)
-            self.runtime.replace_policies(policies)
-        except (ConfigError, PolicyError, ValueError) as error:
-            log.error("policy_reload_rejected", problems=str(error))
-            return str(error).splitlines()
-        log.info(
-            "policies_reloaded", policies={k or "default": p.name for k, p in policies.items()}
-        )
-        return []
+        return reload_policies(self.runtime)
 
     def _release_signals(self) -> None:
         # Give SIGTERM, SIGINT and SIGHUP back, so that whoever runs us can stop us again.
@@ -206,7 +194,11 @@ def build_service(
     metrics = Metrics()
     if config.metrics.enabled:
         metrics.serve(config.metrics.host, config.metrics.port)
-    runtime = Runtime(config, policies, scorer, store, adapters, metrics=metrics)
-    service = Service(runtime, Executor(runtime), config_path, _dashboard(runtime))
-    runtime.reloader = service.reload
-    return service
+    runtime = Runtime(config, policies, scorer, store, adapters, metrics=metrics,
+                      config_path=config_path)  # fmt: skip
+    # The scheduler and the executor's hooks into it are made here, once: nothing is patched
+    # into the runtime or the executor when the service starts.
+    scheduler = jobs.scheduler_for(runtime)
+    executor = Executor(runtime, jobs.lift_scheduler(scheduler),
+                        jobs.reminder_scheduler(scheduler, config.scheduler.longform_days))  # fmt: skip
+    return Service(runtime, executor, scheduler, config_path, _dashboard(runtime))

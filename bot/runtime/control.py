@@ -1,5 +1,5 @@
 """What adapters may ask of the running service: explanations, feedback, opt-outs, mode, policy,
-dashboard sign-in links, and moderator-requested actions. One seam, so that platform code never reaches into storage.
+dashboard sign-in links, and what people ask for (``ask``: the core decides what it means). One seam, so that platform code never reaches into storage.
 
 Buttons and commands carry a decision's idempotency key (32 hex characters, short enough for a
 Telegram callback) and come back here with it. Every method is safe to call from the event loop
@@ -13,18 +13,12 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.decisions import (
-    AlertModerators,
-    Decision,
-    Decisions,
-    Evidence,
-    OpenLongformSpace,
-    SetSlowMode,
-    Signal,
-)
+from bot.core.decisions import AlertModerators, Decision, Decisions, Evidence, Signal
 from bot.core.events import ConversationKey
+from bot.core.requests import Request, decide
 from bot.core.settings import Settings
-from bot.runtime.platform import split_community
+from bot.runtime.gateway import CommunityRef
+from bot.runtime.reload import reload_policies
 from bot.runtime.service import Runtime
 from bot.storage.audit import AuditEntry
 from bot.storage.schema import Outcome, Verdict
@@ -138,7 +132,7 @@ class Control:
         self, platform: str, community: str, member: str, opted_out: bool = True
     ) -> None:
         """A member opts out of (or back into) private prompts in ``community`` ("" for all)."""
-        _, raw = split_community(community) if ":" in community else (platform, community)
+        raw = CommunityRef.of(community).id if ":" in community else community
         await asyncio.to_thread(self.runtime.store.prefs.set_opt_out, platform, raw, member,
                                 opted_out, now=self.runtime.clock())  # fmt: skip
 
@@ -170,10 +164,7 @@ class Control:
 
     async def reload_policy(self) -> list[str]:
         """Reload the policies from the config; the problems, or [] if reloaded."""
-        reload = self.runtime.reloader
-        if reload is None:
-            raise ControlError("This service was started without a config file to reload from.")
-        return await asyncio.to_thread(reload)
+        return await asyncio.to_thread(reload_policies, self.runtime)
 
     async def dashboard_link(
         self, platform: str, member: str, communities: list[str], name: str = ""
@@ -193,19 +184,25 @@ class Control:
         return f"{section.base_url}/signin?token={token}"
 
     def _served(self, community: str) -> bool:
-        platform, raw = split_community(community)
-        return self.runtime.config.community(platform, raw) is not None
+        ref = CommunityRef.of(community)
+        return self.runtime.config.community(ref.platform, ref.id) is not None
 
-    async def request(self, decision: Decision) -> None:
-        """A moderator asked for ``decision`` (open long form, slow mode): into the outbox."""
-        key = self.runtime.community(decision.conversation.community).engine_key
-        await self.runtime.submit(Decisions(actions=(decision,)), key, moderator=True)
+    async def ask(self, request: Request) -> Decisions:
+        """A person's request (open long form, consent, slow down): the core decides what it
+        means under the channel's settings, and the decisions go to the outbox (shadow mode does
+        not hold back what a person asked for). Returns the decisions, () if it asked nothing."""
+        conversation = request.conversation
+        decisions = decide(request, self.settings(conversation.community, conversation.channel))
+        if decisions.actions:
+            key = self.runtime.community(conversation.community).engine_key
+            await self.runtime.submit(decisions, key, moderator=True)
+        return decisions
 
     async def record_undone(self, key: str, by: str, detail: str = "") -> None:
         """Record in the audit that a moderator undid decision ``key``."""
         decision = await self.decision(key)
         engine_key = self.runtime.community(decision.conversation.community).engine_key
-        platform, _ = split_community(decision.conversation.community)
+        platform = CommunityRef.of(decision.conversation.community).platform
         provenance = self.runtime.provenance(platform, engine_key, decision.conversation.community)
         entry = AuditEntry.of(decision, Outcome.UNDONE, at=self.runtime.clock(), provenance=provenance,
                               detail=f"undone by {by}. {detail}".strip(), decision_key=key)  # fmt: skip
@@ -219,33 +216,6 @@ def experiment_text(holdback: float) -> str:
     return (f" Experiment: {holdback:.0%} of eligible interventions are held back as a control "
             "group (recorded, not sent; alerts and moderator requests never are); "
             "`longform outcomes` compares the two.")  # fmt: skip
-
-
-def moderator_longform(
-    conversation: ConversationKey,
-    message_id: str,
-    by: str,
-    title: str,
-    template: tuple[str, ...],
-    at: datetime,
-) -> OpenLongformSpace:
-    """The decision for a moderator's "move this thread to long form"."""
-    return OpenLongformSpace(
-        conversation=conversation, message_id=message_id, at=at, signal=Signal.ESCALATION,
-        reason=f"A moderator ({by}) moved this conversation to a long-form space.",
-        evidence=Evidence((message_id,)), title=title, template=template, participants=(),
-        key_messages=(message_id,), text="A moderator has opened a long-form space for this discussion.",
-        requested_by=by,
-    )  # fmt: skip
-
-
-def moderator_slow_mode(decision: Decision, seconds: int, until: datetime) -> SetSlowMode:
-    """The decision for a moderator's "slow down" on the conversation of ``decision``."""
-    return SetSlowMode(
-        conversation=decision.conversation, message_id=decision.message_id, at=decision.at,
-        signal=decision.signal, reason="A moderator asked to slow this conversation down.",
-        evidence=decision.evidence, seconds=seconds, until=until,
-    )  # fmt: skip
 
 
 def _from_audit(entry: AuditEntry) -> Decision:

@@ -19,9 +19,11 @@ from datetime import datetime, timedelta
 import structlog
 
 from bot.core.decisions import LiftSlowMode, OpenLongformSpace, SetSlowMode
-from bot.runtime.platform import ActionResult, Status, split_community
+from bot.runtime.gateway import CommunityRef
+from bot.runtime.pipeline import setting_key
+from bot.runtime.platform import ActionResult, Status
 from bot.runtime.service import Runtime
-from bot.storage.codec import decision_key, kind_name
+from bot.storage.codec import kind_name
 from bot.storage.outbox import OutboxItem
 from bot.storage.schema import Outcome
 
@@ -89,7 +91,7 @@ class Executor:
 
     async def _execute(self, item: OutboxItem) -> None:
         decision = item.decision
-        platform, _ = split_community(decision.conversation.community)
+        platform = CommunityRef.of(decision.conversation.community).platform
         adapter = self.runtime.adapters.get(platform)
         if isinstance(decision, LiftSlowMode) and not await asyncio.to_thread(
             self._slow_mode_was_set, decision, platform
@@ -113,9 +115,7 @@ class Executor:
             self._follow_up(decision, result)
 
     def _slow_mode_was_set(self, lift: LiftSlowMode, platform: str) -> bool:
-        setting = SetSlowMode(lift.conversation, lift.message_id, lift.at, lift.signal, lift.reason,
-                              lift.evidence, seconds=1, until=lift.at)  # fmt: skip
-        stored = self.runtime.store.outbox.get(decision_key(setting, platform))
+        stored = self.runtime.store.outbox.get(setting_key(lift, platform))
         return stored is not None and stored.outcome in (Outcome.SENT, Outcome.DOWNGRADED)
 
     def _record(self, item: OutboxItem, result: ActionResult) -> None:

@@ -48,7 +48,7 @@ from bot.core.decisions import (
 )
 from bot.core.events import ConversationKey
 from bot.runtime.digest import digests
-from bot.runtime.platform import split_community
+from bot.runtime.gateway import CommunityRef
 from bot.runtime.service import Runtime
 from bot.storage.store import Store
 
@@ -181,8 +181,7 @@ async def lift_slow_mode(
 async def remind_longform(community: str, reference: str, days: float) -> None:
     """Post the closing reminder in a long-form space."""
     runtime = _runtime()
-    platform, _ = split_community(community)
-    adapter = runtime.adapters.get(platform)
+    adapter = runtime.adapters.get(CommunityRef.of(community).platform)
     if adapter is None:
         log.warning("reminder_skipped", community=community, problem="platform not running")
         return
@@ -197,8 +196,7 @@ async def digest(community: str = "") -> None:
     now = runtime.clock()
     found = await asyncio.to_thread(digests, runtime.config, runtime.store, now, community)
     for each in found:
-        platform, _ = split_community(each.community)
-        adapter = runtime.adapters.get(platform)
+        adapter = runtime.adapters.get(CommunityRef.of(each.community).platform)
         if adapter is None:
             log.warning("digest_skipped", community=each.community, problem="platform not running")
             continue

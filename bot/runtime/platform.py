@@ -5,7 +5,8 @@ core decisions into platform calls (``execute``). It never raises from ``execute
 error becomes an ``ActionResult`` that says whether to retry and when, so one failing action never
 stops the loop. ``execute`` receives the decision's idempotency key: a platform that can refuse a
 duplicate (Discord's message nonce) uses it, so a retry after a crash does not post twice. Community ids in events are prefixed with the platform (``discord:<guild id>``,
-``telegram:<chat id>``), so the runtime can route a decision back to the adapter that owns it.
+``telegram:<chat id>``; ``bot.runtime.gateway.CommunityRef`` reads and writes them), so the runtime
+can route a decision back to the adapter that owns it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.core.decisions import Decision
 from bot.core.events import Event
-
-if TYPE_CHECKING:
-    from bot.runtime.control import Control
 
 EventSink = Callable[[Event], Awaitable[None]]
 
@@ -51,26 +49,20 @@ class ActionResult:
         return cls(Status.FAILED, detail, retry_after)
 
 
-def community_key(platform: str, community_id: str | int) -> str:
-    """The community id the core sees: the platform's id prefixed with the platform."""
-    return f"{platform}:{community_id}"
+# Generic in the controls it is handed, so that this module need not import
+# bot.runtime.control.Control: Control imports the service, which imports this (it was a cycle).
+ControlT = TypeVar("ControlT", contravariant=True)
 
 
-def split_community(community: str) -> tuple[str, str]:
-    """(platform, platform's own id) of a core community id."""
-    platform, _, raw = community.partition(":")
-    return platform, raw
-
-
-class PlatformAdapter(Protocol):
-    """One platform, wired to the runtime."""
+class PlatformAdapterOf(Protocol[ControlT]):
+    """One platform, wired to the runtime; ``start`` is handed the runtime's ``Control``."""
 
     @property
     def platform(self) -> str:
         """``discord``, ``telegram`` or ``replay``: the prefix of its community ids."""
         ...
 
-    async def start(self, sink: EventSink, control: Control) -> None:
+    async def start(self, sink: EventSink, control: ControlT) -> None:
         """Connect and start handing events to ``sink``; return once connected. ``control`` is
         how buttons and commands reach the service (explanations, feedback, opt-outs, mode)."""
         ...
@@ -90,3 +82,7 @@ class PlatformAdapter(Protocol):
     async def stop(self) -> None:
         """Disconnect; pending work is left to the outbox."""
         ...
+
+
+# What the runtime holds: adapters of any control type (in practice bot.runtime.control.Control).
+PlatformAdapter = PlatformAdapterOf[Any]

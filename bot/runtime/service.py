@@ -27,19 +27,21 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import structlog
 
 from bot.config import Config
-from bot.core.decisions import AlertModerators, Decision, Decisions, PromptMember
+from bot.core.decisions import Decision, Decisions
 from bot.core.engine import Engine
 from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
-from bot.core.holdback import held_back
 from bot.core.scoring import Scorer, Scores
 from bot.core.settings import Policy
 from bot.core.snapshot import Plain, SnapshotError
+from bot.runtime.gateway import CommunityRef
 from bot.runtime.metrics import Metrics
-from bot.runtime.platform import PlatformAdapter, split_community
+from bot.runtime.pipeline import holdback_check, opt_out_check, shadow_check, withheld
+from bot.runtime.platform import PlatformAdapter
 from bot.runtime.scoring_queue import ScoringQueue
 from bot.storage.audit import AuditEntry, Provenance
 from bot.storage.codec import decision_key, kind_name
@@ -98,7 +100,7 @@ class Runtime:
     _queue: asyncio.Queue[_Queued] = field(default_factory=lambda: asyncio.Queue(MAX_BACKLOG))
     _backlog_warned: bool = False
     modes: dict[str, str] = field(default_factory=dict)  # per community, set by moderators
-    reloader: Callable[[], list[str]] | None = None  # reloads policies from the config file
+    config_path: Path | None = None  # the config file policies are reloaded from (None: none)
     _scoring: ScoringQueue | None = None
     _consumer: asyncio.Task[None] | None = None
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -228,7 +230,7 @@ class Runtime:
     async def on_event(self, event: Event) -> None:
         """The adapters' sink: scoring starts at once (batched with other arrivals), judging
         happens in arrival order; returns when the event's decisions are safely in the outbox."""
-        platform, _ = split_community(_community_of(event) or "")
+        platform = CommunityRef.of(_community_of(event) or "").platform
         self.metrics.events.labels(platform or "any", type(event).__name__).inc()
         event = _sanitised(event)
         self._watch_backlog()
@@ -312,7 +314,7 @@ class Runtime:
             log.info("events_already_judged", count=len(numbered) - len(fresh))
         keep_text = self.config.storage.retention_days > 0
         messages = [
-            (split_community(event.community)[0], event if keep_text else _without_text(event),
+            (CommunityRef.of(event.community).platform, event if keep_text else _without_text(event),
              scores or {})
             for _, event, scores in fresh
             if isinstance(event, MessagePosted)
@@ -336,8 +338,8 @@ class Runtime:
 
     def community(self, community: str) -> _Community:
         """The engine and mode that serve a core community id (``platform:id``)."""
-        platform, raw = split_community(community)
-        configured = self.config.community(platform, raw)
+        ref = CommunityRef.of(community)
+        configured = self.config.community(ref.platform, ref.id)
         key = configured.policy if configured is not None and configured.policy else ""
         mode = (
             self.modes.get(community)
@@ -383,7 +385,7 @@ class Runtime:
         if to_send:
             by_platform: dict[str, list[Decision]] = {}
             for action in to_send:
-                platform, _ = split_community(action.conversation.community)
+                platform = CommunityRef.of(action.conversation.community).platform
                 by_platform.setdefault(platform, []).append(action)
             for platform, actions in by_platform.items():
                 await asyncio.to_thread(self._enqueue, actions, platform, engine_key)
@@ -393,22 +395,16 @@ class Runtime:
 
     def _store_outcomes(self, decisions: Decisions) -> None:
         for record in decisions.outcomes:
-            platform, _ = split_community(record.conversation.community)
+            platform = CommunityRef.of(record.conversation.community).platform
             self.store.outcomes.add([record], platform)
 
     def _withheld(self, action: Decision, engine_key: str) -> Outcome | None:
-        community = action.conversation.community
-        if self.community(community).mode == "shadow" and not isinstance(action, AlertModerators):
-            return Outcome.SUPPRESSED_SHADOW
-        # The experiment's control group (issue 17; the lead moves this into the pipeline's checks).
+        # The checks live with the execution pipeline (bot.runtime.pipeline); run at submit.
         experiment = self.policies[engine_key].experiment
-        if held_back(action, experiment.holdback, experiment.salt):
-            return Outcome.HELD_BACK
-        if isinstance(action, PromptMember):
-            platform, raw = split_community(community)
-            if self.store.prefs.is_opted_out(platform, raw, action.member):
-                return Outcome.OPTED_OUT
-        return None
+        checks = (shadow_check(lambda c: self.community(c).mode),
+                  holdback_check(experiment.holdback, experiment.salt),
+                  opt_out_check(self.store.prefs.is_opted_out))  # fmt: skip
+        return withheld(checks, action)
 
     def provenance(self, platform: str, engine_key: str, community: str) -> Provenance:
         """Where a decision came from, as the audit records it."""
@@ -417,7 +413,7 @@ class Runtime:
                           self.community(community).mode)  # fmt: skip
 
     def _audit_only(self, action: Decision, outcome: Outcome, engine_key: str) -> None:
-        platform, _ = split_community(action.conversation.community)
+        platform = CommunityRef.of(action.conversation.community).platform
         provenance = self.provenance(platform, engine_key, action.conversation.community)
         entry = AuditEntry.of(action, outcome, at=self.clock(), provenance=provenance,
                               decision_key=decision_key(action, platform))  # fmt: skip
