@@ -195,11 +195,10 @@ class Synapse:
             self.admin_token = member.token
         return member
 
-    async def exempt(self, user_id: str, exempt: bool = True) -> None:
-        """Lift (or restore) ``user_id``'s message rate limit; needs an admin registered first."""
+    async def exempt(self, user_id: str, per_second: int = 0, burst: int = 0) -> None:
+        """Lift ``user_id``'s message rate limit (0, 0), or set a tighter one; needs an admin."""
         path = f"/_synapse/admin/v1/users/{quote(user_id)}/override_ratelimit"
-        method = "POST" if exempt else "DELETE"
-        body = {"messages_per_second": 0, "burst_count": 0} if exempt else None
+        method, body = "POST", {"messages_per_second": per_second, "burst_count": burst}
         headers = {"Authorization": f"Bearer {self.admin_token}"}
         async with (
             aiohttp.ClientSession() as http,
@@ -341,6 +340,8 @@ async def register_cast(server: Synapse) -> Cast:
 async def make_world(cast: Cast) -> World:
     """A fresh space and rooms made by the moderator; the bot at level 100, members joined."""
     number = next(_rooms)
+    for user in (cast.mod, *cast.members.values()):
+        user.sent.clear()  # a test waits only for what was sent in its own world
     levels = {"users": {cast.bot.user_id: 100}}  # the creator (mod) is above every level
     everyone = (cast.bot.user_id, *(m.user_id for m in cast.members.values()))
     made = {"power_level_content_override": levels}

@@ -19,7 +19,9 @@ pytest.importorskip(
     "synapse", reason=f"Synapse is not installed; the Matrix tests need it: {INSTALL}"
 )
 
+from bot.core.events import MemberJoined, MessageDeleted, MessageEdited, MessagePosted  # noqa: E402
 from bot.runtime import jobs  # noqa: E402
+from bot.runtime.app import StartupError  # noqa: E402
 from tests.matrix_support import (  # noqa: E402
     Cast,
     Served,
@@ -32,6 +34,7 @@ from tests.matrix_support import (  # noqa: E402
     serving,
     texts,
 )
+from tests.waiting import eventually  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -119,3 +122,147 @@ async def test_pile_on_gets_a_threaded_notice_prompt_slow_mode_long_form_room_an
             t.startswith("Slow mode lifted")
             for t in texts(await cast.mod.timeline(world.mods), bot)
         )
+
+
+def answers(events: list[dict[str, Any]], bot: str, to: str) -> list[str]:
+    """The bot's replies to the event ``to``."""
+    return [e["content"]["body"] for e in notices(events, bot)
+            if e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == to]  # fmt: skip
+
+
+async def test_mode_command_is_for_moderators_and_status_why_optout_for_everyone(
+    homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
+) -> None:
+    server, cast = homeserver
+    bot, member = cast.bot.user_id, cast.members["dr_amara"]
+    async with serving(config(tmp_path, server, world), cast.bot.token) as served:
+        refused = await member.say(world.room, "!longform mode shadow")
+        status = await member.say(world.room, "!longform status")
+        optout = await member.say(world.room, "!longform optout")
+        changed = await cast.mod.say(world.room, "!longform mode shadow")
+        await served.settle(member, cast.mod)
+        timeline = await cast.mod.timeline(world.room)
+        assert answers(timeline, bot, refused) == [
+            "Only moderators (power level 50 or more) can change Longform's mode."
+        ]
+        [said] = answers(timeline, bot, status)
+        assert said.startswith("Longform is in live mode")
+        assert answers(timeline, bot, changed) == ["Longform is now in shadow mode here."]
+        assert served.service.runtime.community(f"matrix:{world.space}").mode == "shadow"
+        assert "no more private notes" in answers(timeline, bot, optout)[0]
+        prefs = served.service.runtime.store.prefs
+        assert prefs.is_opted_out("matrix", world.space, member.user_id)
+
+
+async def test_why_in_reply_to_a_notice_explains_it_and_a_reaction_is_feedback(
+    homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
+) -> None:
+    server, cast = homeserver
+    bot = cast.bot.user_id
+    async with serving(config(tmp_path, server, world), cast.bot.token) as served:
+        root, _ = await pile_on(world)
+        await served.settle(cast.mod, *cast.members.values())
+        timeline = await cast.mod.timeline(world.room)
+        notice = next(n for n in notices(timeline, bot) if "!longform why" in n["content"]["body"])
+        asker = cast.members["nurse_priya"]
+        why = await asker.say(world.room, "!longform why", reply_to=notice["event_id"], thread=root)
+        await asker.react(world.room, notice["event_id"], "👍")
+        await served.settle(asker)
+        [explained] = answers(await cast.mod.timeline(world.room), bot, why)
+        assert "Longform never removes anything" in explained
+        feedback = served.service.runtime.store.feedback
+        await eventually(
+            lambda: bool(feedback.feedback_counts()), within=10, what="the 👍 recorded"
+        )
+        assert list(feedback.feedback_counts().values()) == [(1, 0)]
+
+
+async def test_edits_redactions_and_joins_reach_the_runtime_and_the_bot_ignores_itself(
+    homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
+) -> None:
+    server, cast = homeserver
+    amara, okafor = cast.members["dr_amara"], cast.members["dr_okafor"]
+    async with serving(config(tmp_path, server, world), cast.bot.token) as served:
+        first = await amara.say(world.room, "Is anyone seeing more RSV this week?")
+        reply = await okafor.say(world.room, f"Yes, {amara.user_id}, twice as many", reply_to=first,
+                                 mentions=(amara.user_id,))  # fmt: skip
+        await served.settle(amara, okafor)  # seen before the redaction strips it
+        await amara.edit(world.room, first, "Is anyone seeing more RSV in toddlers this week?")
+        await okafor.redact(world.room, reply)
+        newcomer = await server.register(f"newcomer{len(served.events)}{world.room[1:6]}")
+        await server.exempt(newcomer.user_id)
+        await newcomer.join(world.room)
+        await newcomer.say(world.room, "Hello all")
+        await served.settle(amara, okafor, newcomer)
+    posted = [e for e in served.events if isinstance(e, MessagePosted)]
+    assert [p.id for p in posted] == [first, reply, newcomer.sent[-1]]
+    assert posted[1].reply_to == first and posted[1].reply_to_author == amara.user_id
+    assert posted[1].mentions == (amara.user_id,)
+    assert posted[2].author_joined_at is not None
+    [edited] = [e for e in served.events if isinstance(e, MessageEdited)]
+    assert (edited.id, edited.text) == (first, "Is anyone seeing more RSV in toddlers this week?")
+    assert [e.id for e in served.events if isinstance(e, MessageDeleted)] == [reply]
+    assert [e.user for e in served.events if isinstance(e, MemberJoined)] == [newcomer.user_id]
+    assert all(getattr(e, "author", "") != cast.bot.user_id for e in served.events)
+
+
+async def test_a_restart_resumes_where_it_stopped(
+    homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
+) -> None:
+    server, cast = homeserver
+    amara = cast.members["dr_amara"]
+    cfg = config(tmp_path, server, world)
+    async with serving(cfg, cast.bot.token) as served:
+        before = await amara.say(world.room, "Before the restart")
+        await served.settle(amara)
+    amara.sent.clear()  # the restarted bot is to see what came after
+    while_down = await amara.say(world.room, "While Longform was down")
+    async with serving(cfg, cast.bot.token) as again:
+        after = await amara.say(world.room, "After the restart")
+        await again.settle(amara)
+    assert [e.id for e in served.events if isinstance(e, MessagePosted)] == [before]
+    assert [e.id for e in again.events if isinstance(e, MessagePosted)] == [while_down, after]
+
+
+async def test_a_real_rate_limit_is_retried_after_the_servers_retry_after(
+    homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
+) -> None:
+    server, cast = homeserver
+    await server.exempt(cast.bot.user_id, per_second=1, burst=1)  # a 429 within a second
+    try:
+        patient = {"retry_seconds": 0.05, "max_attempts": 40}  # a dozen actions at 1/s
+        async with serving(config(tmp_path, server, world, outbox=patient),
+                           cast.bot.token) as served:  # fmt: skip
+            await pile_on(world)
+            await served.settle(cast.mod, *cast.members.values(), within=180)
+            limited = [r for r in served.outbox() if r.attempts > 1]
+    finally:
+        await server.exempt(cast.bot.user_id)
+    assert limited, "the homeserver never answered 429 (the bot's limit: 1/s, burst 1)"
+    assert all(r.outcome in ("sent", "downgraded") for r in served.outbox())
+    problems = [e.detail for e in served.audit() if "M_LIMIT_EXCEEDED" in e.detail]
+    assert not problems, "a 429 was recorded as the outcome instead of being retried"
+
+
+async def test_an_encrypted_room_is_reported_at_start_up_and_left_out(
+    homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
+) -> None:
+    server, cast = homeserver
+    secret = await cast.mod.create_room("Secret", invite=(cast.bot.user_id,), initial_state=[
+        {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])  # fmt: skip
+    community = world.community() | {"channels": [world.room, secret]}
+    async with serving(config(tmp_path, server, world, communities=[community]),
+                       cast.bot.token) as served:  # fmt: skip
+        assert served.adapter.encrypted == [secret]
+        assert secret not in served.adapter.roster.rooms
+    said = texts(await cast.mod.timeline(world.mods), cast.bot.user_id)
+    assert any(secret in t and "end-to-end encrypted" in t for t in said)
+
+
+async def test_a_bad_token_stops_start_up_with_the_fix(
+    homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
+) -> None:
+    server, _ = homeserver
+    with pytest.raises(StartupError, match="refused the access token"):
+        async with serving(config(tmp_path, server, world), "not-a-token"):
+            pass

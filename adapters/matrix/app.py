@@ -34,6 +34,7 @@ log = structlog.get_logger()
 SINCE = "matrix:since"
 _FIRST_SYNC = {"room": {"timeline": {"limit": 1}}}  # the first start skips the rooms' history
 _RETRY_S = 2.0  # after a failed /sync
+_JOIN_TRIES = 5
 
 
 class MatrixStartupError(StartupError):
@@ -126,9 +127,15 @@ class MatrixAdapter:
                 continue
             with contextlib.suppress(GatewayError):
                 self.roster.levels[room] = await gateway.levels(room)
+                self.roster.creators[room] = await gateway.creators(room)
 
     async def _join(self, client: AsyncClient, room: str, community: str) -> None:
         joined = await client.join(room)
+        for _ in range(_JOIN_TRIES):  # joins are rate limited too: wait as the server says
+            if not (isinstance(joined, ErrorResponse) and joined.status_code == "M_LIMIT_EXCEEDED"):
+                break
+            await asyncio.sleep((joined.retry_after_ms or 1000) / 1000)
+            joined = await client.join(room)
         if isinstance(joined, ErrorResponse):
             raise MatrixStartupError(f"communities ({community}): the bot cannot join {room} "
                                      f"({joined.status_code} {joined.message}); invite "
@@ -185,7 +192,9 @@ class MatrixAdapter:
 
     async def _hand_over(self, response: SyncResponse) -> None:
         for room, info in response.rooms.join.items():
-            for event in [*info.state, *info.timeline.events]:
+            for state in info.state:  # a snapshot (a newly joined room's): not news, but levels
+                self._learn_levels(state.source, room)
+            for event in info.timeline.events:
                 try:
                     await self._on_event(event.source, room)
                 except Exception:  # one bad event must not stop the sync loop
@@ -194,10 +203,13 @@ class MatrixAdapter:
             if room in self.roster.rooms and self.client is not None:
                 await self.client.join(room)
 
+    def _learn_levels(self, raw: dict[str, Any], room: str) -> None:
+        if raw.get("type") == "m.room.power_levels" and raw.get("state_key") == "":
+            self.roster.levels[room] = dict(raw.get("content", {}))
+
     async def _on_event(self, raw: dict[str, Any], room: str) -> None:
         kind = raw.get("type")
-        if kind == "m.room.power_levels" and raw.get("state_key") == "":
-            self.roster.levels[room] = dict(raw.get("content", {}))
+        self._learn_levels(raw, room)
         if raw.get("sender") == self.user_id or self._commands is None:
             return
         if kind == "m.reaction":

@@ -101,6 +101,7 @@ class MatrixGateway:
                  memory: Memory) -> None:  # fmt: skip
         self.client, self.communities, self.memory = client, communities, memory
         self.server = client.user_id.partition(":")[2]
+        self._creators: dict[str, frozenset[str]] = {}
 
     async def _call(self, action: str, call: Any, kind: str = "m.room.message") -> Any:
         try:
@@ -190,16 +191,28 @@ class MatrixGateway:
                                  self.client.room_get_state_event(room, "m.room.power_levels"))  # fmt: skip
         return dict(found.content)
 
+    async def creators(self, room: str) -> frozenset[str]:
+        """The room's creators (room version 12 gives them unlimited power, outside ``users``)."""
+        known = self._creators.get(room)
+        if known is None:
+            state = await self._call(f"read the state of {room}", self.client.room_get_state(room))
+            create = next((e for e in state.events if e.get("type") == "m.room.create"), {})
+            extra = create.get("content", {}).get("additional_creators", [])
+            known = self._creators[room] = frozenset([str(create.get("sender", "")), *extra])
+        return known
+
     async def set_slow_mode(self, slow: SlowMode, key: str) -> SlowModeSet:
         """Lower the heated participants below ``events_default`` until the lift."""
         room = slow.place.channel
         levels = await self.levels(room)
         users: dict[str, int] = dict(levels.get("users", {}))
         muted = int(levels.get("events_default", 0)) - 1
+        creators = await self.creators(room)
         before: dict[str, int | None] = {}
         for member in slow.participants:
             level = users.get(member.id, int(levels.get("users_default", 0)))
-            if member.id == self.client.user_id or level >= MODERATOR_LEVEL or level <= muted:
+            spared = member.id == self.client.user_id or member.id in creators
+            if spared or level >= MODERATOR_LEVEL or level <= muted:
                 continue
             before[member.id] = users.get(member.id)
             users[member.id] = muted
@@ -275,10 +288,11 @@ class MatrixGateway:
     # -- rights and names ---------------------------------------------------------------------
 
     async def rights(self, member: MemberRef, place: Place) -> Rights:
-        """A moderator is a member with power level 50 or more in the room."""
+        """A moderator is a room creator or a member with power level 50 or more in the room."""
         levels = await self.levels(place.channel)
         level = levels.get("users", {}).get(member.id, levels.get("users_default", 0))
-        return Rights(moderator=int(level) >= MODERATOR_LEVEL, name=member.id)
+        creator = member.id in await self.creators(place.channel)
+        return Rights(moderator=creator or int(level) >= MODERATOR_LEVEL, name=member.id)
 
     async def resolve_names(
         self, community: CommunityRef, ids: tuple[str, ...]

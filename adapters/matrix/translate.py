@@ -42,6 +42,7 @@ class Roster:
     authors: OrderedDict[str, str] = field(default_factory=OrderedDict)  # event id -> sender
     levels: dict[str, dict[str, Any]] = field(default_factory=dict)  # room -> power levels
     joined: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    creators: dict[str, frozenset[str]] = field(default_factory=dict)  # room -> its creators
 
     def learn(self, event_id: str, sender: str) -> None:
         """Remember who wrote ``event_id`` (for the author of a later reply)."""
@@ -55,8 +56,8 @@ class Roster:
         return int(levels.get("users", {}).get(user, levels.get("users_default", 0)))
 
     def moderator(self, room: str, user: str) -> bool:
-        """Whether ``user`` has a moderator's power level in ``room``."""
-        return self.level(room, user) >= MODERATOR_LEVEL
+        """Whether ``user`` created ``room`` or has a moderator's power level there."""
+        return user in self.creators.get(room, ()) or self.level(room, user) >= MODERATOR_LEVEL
 
 
 def at(event: Event) -> datetime:

@@ -117,7 +117,10 @@ class ActionKind(StrEnum):
     WHY = "why"  # explain the decision, to the clicker alone
     HELPFUL = "helpful"  # feedback: it helped
     WRONG = "wrong"  # feedback: it was wrong
-    OPEN_LONGFORM = "longform"  # open (or consent to) a long-form space
+    OPEN_LONGFORM = "longform"  # a member asks for a long-form space
+    CONSENT = "consent"  # a participant accepts the offer of a long-form space
+    ACKNOWLEDGE = "ack"  # a moderator has seen the alert
+    MOVE = "move"  # a moderator moves the conversation to a long-form space
     SLOW_DOWN = "slow"  # a moderator slows the conversation down
     UNDO = "undo"  # a moderator undoes what Longform did there
     OPT_OUT = "optout"  # a member stops private prompts
