@@ -196,7 +196,8 @@ async def test_edits_redactions_and_joins_reach_the_runtime_and_the_bot_ignores_
         await served.settle(amara, okafor, newcomer)
     posted = [e for e in served.events if isinstance(e, MessagePosted)]
     assert [p.id for p in posted] == [first, reply, newcomer.sent[-1]]
-    assert posted[1].reply_to == first and posted[1].reply_to_author == amara.user_id
+    assert posted[1].reply_to == first
+    assert posted[1].reply_to_author == amara.user_id
     assert posted[1].mentions == (amara.user_id,)
     assert posted[2].author_joined_at is not None
     [edited] = [e for e in served.events if isinstance(e, MessageEdited)]

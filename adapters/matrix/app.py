@@ -35,6 +35,7 @@ SINCE = "matrix:since"
 _FIRST_SYNC = {"room": {"timeline": {"limit": 1}}}  # the first start skips the rooms' history
 _RETRY_S = 2.0  # after a failed /sync
 _JOIN_TRIES = 5
+_FIRST_TRIES = 20
 
 
 class MatrixStartupError(StartupError):
@@ -158,7 +159,13 @@ class MatrixAdapter:
         if isinstance(since, str):
             client.next_batch = since  # resume: the loop's first sync fetches what was missed
             return
+        # Skip the history, until every room just joined has shown up once (a join reaches the
+        # bot's /sync a moment later; that room would otherwise arrive with its recent past).
         first = await client.sync(timeout=0, sync_filter=_FIRST_SYNC)
+        for _ in range(_FIRST_TRIES):
+            if not isinstance(first, SyncResponse) or set(self.roster.rooms) <= set(client.rooms):
+                break
+            first = await client.sync(timeout=500, sync_filter=_FIRST_SYNC, since=first.next_batch)
         if isinstance(first, SyncResponse):
             await control.remember(SINCE, first.next_batch)
 

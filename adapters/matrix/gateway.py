@@ -196,7 +196,9 @@ class MatrixGateway:
         known = self._creators.get(room)
         if known is None:
             state = await self._call(f"read the state of {room}", self.client.room_get_state(room))
-            create = next((e for e in state.events if e.get("type") == "m.room.create"), {})
+            create: dict[str, Any] = next(
+                (e for e in state.events if e.get("type") == "m.room.create"), {}
+            )
             extra = create.get("content", {}).get("additional_creators", [])
             known = self._creators[room] = frozenset([str(create.get("sender", "")), *extra])
         return known
