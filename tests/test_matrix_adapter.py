@@ -139,6 +139,7 @@ async def test_mode_command_is_for_moderators_and_status_why_optout_for_everyone
         refused = await member.say(world.room, "!longform mode shadow")
         status = await member.say(world.room, "!longform status")
         optout = await member.say(world.room, "!longform optout")
+        policy = await member.say(world.room, "!longform policy")
         changed = await cast.mod.say(world.room, "!longform mode shadow")
         await served.settle(member, cast.mod)
         timeline = await cast.mod.timeline(world.room)
@@ -150,6 +151,7 @@ async def test_mode_command_is_for_moderators_and_status_why_optout_for_everyone
         assert answers(timeline, bot, changed) == ["Longform is now in shadow mode here."]
         assert served.service.runtime.community(f"matrix:{world.space}").mode == "shadow"
         assert "no more private notes" in answers(timeline, bot, optout)[0]
+        assert answers(timeline, bot, policy)[0].startswith("Policy 'strict' (live mode)")
         prefs = served.service.runtime.store.prefs
         assert prefs.is_opted_out("matrix", world.space, member.user_id)
 

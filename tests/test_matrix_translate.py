@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from adapters.matrix import translate
 from adapters.matrix.translate import Roster
+from bot.config import Config
 from bot.core.events import MemberJoined, MessageDeleted, MessageEdited, MessagePosted
 
 ROOM, BOT, COMMUNITY = "!general:example.org", "@longform:example.org", "matrix:!space:example.org"
@@ -100,3 +102,32 @@ def test_rooms_outside_the_config_are_ignored(roster: Roster) -> None:
         translate.event(message("$o", "@ana:example.org", "Hi"), "!other:example.org", roster)
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("matrix", "problem"),
+    [
+        (
+            {"homeserver": "matrix.example.org", "user_id": "@l:example.org"},
+            "matrix.homeserver: give",
+        ),
+        (
+            {"homeserver": "https://matrix.example.org", "user_id": "longform"},
+            "matrix.user_id: give",
+        ),
+        (
+            {"homeserver": "https://m.example.org", "user_id": "@l:m", "token_env": ""},
+            "matrix.token_env",
+        ),
+    ],
+)
+def test_an_enabled_matrix_table_names_its_homeserver_user_and_token(
+    matrix: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Config.model_validate({"matrix": {"enabled": True, **matrix}})
+
+
+def test_a_misspelled_matrix_key_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="homserver"):
+        Config.model_validate({"matrix": {"homserver": "https://m.example.org"}})

@@ -14,7 +14,7 @@ import hashlib
 
 import structlog
 
-from adapters.matrix.gateway import MatrixGateway
+from adapters.matrix.gateway import REACTIONS, MatrixGateway
 from adapters.matrix.translate import Roster
 from bot.core.decisions import (
     AlertModerators,
@@ -27,6 +27,8 @@ from bot.core.decisions import (
 )
 from bot.core.events import ConversationKey
 from bot.runtime.gateway import (
+    Action,
+    ActionKind,
     Alert,
     CommunityRef,
     GatewayError,
@@ -45,11 +47,9 @@ from bot.runtime.platform import ActionResult, Status
 
 log = structlog.get_logger()
 HELPFUL, WRONG, LONGFORM = "👍", "👎", "📝"
-NOTICE_FOOTER = (
-    f"\n(React {HELPFUL} if this helped or {WRONG} if not; reply “!longform why” to see why.)"
-)
-LONGFORM_OFFER = f"\n(React {LONGFORM} to open a long-form room for this discussion.)"
-PROMPT_FOOTER = "\n(Only you see this. Reply “!longform optout” to stop these messages.)"
+HELPFUL, WRONG, LONGFORM = (REACTIONS[k] for k in (ActionKind.HELPFUL, ActionKind.WRONG,
+                                                   ActionKind.OPEN_LONGFORM))  # fmt: skip
+PROMPT_NOTE = "\n(Only you see this.)"
 NEUTRAL_PROMPT = ("Longform has a private note for a participant here; it could not open a "
                   "direct room with them.")  # fmt: skip
 
@@ -91,11 +91,13 @@ class MatrixExecutor:
         return await self._alert(decision, key)
 
     async def _notice(self, decision: PostNotice, key: str) -> ActionResult:
-        text = decision.text + NOTICE_FOOTER + (LONGFORM_OFFER if decision.offers_longform else "")
+        kinds = [ActionKind.HELPFUL, ActionKind.WRONG, ActionKind.WHY]
+        if decision.offers_longform:
+            kinds.append(ActionKind.OPEN_LONGFORM)
+        actions = tuple(Action(kind, key) for kind in kinds)
         place = Place.of(decision.conversation)
-        sent = await self.gateway.post_notice(
-            Notice(place, text, reply_to=decision.message_id), key
-        )
+        notice = Notice(place, decision.text, actions, reply_to=decision.message_id)
+        sent = await self.gateway.post_notice(notice, key)
         await self.remember_notice(sent.reference, key)
         return ActionResult.sent(reference=sent.reference)
 
@@ -112,8 +114,10 @@ class MatrixExecutor:
     async def _prompt(self, decision: PromptMember, key: str) -> ActionResult:
         place = Place.of(decision.conversation)
         member = MemberRef(place.community, decision.member)
-        sent = await self.gateway.send_private(Private(member, decision.text + PROMPT_FOOTER,
-                                                       origin=place), key)  # fmt: skip
+        optout = (Action(ActionKind.OPT_OUT, key),)
+        sent = await self.gateway.send_private(
+            Private(member, decision.text + PROMPT_NOTE, optout, origin=place), key
+        )
         if isinstance(sent, Unreachable):
             notice = await self.gateway.post_notice(Notice(place, NEUTRAL_PROMPT), key)
             return ActionResult(Status.DOWNGRADED, sent.reason, None, notice.reference)

@@ -27,6 +27,8 @@ from nio import AsyncClient, ErrorResponse, RoomPreset
 
 from adapters.matrix.translate import MODERATOR_LEVEL, PLATFORM, body
 from bot.runtime.gateway import (
+    Action,
+    ActionKind,
     Alert,
     CommunityRef,
     MemberRef,
@@ -49,6 +51,20 @@ QUOTE_CHARS = 280  # the least text needed to recognise a key message in a venue
 _PERMISSION = {"m.room.power_levels": "power level for m.room.power_levels (usually 100)",
                "m.space.child": "power level for m.space.child in the space (usually 50)",
                "m.room.message": "membership and power level for m.room.message"}  # fmt: skip
+
+
+# Matrix has no buttons: a reaction or a reply command stands in for each (adapters.matrix.commands).
+REACTIONS = {ActionKind.HELPFUL: "👍", ActionKind.WRONG: "👎", ActionKind.OPEN_LONGFORM: "📝"}
+_HINTS = {ActionKind.HELPFUL: "react 👍 if this helped", ActionKind.WRONG: "👎 if it was wrong",
+          ActionKind.OPEN_LONGFORM: "📝 to open a long-form room",
+          ActionKind.WHY: "reply “!longform why” to see why",
+          ActionKind.OPT_OUT: "reply “!longform optout” to stop these messages"}  # fmt: skip
+
+
+def hints(actions: tuple[Action, ...]) -> str:
+    """What a notice's buttons would be, as a line saying which reaction or reply to use."""
+    said = [_HINTS[a.kind] for a in actions if a.kind in _HINTS]
+    return f"\n({'; '.join(said)}.)" if said else ""
 
 
 class Memory(Protocol):
@@ -128,7 +144,7 @@ class MatrixGateway:
 
     async def post_notice(self, notice: Notice, key: str) -> Sent:
         """A quiet ``m.notice`` in the notice's place: a reply, inside its thread if it has one."""
-        content = _notice(notice.text)
+        content = _notice(notice.text + hints(notice.actions))
         place, replied = notice.place, notice.reply_to
         if place.thread:
             content["m.relates_to"] = {"rel_type": "m.thread", "event_id": place.thread,
@@ -167,7 +183,7 @@ class MatrixGateway:
             room = await self.direct_room(message.member.id)
         except (MissingPermissionError, UnresolvedError) as error:
             return Unreachable(f"no direct room with {message.member.id}: {error}")
-        event = await self.send(room, _notice(message.text), key)
+        event = await self.send(room, _notice(message.text + hints(message.actions)), key)
         return Sent(event, link=link(room, event))
 
     async def direct_room(self, member: str) -> str:
