@@ -231,7 +231,7 @@ async def test_a_real_rate_limit_is_retried_after_the_servers_retry_after(
     homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
 ) -> None:
     server, cast = homeserver
-    await server.exempt(cast.bot.user_id, per_second=1, burst=1)  # a 429 within a second
+    await server.exempt(cast.bot.user_id, per_second=1, burst=3)  # a 429 after a burst of 3
     try:
         patient = {"retry_seconds": 0.05, "max_attempts": 40}  # a dozen actions at 1/s
         async with serving(config(tmp_path, server, world, outbox=patient),
@@ -241,7 +241,7 @@ async def test_a_real_rate_limit_is_retried_after_the_servers_retry_after(
             limited = [r for r in served.outbox() if r.attempts > 1]
     finally:
         await server.exempt(cast.bot.user_id)
-    assert limited, "the homeserver never answered 429 (the bot's limit: 1/s, burst 1)"
+    assert limited, "the homeserver never answered 429 (the bot's limit: 1/s, burst 3)"
     assert all(r.outcome in ("sent", "downgraded") for r in served.outbox())
     problems = [e.detail for e in served.audit() if "M_LIMIT_EXCEEDED" in e.detail]
     assert not problems, "a 429 was recorded as the outcome instead of being retried"

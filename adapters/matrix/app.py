@@ -27,7 +27,7 @@ from bot.config import Config
 from bot.core.decisions import Decision
 from bot.runtime.app import StartupError
 from bot.runtime.control import Control
-from bot.runtime.gateway import Alert, CommunityRef, GatewayError
+from bot.runtime.gateway import Alert, CommunityRef, Gateway, GatewayError
 from bot.runtime.platform import ActionResult, EventSink
 
 log = structlog.get_logger()
@@ -86,6 +86,7 @@ class MatrixAdapter:
         try:
             await self._check_token(client)
             gateway = MatrixGateway(client, self.known, control)
+            _typed: Gateway = gateway  # mypy checks it offers every primitive of the Protocol
             self.executor = MatrixExecutor(gateway, self.roster)
             self._commands = Commands(self.executor, control, self.roster.rooms)
             await self._prepare_rooms(gateway)

@@ -54,6 +54,14 @@ class CommunityRef:
             )
         return cls(platform, raw)
 
+    @classmethod
+    def of(cls, community: str) -> CommunityRef:
+        """The ref of a community id the runtime made itself (stored, configured), read without
+        complaint: an id without a platform gives ``platform=""``. For ids a person typed, use
+        ``parse``, which names the problem."""
+        platform, colon, raw = community.partition(":")
+        return cls(platform, raw) if colon else cls("", community)
+
     @property
     def key(self) -> str:
         """The community id the core sees (``"<platform>:<id>"``)."""
@@ -337,6 +345,7 @@ class Step:
     name: str
     reference: str
     link: str = ""
+    detail: str = ""  # what the step reported (kept so a retry reports the same)
 
 
 @dataclass(frozen=True, slots=True)
