@@ -390,8 +390,8 @@ class Served:
         the outbox has nothing left to do (retries included)."""
         adapter = self.adapter
         sent = {e for m in members for e in m.sent}
-        await eventually(lambda: sent <= adapter.seen, within=within,
-                         what=f"the bot seeing {len(sent - adapter.seen)} event(s)")  # fmt: skip
+        await eventually(lambda: sent <= adapter.seen.keys(), within=within,
+                         what=f"the bot seeing {len(sent - adapter.seen.keys())} event(s)")  # fmt: skip
         await self.service.runtime.settle()
         open_states = (OutboxState.PENDING, OutboxState.IN_FLIGHT)
         await eventually(lambda: not [r for r in self.outbox() if r.state in open_states],

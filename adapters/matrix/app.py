@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from typing import Any
 
 import structlog
@@ -36,6 +37,7 @@ _FIRST_SYNC = {"room": {"timeline": {"limit": 1}}}  # the first start skips the 
 _RETRY_S = 2.0  # after a failed /sync
 _JOIN_TRIES = 5
 _FIRST_TRIES = 20
+_SEEN = 10_000
 
 
 class MatrixStartupError(StartupError):
@@ -65,7 +67,7 @@ class MatrixAdapter:
         rooms = {room: c.ref.key for c in self.known.values() for room in c.rooms}
         self.roster = translate.Roster(self.user_id, rooms)
         self.encrypted: list[str] = []  # configured rooms left out: end-to-end encrypted
-        self.seen: set[str] = set()  # event ids handed over (or answered), for tests and logs
+        self.seen: OrderedDict[str, None] = OrderedDict()  # the latest event ids handled (tests)
         self.started = False
         self.client: AsyncClient | None = None
         self.executor: MatrixExecutor | None = None
@@ -174,8 +176,8 @@ class MatrixAdapter:
         while True:
             try:
                 response = await client.sync(timeout=self.sync_timeout_ms, since=client.next_batch)
-            except (OSError, TimeoutError) as error:
-                log.warning("matrix_sync_failed", problem=str(error), retry_s=_RETRY_S)
+            except Exception as error:  # network trouble, or a reply nio cannot parse: try again
+                log.warning("matrix_sync_failed", problem=repr(error), retry_s=_RETRY_S)
                 await asyncio.sleep(_RETRY_S)
                 continue
             if isinstance(response, ErrorResponse):
@@ -228,7 +230,9 @@ class MatrixAdapter:
             event = translate.event(raw, room, self.roster)
             if event is not None and self._sink is not None:
                 await self._sink(event)
-        self.seen.add(str(raw.get("event_id", "")))
+        self.seen[str(raw.get("event_id", ""))] = None
+        while len(self.seen) > _SEEN:
+            self.seen.popitem(last=False)
 
     # -- decisions out ------------------------------------------------------------------------
 
