@@ -172,6 +172,16 @@ async def test_why_in_reply_to_a_notice_explains_it_and_a_reaction_is_feedback(
         await served.settle(asker)
         [explained] = answers(await cast.mod.timeline(world.room), bot, why)
         assert "Longform never removes anything" in explained
+        refused = await asker.react(world.room, notice["event_id"], "📝")
+        asked = await cast.mod.react(world.room, notice["event_id"], "📝")
+        await served.settle(asker, cast.mod)
+        assert answers(await cast.mod.timeline(world.room), bot, refused) == [
+            "Only moderators can open a long-form room from a notice."
+        ]
+        assert not answers(await cast.mod.timeline(world.room), bot, asked)
+        # Longform had opened one already: the moderator's request has its key, so no second room.
+        opened = [r for r in served.outbox() if r.kind == "open_longform_space"]
+        assert [r.outcome for r in opened] == ["sent"]
         feedback = served.service.runtime.store.feedback
         await eventually(
             lambda: bool(feedback.feedback_counts()), within=10, what="the 👍 recorded"
