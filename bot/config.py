@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-Platform = Literal["discord", "telegram", "replay"]
+Platform = Literal["discord", "telegram", "matrix", "replay"]
 
 
 class ConfigError(ValueError):
@@ -191,6 +191,26 @@ class TelegramConfig(PlatformConfig):
     )
 
 
+class MatrixConfig(PlatformConfig):
+    """A Matrix homeserver (README, "Setting up Matrix"): the bot is an ordinary user on it.
+
+    A Matrix community is a ``[[communities]]`` table with ``platform = "matrix"``: ``id`` names it
+    (the space's room id is a good choice), ``channels`` lists its room ids, ``moderators`` is the
+    moderators' room id and ``longform_space`` the space new long-form rooms go in."""
+
+    token_env: str = Field(
+        "LONGFORM_MATRIX_TOKEN",
+        description="Environment variable holding the bot user's access token",
+    )
+    homeserver: str = Field(
+        "", description="The homeserver's client-server URL, e.g. https://matrix.example.org"
+    )
+    user_id: str = Field("", description="The bot's Matrix user id, e.g. @longform:example.org")
+    sync_timeout_ms: Annotated[int, Field(ge=0, le=120000)] = Field(
+        30000, description="How long one /sync long poll waits for events (ms)"
+    )
+
+
 class ReplayPlatformConfig(_Section):
     enabled: bool = Field(
         False,
@@ -212,8 +232,12 @@ class ReplayPlatformConfig(_Section):
 
 
 class CommunityConfig(_Section):
-    platform: Platform = Field(description="discord, telegram, or replay (the file platform)")
-    id: str = Field(description="Discord guild id, or Telegram group chat id")
+    platform: Platform = Field(
+        description="discord, telegram, matrix, or replay (the file platform)"
+    )
+    id: str = Field(
+        description="Discord guild id, Telegram group chat id, or a name for a Matrix community"
+    )
     name: str = Field("", description="A name for logs and the digest")
     longform_space: str = Field(
         "",
@@ -252,6 +276,7 @@ class Config(_Section):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Timed work")
     discord: DiscordConfig = Field(default_factory=DiscordConfig, description="Discord")
     telegram: TelegramConfig = Field(default_factory=TelegramConfig, description="Telegram")
+    matrix: MatrixConfig = Field(default_factory=MatrixConfig, description="Matrix")
     replay: ReplayPlatformConfig = Field(
         default_factory=ReplayPlatformConfig, description="A file-based platform for dry runs"
     )
@@ -272,24 +297,40 @@ class Config(_Section):
             if (community.platform, community.id) in seen:
                 raise ValueError(f"{where}.id: {community.id} is listed twice")
             seen.add((community.platform, community.id))
-        for platform in ("discord", "telegram"):
+        for platform in ("discord", "telegram", "matrix"):
             section: PlatformConfig = getattr(self, platform)
             if section.enabled and not section.token_env:
                 raise ValueError(
                     f"{platform}.token_env: name the environment variable holding the token"
                 )
+        _check_matrix(self.matrix)
         return self
 
     @property
     def platforms(self) -> tuple[Platform, ...]:
         """The chat platforms to connect to (each needs a token)."""
-        every: tuple[Platform, ...] = ("discord", "telegram")  # the file platform needs no token
+        every: tuple[Platform, ...] = ("discord", "telegram", "matrix")  # replay needs no token
         return tuple(platform for platform in every if getattr(self, platform).enabled)
 
     def community(self, platform: str, community_id: str) -> CommunityConfig | None:
         """The configured community, or None if the bot is in one it was not told about."""
         return next(
             (c for c in self.communities if (c.platform, c.id) == (platform, community_id)), None
+        )
+
+
+def _check_matrix(matrix: MatrixConfig) -> None:
+    """An enabled [matrix] table names its homeserver and bot user."""
+    if not matrix.enabled:
+        return
+    if not matrix.homeserver.startswith(("http://", "https://")):
+        raise ValueError(
+            "matrix.homeserver: give the homeserver's URL, e.g. homeserver = "
+            '"https://matrix.example.org"'
+        )
+    if not (matrix.user_id.startswith("@") and ":" in matrix.user_id):
+        raise ValueError(
+            'matrix.user_id: give the bot\'s full user id, e.g. user_id = "@longform:example.org"'
         )
 
 

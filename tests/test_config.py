@@ -49,6 +49,7 @@ def test_example_config_documents_every_setting() -> None:
             "scheduler",
             "discord",
             "telegram",
+            "matrix",
             "communities",
             "detoxify",
         }

@@ -47,8 +47,12 @@ class StartupError(RuntimeError):
 
 # Each platform's adapter module, imported only when the platform is enabled: a Telegram-only
 # install need not have discord.py, and the reverse.
-ADAPTER_MODULES = {"discord": "adapters.discord.app", "telegram": "adapters.telegram.app"}
-_EXTRA = {"discord": "discord", "telegram": "telegram"}
+ADAPTER_MODULES = {
+    "discord": "adapters.discord.app",
+    "telegram": "adapters.telegram.app",
+    "matrix": "adapters.matrix.app",
+}
+_EXTRA = {"discord": "discord", "telegram": "telegram", "matrix": "matrix"}
 
 
 def _make_adapter(platform: str, config: Config, token: str) -> PlatformAdapter:
