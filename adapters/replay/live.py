@@ -7,7 +7,8 @@ is logged with its line number and skipped. Community ids get the ``replay:`` pr
 executed decision is appended to an actions file as one JSON line with its idempotency key; a key
 already written is not written again, so a retry after a crash never doubles a line. The inbox
 position (offset, line number and the file's identity) is saved after each batch of events has
-been judged; after a crash the runtime's journal recognises the events of a batch read again.
+been judged (batches are read ahead while earlier ones are judged, and positions saved in order);
+after a crash the runtime's journal recognises the events of a batch read again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -29,8 +31,9 @@ from bot.core.events import Event, MemberJoined, MessagePosted
 from bot.runtime.platform import ActionResult, EventSink, community_key
 
 log = structlog.get_logger()
-_POLL = 0.05  # seconds between looks at the inbox when following it
-_BATCH = 200  # lines handed to the service together (judged as one batch, one position save)
+_POLL = 0.01  # seconds between looks at the inbox when following it (a stat call: cheap)
+_BATCH = 200  # lines handed to the service together (and one position save)
+_AHEAD = 8  # batches handed over and not yet judged, at most: the service judges while we read
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,10 @@ class FilePlatform:
     async def _read(self, sink: EventSink) -> None:
         cursor = self._saved_cursor()
         handle: BinaryIO | None = None
+        # Batches handed over and not yet judged, with the cursor after each: reading goes on
+        # while they are judged (up to _AHEAD of them), and each position is saved once its
+        # batch, and every batch before it, is judged.
+        handed: deque[tuple[asyncio.Task[None], Cursor]] = deque()
         try:
             while True:
                 handle, cursor, draining = self._follow_file(handle, cursor)
@@ -112,17 +119,34 @@ class FilePlatform:
                     final = draining or not self._follow
                     lines, after = self._complete_lines(handle, cursor, final)
                     if after != cursor:
-                        await self._hand_over(lines, sink)
+                        task = asyncio.ensure_future(self._hand_over(lines, sink))
+                        handed.append((task, after))
                         cursor = after
-                        self._save(cursor)
+                        await self._saved_judged(handed, _AHEAD)
                         continue
                 if not self._follow:
+                    await self._saved_judged(handed, 0)
                     self.finished.set()
                     return
-                await asyncio.sleep(_POLL)
+                if handed:  # nothing new to read: wait a little for the oldest batch instead
+                    await asyncio.wait({handed[0][0]}, timeout=_POLL)
+                    await self._saved_judged(handed, _AHEAD)
+                else:
+                    await asyncio.sleep(_POLL)
         finally:
             if handle is not None:
                 handle.close()
+
+    async def _saved_judged(
+        self, handed: deque[tuple[asyncio.Task[None], Cursor]], ahead: int
+    ) -> None:
+        """Save the position after each judged batch, oldest first; wait for the oldest while
+        more than ``ahead`` are handed over (the back-pressure on reading)."""
+        while handed and (handed[0][0].done() or len(handed) > ahead):
+            task, after = handed[0]
+            await task
+            handed.popleft()
+            self._save(after)
 
     def _follow_file(
         self, handle: BinaryIO | None, cursor: Cursor

@@ -113,6 +113,18 @@ def add_entry(session: Session, entry: AuditEntry) -> int:
     return row.id
 
 
+def add_entry_once(session: Session, entry: AuditEntry) -> bool:
+    """``AuditLog.append_once`` in ``session``'s transaction."""
+    query = select(AuditRow.id).where(
+        AuditRow.decision_key == entry.decision_key,
+        AuditRow.outcome == Outcome(entry.outcome).value,
+    )
+    if entry.decision_key is not None and session.scalar(query.limit(1)) is not None:
+        return False
+    add_entry(session, entry)
+    return True
+
+
 def _entry(row: AuditRow) -> AuditEntry:
     values = {name: getattr(row, name) for name in _COLUMNS}
     return AuditEntry(**{**values, "outcome": Outcome(row.outcome)}, id=row.id)
@@ -134,15 +146,8 @@ class AuditLog:
 
         A decision remade after a restart (the journal replayed) is then recorded once.
         """
-        query = select(AuditRow.id).where(
-            AuditRow.decision_key == entry.decision_key,
-            AuditRow.outcome == Outcome(entry.outcome).value,
-        )
         with self._sessions.begin() as session:
-            if entry.decision_key is not None and session.scalar(query.limit(1)) is not None:
-                return False
-            add_entry(session, entry)
-            return True
+            return add_entry_once(session, entry)
 
     def get(self, audit_id: int) -> AuditEntry | None:
         """The entry with ``audit_id``, or ``None``."""

@@ -91,17 +91,8 @@ class Outbox:
         A decision whose key is already stored (in any state) is not stored again and gets no
         second ``decided`` audit line. New items are pending and due at ``now``.
         """
-        keys: list[str] = []
         with self._sessions.begin() as session:
-            for decision in decisions:
-                key = codec.decision_key(decision, provenance.platform)
-                keys.append(key)
-                if _insert_new(session, _row_values(key, decision, now, provenance, ttl)):
-                    entry = AuditEntry.of(
-                        decision, Outcome.DECIDED, at=now, provenance=provenance, decision_key=key
-                    )
-                    add_entry(session, entry)
-        return keys
+            return enqueue_in(session, decisions, now=now, provenance=provenance, ttl=ttl)
 
     def claim_due(self, now: datetime, limit: int = 10) -> list[OutboxItem]:
         """Up to ``limit`` pending items due at ``now``, oldest due first, now ``in_flight``.
@@ -191,6 +182,27 @@ class Outbox:
         with self._sessions() as session:
             row = session.get(OutboxRow, item_id)
             return None if row is None else _item(row)
+
+
+def enqueue_in(
+    session: Session,
+    decisions: Iterable[Decision],
+    *,
+    now: datetime,
+    provenance: Provenance,
+    ttl: timedelta = DEFAULT_TTL,
+) -> list[str]:
+    """``Outbox.enqueue`` in ``session``'s transaction (the runtime's commit of a batch)."""
+    keys: list[str] = []
+    for decision in decisions:
+        key = codec.decision_key(decision, provenance.platform)
+        keys.append(key)
+        if _insert_new(session, _row_values(key, decision, now, provenance, ttl)):
+            entry = AuditEntry.of(
+                decision, Outcome.DECIDED, at=now, provenance=provenance, decision_key=key
+            )
+            add_entry(session, entry)
+    return keys
 
 
 def _row_values(

@@ -5,13 +5,16 @@ engine, migrates the database to the newest revision this code knows, and hands 
 repositories (``audit``, ``outbox``, ``states``, ``prefs``, ``messages``, ``feedback``,
 ``journal``, ``signins``). The API
 is synchronous and thread-safe: the runtime calls it through ``asyncio.to_thread``. Every method
-is one transaction. On SQLite the file runs in WAL mode with foreign keys on, and every
+is one transaction; :meth:`Store.batch` groups the service's writes for a batch of events into
+one. On SQLite the file runs in WAL mode with foreign keys on, and every
 transaction starts with ``BEGIN IMMEDIATE``, so concurrent writers queue (for up to 30 s) instead
 of failing half-way; on PostgreSQL, row locks (``SKIP LOCKED`` for claims) do that job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +33,7 @@ from sqlalchemy.pool import StaticPool
 
 from bot.storage import privacy
 from bot.storage.audit import AuditLog, guard_audit
+from bot.storage.batch import Batch
 from bot.storage.errors import StorageError
 from bot.storage.journal import Journal
 from bot.storage.outbox import Outbox
@@ -75,6 +79,13 @@ class Store:
             engine.dispose()
             raise
         return cls(engine, erase_salt=erase_salt)
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """One transaction for many writes (``bot.storage.batch``): committed when the block
+        ends, rolled back if it raises."""
+        with self._sessions.begin() as session:
+            yield Batch(session)
 
     @property
     def url(self) -> str:
