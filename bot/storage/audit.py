@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Delete, Engine, Update, event, select
+from sqlalchemy import Delete, Engine, Table, Update, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.decisions import Decision, recipient
@@ -111,6 +111,15 @@ def add_entry(session: Session, entry: AuditEntry) -> int:
     session.add(row)
     session.flush()
     return row.id
+
+
+def add_entries(session: Session, entries: list[AuditEntry]) -> None:
+    """Insert ``entries`` in ``session``'s transaction, as one multi-row statement."""
+    if entries:
+        rows = [{**{name: getattr(entry, name) for name in _COLUMNS},
+                 "outcome": Outcome(entry.outcome).value, "place": entry.place}
+                for entry in entries]  # fmt: skip
+        session.connection().execute(insert(cast(Table, AuditRow.__table__)), rows)
 
 
 def add_entry_once(session: Session, entry: AuditEntry) -> bool:

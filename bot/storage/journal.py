@@ -17,9 +17,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
@@ -184,8 +184,8 @@ def append_rows(
             new.append(row)
             if row["digest"] is not None:
                 seen.add(row["digest"])
-    if new:
-        session.execute(insert(JournalRow), new)
+    if new:  # Core, not the ORM's bulk insert: no objects to build
+        session.connection().execute(insert(cast(Table, JournalRow.__table__)), new)
     return added
 
 

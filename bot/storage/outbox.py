@@ -19,16 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.decisions import Decision, LiftSlowMode, SetSlowMode
 from bot.storage import codec
-from bot.storage.audit import AuditEntry, Provenance, add_entry
+from bot.storage.audit import AuditEntry, Provenance, add_entries, add_entry
 from bot.storage.errors import StorageError
 from bot.storage.schema import OutboxRow, OutboxState, Outcome
 
@@ -192,16 +192,28 @@ def enqueue_in(
     provenance: Provenance,
     ttl: timedelta = DEFAULT_TTL,
 ) -> list[str]:
-    """``Outbox.enqueue`` in ``session``'s transaction (the runtime's commit of a batch)."""
+    """``Outbox.enqueue`` in ``session``'s transaction: one multi-row insert that skips the keys
+    already stored, and one of the ``decided`` audit lines of those that were not."""
     keys: list[str] = []
+    rows: dict[str, tuple[Decision, dict[str, Any]]] = {}
     for decision in decisions:
         key = codec.decision_key(decision, provenance.platform)
         keys.append(key)
-        if _insert_new(session, _row_values(key, decision, now, provenance, ttl)):
-            entry = AuditEntry.of(
-                decision, Outcome.DECIDED, at=now, provenance=provenance, decision_key=key
-            )
-            add_entry(session, entry)
+        rows.setdefault(key, (decision, _row_values(key, decision, now, provenance, ttl)))
+    if not rows:
+        return keys
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = cast(Table, OutboxRow.__table__)
+    statement = insert(table).on_conflict_do_nothing(index_elements=["id"])
+    stored = set(
+        session.connection()
+        .execute(statement.returning(table.c.id), [values for _, values in rows.values()])
+        .scalars()
+    )
+    add_entries(session, [
+        AuditEntry.of(decision, Outcome.DECIDED, at=now, provenance=provenance, decision_key=key)
+        for key, (decision, _) in rows.items() if key in stored
+    ])  # fmt: skip
     return keys
 
 

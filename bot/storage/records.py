@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -187,12 +187,12 @@ def log_messages(
     if not rows:
         return
     upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = upsert(MessageLogRow)
+    statement = upsert(cast(Table, MessageLogRow.__table__))
     statement = statement.on_conflict_do_update(
         index_elements=["platform", "message_id"],
         set_={name: getattr(statement.excluded, name) for name in _REPLACED},
     )
-    session.execute(statement, list(rows.values()))
+    session.connection().execute(statement, list(rows.values()))
 
 
 def _logged(row: MessageLogRow) -> LoggedMessage:
