@@ -34,6 +34,7 @@ log = structlog.get_logger()
 _POLL = 0.01  # seconds between looks at the inbox when following it (a stat call: cheap)
 _BATCH = 200  # lines handed to the service together (and one position save)
 _AHEAD = 8  # batches handed over and not yet judged, at most: the service judges while we read
+_SAVE_EVERY = 0.2  # seconds between position saves while batches are in hand
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class FilePlatform:
         self._position_file = actions.with_name(actions.name + ".inbox-position")
         self._written: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._saved_at = 0.0  # loop time of the last position save
+        self._unsaved: Cursor | None = None  # a judged position not saved yet
         self.finished = asyncio.Event()  # set when a non-following reader reaches the end
 
     async def start(self, sink: EventSink, control: object = None) -> None:
@@ -131,8 +134,11 @@ class FilePlatform:
                 if handed:  # nothing new to read: wait a little for the oldest batch instead
                     await asyncio.wait({handed[0][0]}, timeout=_POLL)
                     await self._saved_judged(handed, _AHEAD)
-                else:
-                    await asyncio.sleep(_POLL)
+                    continue
+                if self._unsaved is not None:  # all judged: the latest position, now
+                    self._save(self._unsaved)
+                    self._unsaved = None
+                await asyncio.sleep(_POLL)
         finally:
             if handle is not None:
                 handle.close()
@@ -140,13 +146,25 @@ class FilePlatform:
     async def _saved_judged(
         self, handed: deque[tuple[asyncio.Task[None], Cursor]], ahead: int
     ) -> None:
-        """Save the position after each judged batch, oldest first; wait for the oldest while
-        more than ``ahead`` are handed over (the back-pressure on reading)."""
+        """Save the position after the judged batches, oldest first; wait for the oldest while
+        more than ``ahead`` are handed over (the back-pressure on reading).
+
+        Saved at most every _SAVE_EVERY seconds while more batches are in hand, and at once when
+        none is: a file replaced on every small batch of a trickle would cost more than judging
+        it, and a position a moment old only means a few events read again after a crash
+        (which the journal recognises).
+        """
+        judged: Cursor | None = None
         while handed and (handed[0][0].done() or len(handed) > ahead):
-            task, after = handed[0]
+            task, judged = handed[0]
             await task
             handed.popleft()
-            self._save(after)
+        now = asyncio.get_running_loop().time()
+        if judged is not None and (not handed or now - self._saved_at >= _SAVE_EVERY):
+            self._save(judged)
+            self._saved_at, self._unsaved = now, None
+        elif judged is not None:
+            self._unsaved = judged
 
     def _follow_file(
         self, handle: BinaryIO | None, cursor: Cursor

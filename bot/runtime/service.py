@@ -355,7 +355,7 @@ class Runtime:
     def _commit_batch(self, numbered: list[tuple[int, Event, Scores | None]]) -> _Routed:
         """In a worker thread, under the engines' lock: the batch's one transaction."""
         routed = _Routed()
-        with self.store.batch() as batch:
+        with self.store.batch(self._ttl) as batch:
             fresh = self._record(batch, numbered)
             decided: list[tuple[Decisions, str]] = []
             for _, event, found in fresh:
@@ -369,6 +369,10 @@ class Runtime:
             for decisions, key in decided:
                 self._route(batch, decisions, key, routed)
         return routed
+
+    @property
+    def _ttl(self) -> timedelta:
+        return timedelta(minutes=self.config.outbox.expire_minutes)
 
     def _note_too_old(self, events: list[Event]) -> None:
         """Say once per batch that events older than the outbox's expiry cannot be acted on."""
@@ -455,7 +459,7 @@ class Runtime:
         self, decisions: Decisions, engine_key: str, moderator: bool, replayed: bool
     ) -> _Routed:
         routed = _Routed()
-        with self.store.batch() as batch:
+        with self.store.batch(self._ttl) as batch:
             self._route(batch, decisions, engine_key, routed, moderator=moderator,
                         replayed=replayed)  # fmt: skip
         return routed
@@ -484,10 +488,9 @@ class Runtime:
                 by_platform.setdefault(platform, []).append(action)
             else:
                 self._audit_only(batch, action, withheld, engine_key)
-        ttl = timedelta(minutes=self.config.outbox.expire_minutes)
         for platform, actions in by_platform.items():
             provenance = self.provenance(platform, engine_key, actions[0].conversation.community)
-            batch.enqueue(actions, now=self.clock(), provenance=provenance, ttl=ttl)
+            batch.enqueue(actions, now=self.clock(), provenance=provenance)
             routed.sent += len(actions)
 
     def _routed(self, routed: _Routed, replayed: bool) -> None:

@@ -20,7 +20,7 @@ from bot.core.events import MessagePosted
 from bot.core.scoring import Scores
 from bot.storage.audit import AuditEntry, Provenance, add_entry_once
 from bot.storage.journal import Entry, append_rows
-from bot.storage.outbox import DEFAULT_TTL, enqueue_in
+from bot.storage.outbox import DEFAULT_TTL, enqueue_many
 from bot.storage.records import is_opted_out, log_messages
 from bot.storage.schema import MessageLogRow
 
@@ -28,8 +28,10 @@ from bot.storage.schema import MessageLogRow
 class Batch:
     """The writes of one transaction; made by :meth:`bot.storage.store.Store.batch`."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, ttl: timedelta = DEFAULT_TTL) -> None:
         self.session = session
+        self._ttl = ttl
+        self._outbox: list[tuple[Decision, datetime, Provenance]] = []
 
     def journal(self, entries: Sequence[tuple[int, Entry, Scores | None]]) -> list[bool]:
         """See :meth:`bot.storage.journal.Journal.append`."""
@@ -54,15 +56,18 @@ class Batch:
         return is_opted_out(self.session, platform, community, member)
 
     def enqueue(
-        self,
-        decisions: Iterable[Decision],
-        *,
-        now: datetime,
-        provenance: Provenance,
-        ttl: timedelta = DEFAULT_TTL,
-    ) -> list[str]:
-        """See :meth:`bot.storage.outbox.Outbox.enqueue`."""
-        return enqueue_in(self.session, decisions, now=now, provenance=provenance, ttl=ttl)
+        self, decisions: Iterable[Decision], *, now: datetime, provenance: Provenance
+    ) -> None:
+        """Add ``decisions`` to the outbox as :meth:`bot.storage.outbox.Outbox.enqueue` does, with
+        the batch's ``ttl``; written together at :meth:`flush` (the end of the batch), each with
+        its own ``now``, so the executor's order (by time decided) is the order of deciding."""
+        self._outbox.extend((decision, now, provenance) for decision in decisions)
+
+    def flush(self) -> None:
+        """Write what :meth:`enqueue` collected (``Store.batch`` calls it before committing)."""
+        if self._outbox:
+            enqueue_many(self.session, self._outbox, self._ttl)
+            self._outbox = []
 
     def audit_once(self, entry: AuditEntry) -> bool:
         """See :meth:`bot.storage.audit.AuditLog.append_once`."""

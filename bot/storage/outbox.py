@@ -16,7 +16,7 @@ expires, because a slow mode left on would outlive its reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -192,14 +192,23 @@ def enqueue_in(
     provenance: Provenance,
     ttl: timedelta = DEFAULT_TTL,
 ) -> list[str]:
-    """``Outbox.enqueue`` in ``session``'s transaction: one multi-row insert that skips the keys
-    already stored, and one of the ``decided`` audit lines of those that were not."""
+    """``Outbox.enqueue`` in ``session``'s transaction."""
+    return enqueue_many(session, [(decision, now, provenance) for decision in decisions], ttl)
+
+
+def enqueue_many(
+    session: Session, items: Sequence[tuple[Decision, datetime, Provenance]], ttl: timedelta
+) -> list[str]:
+    """Store each (decision, decided at, provenance) as ``Outbox.enqueue`` does, in ``session``'s
+    transaction: one multi-row insert that skips the keys already stored, and one insert of the
+    ``decided`` audit lines of those that were not. Returns the keys in order."""
     keys: list[str] = []
-    rows: dict[str, tuple[Decision, dict[str, Any]]] = {}
-    for decision in decisions:
+    rows: dict[str, tuple[Decision, datetime, Provenance, dict[str, Any]]] = {}
+    for decision, now, provenance in items:
         key = codec.decision_key(decision, provenance.platform)
         keys.append(key)
-        rows.setdefault(key, (decision, _row_values(key, decision, now, provenance, ttl)))
+        values = _row_values(key, decision, now, provenance, ttl)
+        rows.setdefault(key, (decision, now, provenance, values))
     if not rows:
         return keys
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -207,12 +216,12 @@ def enqueue_in(
     statement = insert(table).on_conflict_do_nothing(index_elements=["id"])
     stored = set(
         session.connection()
-        .execute(statement.returning(table.c.id), [values for _, values in rows.values()])
+        .execute(statement.returning(table.c.id), [row[3] for row in rows.values()])
         .scalars()
     )
     add_entries(session, [
         AuditEntry.of(decision, Outcome.DECIDED, at=now, provenance=provenance, decision_key=key)
-        for key, (decision, _) in rows.items() if key in stored
+        for key, (decision, now, provenance, _) in rows.items() if key in stored
     ])  # fmt: skip
     return keys
 

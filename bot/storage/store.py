@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -36,7 +36,7 @@ from bot.storage.audit import AuditLog, guard_audit
 from bot.storage.batch import Batch
 from bot.storage.errors import StorageError
 from bot.storage.journal import Journal
-from bot.storage.outbox import Outbox
+from bot.storage.outbox import DEFAULT_TTL, Outbox
 from bot.storage.records import EngineStates, FeedbackLog, MemberPrefs, MessageLog
 from bot.storage.signin import SignIns
 
@@ -81,11 +81,13 @@ class Store:
         return cls(engine, erase_salt=erase_salt)
 
     @contextmanager
-    def batch(self) -> Iterator[Batch]:
+    def batch(self, ttl: timedelta = DEFAULT_TTL) -> Iterator[Batch]:
         """One transaction for many writes (``bot.storage.batch``): committed when the block
-        ends, rolled back if it raises."""
+        ends, rolled back if it raises. ``ttl``: the outbox's expiry for what it enqueues."""
         with self._sessions.begin() as session:
-            yield Batch(session)
+            batch = Batch(session, ttl)
+            yield batch
+            batch.flush()
 
     @property
     def url(self) -> str:
