@@ -6,7 +6,9 @@ embedded scorer (same ``probabilities`` and ``calibration``). Each worker proces
 it a batch and waits in the calling thread (the scoring queue's, never the event loop), so the
 encoder's CPU time and memory are the worker's and the service's interpreter stays free to read
 events and commit. The head's calibration is read here from its small JSON file (no torch needed).
-A load error in a worker is reported at start, with the fix; a worker that dies later fails the
+Each worker runs torch on ``threads`` threads (1 by default: measured on 2 busy cores, torch's
+default of one thread per core made the encoder 3 to 4 times slower, by oversubscription; more
+cores are better used by more processes). A load error in a worker is reported at start, with the fix; a worker that dies later fails the
 batches in hand with an error that says so, and the pool is started again for the next batch.
 """
 
@@ -57,7 +59,7 @@ class SentenceProcessError(RuntimeError):
 class SentenceProcesses:
     """``processes`` workers running the sentence tier. ``start`` before use; ``close`` after."""
 
-    def __init__(self, processes: int = 1, threads: int = 0) -> None:
+    def __init__(self, processes: int = 1, threads: int = 1) -> None:
         if processes < 1:
             raise ValueError(f"processes must be at least 1, not {processes}")
         self.processes, self._threads = processes, threads
