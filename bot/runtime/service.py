@@ -24,9 +24,12 @@ and purges old text.
 A restart is invisible to members: every event, and every tick of the engines' clock, is written
 to the journal (``bot.storage.journal``) before the engines see it (a batch's journal rows are
 the first statements of its transaction, a tick's its own commit), and each saved snapshot
-records the last journal entry it covers. A batch's memory in the engines and its rows are
-durable together: the snapshot is taken under the same lock, so it never covers a batch that was
-not committed. ``open`` restores the snapshots and replays the journal after them through the
+records the last journal entry it covers. A snapshot is taken under the same lock, so it never
+covers a batch whose transaction is still open; a crash before the commit leaves neither the
+batch's rows nor (the process being gone) the engines' memory of it, and the inbox is read again
+from before it. (A commit that fails while the process lives, storage trouble, is logged as
+``events_failed``: the engines keep what they learnt from the batch, its decisions are lost, as a
+failed write lost them before.) ``open`` restores the snapshots and replays the journal after them through the
 engines before anything else runs; a decision remade from the same events has the same
 idempotency key, so the outbox drops the ones already decided. One lock orders the engines' work
 (a batch of events, a tick, a snapshot), so the journal's order is the engines'.
