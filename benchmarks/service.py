@@ -195,7 +195,9 @@ def percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(share * len(values)))]
 
 
-def one_case(storage: str, sentence: str, events: int, url: str, latency_s: float) -> dict[str, Any]:
+def one_case(
+    storage: str, sentence: str, events: int, url: str, latency_s: float
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="longform-bench-") as temporary:
         folder = Path(temporary)
         db_url, drop = database(storage, url, folder, "a")
@@ -271,12 +273,12 @@ def main() -> None:
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # warnings up
     if args.memory:
-        print(json.dumps(memory_run(args.memory)))  # noqa: T201
+        print(json.dumps(memory_run(args.memory)))
         return
     if args.one:
         storage, sentence = args.one.split(":")
         events = args.sentence_events if sentence == "on" and args.sentence_events else args.events
-        print(json.dumps(one_case(storage, sentence, events, args.pg_url, args.latency_seconds)))  # noqa: T201
+        print(json.dumps(one_case(storage, sentence, events, args.pg_url, args.latency_seconds)))
         return
     for storage in args.storage.split(","):
         for sentence in args.sentence.split(","):
@@ -286,10 +288,10 @@ def main() -> None:
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
             if done.returncode != 0 or not lines:
-                print(f"{storage} / sentence {sentence}: failed\n{done.stderr[-3000:]}")  # noqa: T201
+                print(f"{storage} / sentence {sentence}: failed\n{done.stderr[-3000:]}")
                 continue
             r = json.loads(lines[-1])
-            print(f"{storage:8} sentence {sentence:3}  {r['events']:>8} events  "  # noqa: T201
+            print(f"{storage:8} sentence {sentence:3}  {r['events']:>8} events  "
                   f"{r['events_per_s']:8.0f} events/s  at {r['paced_rate']:.0f}/s: "
                   f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.0f} ms  "
                   f"peak RSS {r['peak_rss_mib']:.0f} MiB (worker {r['worker_peak_rss_mib']:.0f})",
