@@ -81,6 +81,9 @@ def chat(count: int, seed: int = 7, end: datetime | None = None) -> Iterator[dic
                "text": template.format(n=f"{rng.randrange(10**6)}-{i}")}  # fmt: skip
 
 
+SNAPSHOT_SECONDS = [60.0]  # the engines' memory saved this often (--snapshot-seconds)
+
+
 def config_text(folder: Path, url: str, sentence: str) -> str:
     return f"""
 mode = "live"
@@ -96,7 +99,7 @@ sentence_tier = "{sentence}"
 expire_minutes = 10000000
 [scheduler]
 tick_seconds = 3600
-snapshot_seconds = 60
+snapshot_seconds = {SNAPSHOT_SECONDS[0]}
 """
 
 
@@ -275,8 +278,11 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=15.0)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--memory", type=int, default=0, help="a long fast-tier run of N events")
+    parser.add_argument("--snapshot-seconds", type=float, default=60.0,
+                        help="[scheduler] snapshot_seconds (the memory run: 86400 for none)")  # fmt: skip
     parser.add_argument("--one", help=argparse.SUPPRESS)  # storage:sentence, in a subprocess
     args = parser.parse_args()
+    SNAPSHOT_SECONDS[0] = args.snapshot_seconds
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # warnings up
