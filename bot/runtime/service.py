@@ -242,14 +242,20 @@ class Runtime:
 
         Under the engines' lock, so that the snapshot and the journal position it records agree;
         the journal entries the previous snapshot covered are then pruned (one interval is kept,
-        so that an event delivered again soon after is still recognised).
+        so that an event delivered again soon after is still recognised). The snapshot is taken
+        in a worker thread too: an engine holding 100,000 messages takes seconds to turn into
+        plain data, and the event loop must go on serving the adapters meanwhile.
         """
         async with self._engine_lock:
             now = self.clock()
-            snapshots = {key: engine.snapshot() for key, engine in self.engines.items()}
             position, prunable = self._position, self._prunable
-            await asyncio.to_thread(self._write_snapshots, snapshots, position, prunable, now)
+            await asyncio.to_thread(self._save_snapshots, position, prunable, now)
             self._prunable = position
+
+    def _save_snapshots(self, position: int, prunable: int, now: datetime) -> None:
+        # Under the engines' lock: nothing else touches them while this runs.
+        snapshots = {key: engine.snapshot() for key, engine in self.engines.items()}
+        self._write_snapshots(snapshots, position, prunable, now)
 
     def _write_snapshots(
         self, snapshots: dict[str, dict[str, Plain]], position: int, prunable: int, now: datetime
