@@ -158,9 +158,11 @@ class Runtime:
         if saved_modes is not None and isinstance(saved_modes.blob, dict):
             self.modes.update(saved_modes.blob)
         scoring = self.config.scoring
+        # One batch scored here while others are in the sentence tier's processes; Detoxify
+        # runs here, and two batches of it at once would only fight over the cores.
+        parallel = 1 + scoring.sentence_processes if scoring.backend == "embedded" else 1
         self._scoring = ScoringQueue(self.scorer, scoring.batch_size, scoring.batch_wait_ms / 1000,
-                                     observe=self.metrics.observe_scoring,
-                                     parallel=1 + scoring.sentence_processes)  # fmt: skip
+                                     observe=self.metrics.observe_scoring, parallel=parallel)  # fmt: skip
         self._scoring.start()
         self._stages = [asyncio.create_task(self._score_stage(), name="longform-scoring-stage"),
                         asyncio.create_task(self._judge_stage(), name="longform-judge-stage")]  # fmt: skip
