@@ -116,7 +116,14 @@ class ScoringConfig(_Section):
         32, description="Texts scored together off the event loop"
     )
     batch_wait_ms: Annotated[int, Field(ge=0, le=5000)] = Field(
-        20, description="How long the first text of a batch waits for company"
+        0,
+        description="How long the first text of a batch waits for company; 0 (the default): "
+        "none, a batch is what arrived while the one before was scored",
+    )
+    sentence_processes: Annotated[int, Field(ge=0, le=64)] = Field(
+        1,
+        description="Processes that run the sentence tier, so that the service's event loop "
+        "never waits on it; 0 runs it in the service's own process (in a thread)",
     )
     detoxify: DetoxifyConfig = Field(
         default_factory=DetoxifyConfig, description="Where Detoxify's weights are"

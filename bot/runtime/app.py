@@ -32,7 +32,7 @@ from bot.runtime.platform import PlatformAdapter
 from bot.runtime.reload import reload_policies
 from bot.runtime.service import Runtime
 from bot.scoring.errors import ScorerLoadError
-from bot.scoring.select import DetoxifyChoice, build_scorer
+from bot.scoring.select import DetoxifyChoice, build_scorer, stop_sentence_processes
 from bot.storage.errors import StorageError
 from bot.storage.store import Store
 
@@ -122,6 +122,7 @@ class Service:
             jobs.bind(None)
             runtime.metrics.close()
             runtime.store.close()
+            stop_sentence_processes()  # after the runtime: it scored until its queue was empty
 
     def reload(self) -> list[str]:
         """Reload the policies from the config; returns the problems (none: reloaded)."""
@@ -178,6 +179,7 @@ def build_service(
             choice,
             sentence_tier=config.scoring.sentence_tier,
             sentence_from=config.scoring.sentence_from,
+            sentence_processes=config.scoring.sentence_processes,
         )
         store = Store.open(config.storage.url)
     except (ScorerLoadError, StorageError) as error:
