@@ -3,7 +3,7 @@
 How it works: :meth:`Store.open` turns a URL (or a bare file path, meaning SQLite) into an
 engine, migrates the database to the newest revision this code knows, and hands out small
 repositories (``audit``, ``outbox``, ``states``, ``prefs``, ``messages``, ``feedback``,
-``journal``, ``signins``). The API
+``journal``, ``signins``, ``partitions``). The API
 is synchronous and thread-safe: the runtime calls it through ``asyncio.to_thread``. Every method
 is one transaction. On SQLite the file runs in WAL mode with foreign keys on, and every
 transaction starts with ``BEGIN IMMEDIATE``, so concurrent writers queue (for up to 30 s) instead
@@ -33,6 +33,7 @@ from bot.storage.audit import AuditLog, guard_audit
 from bot.storage.errors import StorageError
 from bot.storage.journal import Journal
 from bot.storage.outbox import Outbox
+from bot.storage.partitions import PartitionStates
 from bot.storage.records import EngineStates, FeedbackLog, MemberPrefs, MessageLog
 from bot.storage.signin import SignIns
 
@@ -57,6 +58,7 @@ class Store:
         self.feedback = FeedbackLog(self._sessions)
         self.journal = Journal(self._sessions)
         self.signins = SignIns(self._sessions)
+        self.partitions = PartitionStates(self._sessions)  # the distributed judges' memory
         self.sessions = self._sessions  # read-only queries (the dashboard's pages)
 
     @classmethod
