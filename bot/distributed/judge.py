@@ -93,8 +93,11 @@ class PartitionWorker:
         engines = {}
         for key, policy in self.runtime.policies.items():
             memory = saved.get(key)
+            if not memory:  # a partition never judged before
+                engines[key] = Engine(policy, self.runtime.scorer)
+                continue
             try:
-                engines[key] = Engine.restore(policy, self.runtime.scorer, memory or {})
+                engines[key] = Engine.restore(policy, self.runtime.scorer, memory)
             except SnapshotError as error:
                 log.warning("partition_memory_not_restored", partition=self.partition,
                             engine=key, problem=str(error))  # fmt: skip

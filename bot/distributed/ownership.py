@@ -16,7 +16,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from bot.storage.errors import StorageError
 
@@ -37,7 +38,9 @@ class Ownership:
                 f"its advisory locks), not {engine.dialect.name}. Fix: point storage.url at "
                 "postgresql+psycopg://..., or set [distributed] enabled = false"
             )
-        self._engine = engine
+        # Its own engine without a pool: closing the connection must really end the session
+        # (a pooled one would be kept open, and its locks with it).
+        self._engine = create_engine(engine.url, poolclass=NullPool)
         self._partitions_key, self._members_key = _key(stream), _key(f"{stream}/judges")
         self._connection: Connection | None = None
         self._lock = asyncio.Lock()  # one statement at a time on the one connection
@@ -104,6 +107,7 @@ class Ownership:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             await asyncio.to_thread(connection.close)
+        self._engine.dispose()
         self.owned.clear()
 
     async def _run(self, work: Callable[[Connection], Any]) -> Any:
