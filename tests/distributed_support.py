@@ -3,6 +3,7 @@ reason printed, when either is not there."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -60,8 +61,23 @@ async def stream_name(nats_url: str) -> AsyncIterator[str]:
     name = f"lftest_{uuid.uuid4().hex[:10]}"
     yield name
     connection = await nats.connect(nats_url)
-    try:
+    with contextlib.suppress(Exception):  # never created: nothing to delete
         await connection.jetstream().delete_stream(name)
-    except Exception:  # never created: nothing to delete
-        pass
     await connection.close()
+
+
+def spread_inbox(lines: list[str]) -> list[str]:
+    """``lines`` (tests/crash_support.synthetic_inbox) with each thread in a community of its own
+    (``c<thread>``), so that the threads spread over the partitions; joins, which name no thread,
+    are left out."""
+    import json
+
+    out = []
+    for line in lines:
+        record = json.loads(line)
+        if record.get("type") == "join":
+            continue
+        if "channel" in record:
+            record["community"] = "c" + record["channel"].rsplit("-t", 1)[1]
+        out.append(json.dumps(record) + "\n")
+    return out

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from tests.distributed_support are parameters here)
 """Past one process: ingest, judges and executors through the real NATS JetStream and PostgreSQL.
 
 What must hold: a community always lands in the same partition; an ingest that publishes the same
@@ -12,17 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import zlib
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine as Database
+from sqlalchemy import create_engine, select, text
 
+from adapters.replay.reader import parse_line
 from adapters.replay.runner import load
 from bot.config import Config, ConfigError, load_config
+from bot.core.decisions import SetSlowMode
 from bot.core.engine import Engine
 from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
 from bot.distributed import partitioning
@@ -35,7 +46,8 @@ from bot.runtime.app import StartupError
 from bot.storage.codec import decision_key
 from bot.storage.schema import OutboxRow
 from tests.builders import T0
-from tests.distributed_support import nats_url, postgres_url, stream_name  # noqa: F401
+from tests.crash_support import ROOT, synthetic_inbox
+from tests.distributed_support import nats_url, postgres_url, spread_inbox, stream_name  # noqa: F401
 from tests.waiting import eventually
 
 DEMO = Path(__file__).resolve().parents[1] / "bot" / "demo"
@@ -144,7 +156,7 @@ async def test_an_unreachable_nats_server_is_named_with_the_fix() -> None:
 async def test_an_ingest_publishing_again_does_not_double_events(
     tmp_path: Path,
     nats_url: str,
-    stream_name: str,  # noqa: F811
+    stream_name: str,
 ) -> None:
     settings = _config(tmp_path, "sqlite:///x.db", stream_name).distributed
     events = _demo("01_pile_on_clinician")
@@ -166,7 +178,7 @@ async def test_an_ingest_publishing_again_does_not_double_events(
 async def test_a_stream_made_with_other_partitions_is_refused(
     tmp_path: Path,
     nats_url: str,
-    stream_name: str,  # noqa: F811
+    stream_name: str,
 ) -> None:
     connection = await nats.connect(nats_url)
     js = connection.jetstream()
@@ -219,7 +231,7 @@ async def test_a_takeover_resumes_the_partitions_windows(
     tmp_path: Path,
     nats_url: str,
     stream_name: str,
-    postgres_url: str,  # noqa: F811
+    postgres_url: str,
 ) -> None:
     config = _config(tmp_path, postgres_url, stream_name, partitions=2, batch=4)
     distributed = build(config, frozenset({"judge"}))
@@ -251,7 +263,7 @@ async def test_a_takeover_resumes_the_partitions_windows(
         await eventually(covered, within=60, what="the first judge judging the first half")
         assert not _outbox_keys(distributed) & straddling
         await _crash(first, first_task)
-        second, stop, second_task = await _judge(distributed, js)
+        _, stop, second_task = await _judge(distributed, js)
         for event in after:
             await publisher.publish(event)
         await eventually(lambda: set(expected) <= _outbox_keys(distributed), within=60,
@@ -263,3 +275,132 @@ async def test_a_takeover_resumes_the_partitions_windows(
     finally:
         await connection.close()
         store.close()
+
+
+# -- three judges in real processes, one killed -------------------------------------------------
+
+
+def _start(tmp_path: Path, name: str, *roles: str) -> subprocess.Popen[bytes]:
+    role_args = [arg for role in roles for arg in ("--role", role)]
+    with (tmp_path / f"{name}.log").open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--config", str(tmp_path / "config.toml"),
+             *role_args],
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+
+
+def _locks_by_process(database: Database, stream: str) -> list[int]:
+    """How many partitions each judge process holds now (one count per process)."""
+    key = zlib.crc32(stream.encode()) & 0x7FFFFFFF
+    query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                 "AND classid = :k AND objsubid = 2 GROUP BY pid")  # fmt: skip
+    with database.connect() as connection:
+        return sorted(int(n) for n in connection.execute(query, {"k": key}).scalars())
+
+
+def _count(database: Database, query: str) -> int:
+    with database.connect() as connection:
+        return int(connection.execute(text(query)).scalar() or 0)
+
+
+def _reference(lines: list[str], policy: Any, scorer: Any) -> tuple[list[str], dict[str, Any]]:
+    """One engine over the inbox: each decision's key in order, and its (thread, event index)."""
+    engine = Engine(policy, scorer)
+    keys: list[str] = []
+    where: dict[str, Any] = {}
+    for index, line in enumerate(lines):
+        event, _ = parse_line(line.encode())
+        assert event is not None
+        for action in engine.feed(_prefixed(event)).actions:
+            key = decision_key(action, "replay")
+            keys.append(key)
+            where[key] = (action, index)
+    return keys, where
+
+
+async def test_three_judges_one_killed_mid_stream_execute_every_decision_once_in_order(
+    tmp_path: Path,
+    nats_url: str,
+    stream_name: str,
+    postgres_url: str,
+) -> None:
+    lines = spread_inbox(synthetic_inbox(900, threads=12))
+    _config(tmp_path, postgres_url, stream_name, partitions=6, batch=8)  # writes config.toml
+    config = load_config(tmp_path / "config.toml")
+    distributed = build(config, frozenset({"judge"}))  # migrates the schema; its policy, scorer
+    runtime = distributed.runtime
+    decided, where = _reference(lines, runtime.policies[""], runtime.scorer)
+    runtime.store.close()
+    # A slow mode whose end is already past when it comes to be executed expires instead (the
+    # outbox's rule): the older rounds' slow modes are decided, and never executed.
+    now = datetime.now(UTC)
+    expired = {key for key, (action, _) in where.items()
+               if isinstance(action, SetSlowMode) and action.until <= now}  # fmt: skip
+    expected = [key for key in decided if key not in expired]
+    assert len(expected) > 20, "the inbox must lead to decisions to execute"
+    database = create_engine(postgres_url)
+    judges = [_start(tmp_path, f"judge{n}", "judge") for n in range(3)]
+    front = None
+    try:
+        await eventually(lambda: _locks_by_process(database, stream_name) == [2, 2, 2],
+                         within=120, what="three judges owning two partitions each")  # fmt: skip
+        (tmp_path / "inbox.jsonl").write_text("".join(lines))
+        front = _start(tmp_path, "front", "ingest", "execute")
+        posted = sum('"type": "message"' in line for line in lines)
+        await eventually(lambda: _count(database, "SELECT count(*) FROM message_log") > posted // 3,
+                         within=120, what="a third of the stream judged")  # fmt: skip
+        judges[0].send_signal(signal.SIGKILL)  # mid-stream: its partitions' batches in flight
+        judges[0].wait(30)
+        await eventually(lambda: _locks_by_process(database, stream_name) == [3, 3],
+                         within=60, what="the two judges left taking the partitions over")  # fmt: skip
+
+        seen: dict[str, int] = {}
+
+        def finished() -> bool:
+            seen["logged"] = _count(database, "SELECT count(*) FROM message_log")
+            seen["open"] = _count(database, "SELECT count(*) FROM outbox WHERE state IN "
+                                            "('pending', 'in_flight')")  # fmt: skip
+            seen["decided"] = _count(database, "SELECT count(*) FROM outbox")
+            seen["executed"] = len(_executed(tmp_path))
+            return (seen["logged"] == posted and seen["open"] == 0
+                    and seen["executed"] >= len(expected))  # fmt: skip
+
+        try:
+            await eventually(finished, within=240, every=0.2,
+                             what="every event judged and every decision executed")  # fmt: skip
+        except AssertionError as error:
+            raise AssertionError(f"{error}: of {posted} messages and {len(expected)} "
+                                 f"decisions, {seen}") from None  # fmt: skip
+        with database.connect() as connection:
+            decided_keys = set(connection.execute(text("SELECT id FROM outbox")).scalars())
+    finally:
+        for process in [*judges, *([front] if front else [])]:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in [*judges, *([front] if front else [])]:
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        database.dispose()
+    executed = _executed(tmp_path)
+    assert decided_keys == set(decided), "decisions in the outbox differ from one engine's"
+    assert len(executed) == len(set(executed)), "a decision was executed twice"
+    assert sorted(executed) == sorted(expected), "executed decisions differ from one engine's"
+    by_thread: dict[Any, list[int]] = {}
+    for key in executed:
+        action, index = where[key]
+        by_thread.setdefault(action.conversation, []).append(index)
+    assert len(by_thread) > 3
+    for conversation, order in by_thread.items():
+        assert order == sorted(order), f"decisions in {conversation} executed out of order"
+
+
+def _executed(folder: Path) -> list[str]:
+    path = folder / "actions.jsonl"
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r["key"] for r in records if r.get("type") == "action"]
