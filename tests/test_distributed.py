@@ -404,3 +404,27 @@ def _executed(folder: Path) -> list[str]:
         return []
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [r["key"] for r in records if r.get("type") == "action"]
+
+
+def test_a_role_without_the_distributed_table_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    path = tmp_path / "config.toml"
+    path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "x.db"}"\n[replay]\nenabled = true\n')
+    result = CliRunner().invoke(app, ["run", "--config", str(path), "--role", "judge"])
+    assert result.exit_code == 2
+    assert "--role needs [distributed] enabled = true" in " ".join(result.output.split())
+
+
+def test_an_unknown_role_is_named(tmp_path: Path) -> None:
+    from bot.distributed.app import chosen_roles
+
+    config = _config(tmp_path, "sqlite:///x.db", "s")
+    assert chosen_roles(config, ["judge"]) == frozenset({"judge"})
+    assert chosen_roles(config) == frozenset({"ingest", "judge", "execute"})
+    with pytest.raises(
+        StartupError, match=r"--role: unknown role juge; use ingest, judge, execute"
+    ):
+        chosen_roles(config, ["juge"])
