@@ -6,8 +6,8 @@ Run: PYTHONPATH=. .venv/bin/python benchmarks/distributed.py [--events N] [--jud
 For each K: a fresh PostgreSQL schema and JetStream stream; K judge processes
 (`longform run --role judge`) are started and given time to share the partitions; then the
 synthetic chat of tests/crash_support.py (the demo conversations, ~3% of messages lead to
-actions, one community per thread) is published, and the clock runs until every message is in
-the message log: published, judged, decisions in the outbox, memory saved, acked. Nothing is
+actions, one community per thread) is published, and the clock runs until every partition's saved memory covers
+its last event: published, judged, decisions in the outbox, memory saved. Nothing is
 executed (no executor runs), so the number is the judges' rate. Prints events/s and the ingest's
 publish rate. Needs a NATS server with JetStream and PostgreSQL (defaults: this machine's).
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -27,10 +28,12 @@ import zlib
 from pathlib import Path
 
 import nats
+from nats.js.errors import NotFoundError
 from sqlalchemy import create_engine, make_url, text
 
 from adapters.replay.reader import parse_line
 from bot.config import DistributedConfig
+from bot.distributed import partitioning
 from bot.distributed.ingest import Publisher
 from bot.distributed.stream import ensure_stream
 from bot.storage.store import Store
@@ -84,7 +87,6 @@ async def measure(args: argparse.Namespace, judges: int, lines: list[str]) -> di
     folder = Path(tempfile.mkdtemp(prefix="longform-distributed-"))
     config = _config(folder, url_text, stream, args.nats, args.partitions, args.batch)
     events = [_prefixed(parse_line(line.encode())[0]) for line in lines]  # type: ignore[arg-type]
-    posted = sum(1 for line in lines if '"type": "message"' in line)
     processes = []
     connection = await nats.connect(args.nats)
     js = connection.jetstream()
@@ -112,7 +114,17 @@ async def measure(args: argparse.Namespace, judges: int, lines: list[str]) -> di
         for start in range(0, len(events), 200):
             await asyncio.gather(*(publisher.publish(e) for e in events[start : start + 200]))
         published = time.perf_counter() - began
-        while _count(database, "SELECT count(*) FROM message_log") < posted:
+        last = {}  # each partition's last stream sequence: judged when its memory covers it
+        for partition in range(args.partitions):
+            with contextlib.suppress(NotFoundError):
+                found = await js.get_last_msg(stream, partitioning.subject(stream, partition))
+                last[partition] = found.seq
+        covered = text("SELECT partition, stream_seq FROM partition_state WHERE stream = :s")
+        while True:
+            with database.connect() as probe:
+                done = dict(probe.execute(covered, {"s": stream}).all())
+            if all(done.get(p, 0) >= seq for p, seq in last.items()):
+                break
             await asyncio.sleep(0.05)  # a poll of the result, measured to its resolution
         judged = time.perf_counter() - began
         decided = _count(database, "SELECT count(*) FROM outbox")
