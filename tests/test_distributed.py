@@ -428,3 +428,21 @@ def test_an_unknown_role_is_named(tmp_path: Path) -> None:
         StartupError, match=r"--role: unknown role juge; use ingest, judge, execute"
     ):
         chosen_roles(config, ["juge"])
+
+
+def test_a_judge_that_lost_its_partition_cannot_overwrite_its_successors_memory(
+    tmp_path: Path,
+) -> None:
+    from bot.storage.store import Store
+
+    with Store.open(f"sqlite:///{tmp_path / 'longform.db'}") as store:
+        old = store.partitions.claim("s", 3, now=T0)
+        assert (old.epoch, old.stream_seq, old.blob) == (1, 0, {})
+        assert store.partitions.save("s", 3, old.epoch, 10, {"": {"a": 1}}, now=T0)
+        new = store.partitions.claim("s", 3, now=T0)  # another judge takes the partition over
+        assert (new.epoch, new.stream_seq, new.blob) == (2, 10, {"": {"a": 1}})
+        assert not store.partitions.save("s", 3, old.epoch, 12, {"": {"a": 2}}, now=T0)
+        assert (
+            store.partitions.claim("s", 3, now=T0).stream_seq == 10
+        )  # the old one changed nothing
+        assert store.partitions.claim("s", 4, now=T0).epoch == 1  # partitions are apart
