@@ -82,9 +82,6 @@ class Distributed:
         try:
             await ensure_stream(js, settings)
             if "judge" in self.roles:
-                saved = await asyncio.to_thread(runtime.store.states.load, "modes")
-                if saved is not None and isinstance(saved.blob, dict):
-                    runtime.modes.update(saved.blob)
                 ownership = Ownership(runtime.store.engine, settings.stream)
                 self.judge = Judge(runtime, js, settings, ownership)
                 self._tasks.append(asyncio.create_task(self.judge.run(judge_stop), name="judge"))

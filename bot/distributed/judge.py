@@ -41,6 +41,7 @@ from bot.storage.errors import StorageError
 
 log = structlog.get_logger()
 REBALANCE_S = 1.0  # how often a judge looks for partitions to take or give up
+MODES_EVERY = 10  # rebalances between re-reading the modes moderators set (shadow, live)
 _FETCH_WAIT_S = 1.0  # how long one fetch waits for events before the worker looks around
 _ACK_WAIT_S = 300.0  # a batch must be judged within this, or JetStream offers it again
 
@@ -156,15 +157,14 @@ class PartitionWorker:
         scores = await self._scores(events)
         await asyncio.to_thread(self._record, events, scores)
         for event, scored in zip(events, scores, strict=True):
-            try:
-                for key, engine in self._engines_for(event):
+            for key, engine in self._engines_for(event):
+                try:
                     decided = engine.feed(event, scored)
-                    if decided:
-                        await self.runtime.submit(decided, key)
-            except StorageError:
-                raise  # the outbox is unreachable: nothing is acked, the batch comes again
-            except Exception:  # one bad event must not stop the others
-                log.exception("event_failed", kind=type(event).__name__)
+                except Exception:  # one bad event must not stop the others
+                    log.exception("event_failed", kind=type(event).__name__)
+                    continue
+                if decided:  # storage trouble propagates: nothing is acked, the batch comes again
+                    await self.runtime.submit(decided, key)
             self.judged += 1
 
     async def _scores(self, events: list[Event]) -> list[Scores | None]:
@@ -258,7 +258,11 @@ class Judge:
         slot = await self.ownership.join()
         log.info("judge_joined", stream=self.settings.stream, slot=slot)
         try:
+            rounds = 0
             while not stop.is_set():
+                if rounds % MODES_EVERY == 0:
+                    await self._read_modes()
+                rounds += 1
                 await self.rebalance()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(REBALANCE_S):
@@ -267,6 +271,13 @@ class Judge:
             for partition in list(self.workers):
                 await self._give_up(partition)
             await self.ownership.close()
+
+    async def _read_modes(self) -> None:
+        """The modes moderators chose (saved by the process that took the command)."""
+        with contextlib.suppress(Exception):  # the database away: keep the modes known
+            saved = await asyncio.to_thread(self.runtime.store.states.load, "modes")
+            if saved is not None and isinstance(saved.blob, dict):
+                self.runtime.modes.update(saved.blob)
 
     @property
     def judged(self) -> int:
