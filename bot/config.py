@@ -238,6 +238,87 @@ class ReplayPlatformConfig(_Section):
     )
 
 
+Role = Literal["ingest", "judge", "execute"]
+_ROLES: tuple[Role, ...] = ("ingest", "judge", "execute")
+
+
+class DistributedConfig(_Section):
+    """The roles apart, with events through NATS JetStream (README.md, "Deployment")."""
+
+    enabled: bool = Field(
+        False, description="Send events through NATS JetStream (off: one process, no NATS)"
+    )
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="The NATS server (or servers, comma-separated)"
+    )
+    stream: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(
+        "longform", description="JetStream stream of events; subjects are <stream>.p.<partition>"
+    )
+    partitions: Annotated[int, Field(ge=1, le=1024)] = Field(
+        12,
+        description="Partitions of the communities (CRC-32 of the community id, modulo this); "
+        "fixed for the stream's life",
+    )
+    roles: tuple[Role, ...] = Field(
+        _ROLES,
+        description="Roles this process runs: ingest (platform events in), judge (engines), "
+        "execute (the outbox); `longform run --role` overrides",
+        strict=False,
+    )
+    judge_partitions: tuple[Annotated[int, Field(ge=0)], ...] = Field(
+        (),
+        description="Partitions this judge serves (empty: automatic, a fair share of those free)",
+        strict=False,
+    )
+    batch: Annotated[int, Field(ge=1, le=10000)] = Field(
+        256, description="Events a judge takes from a partition at once"
+    )
+    dedupe_minutes: Annotated[float, Field(gt=0, le=10080)] = Field(
+        120.0,
+        description="JetStream's de-duplication window: an ingest restarted within it "
+        "does not double events",
+    )
+    retain_hours: Annotated[float, Field(gt=0)] = Field(
+        168.0, description="How long the stream keeps events (a judge resumes from its snapshot)"
+    )
+    execute_platforms: tuple[Platform, ...] = Field(
+        (),
+        description="Platforms this process's executor serves (empty: every one enabled here)",
+        strict=False,
+    )
+    discord_shard_ids: tuple[Annotated[int, Field(ge=0)], ...] = Field(
+        (),
+        description="Discord gateway shards this process's ingest connects (empty: unsharded)",
+        strict=False,
+    )
+    discord_shard_count: Annotated[int, Field(ge=0, le=65536)] = Field(
+        0, description="Total Discord shards across all processes (with discord_shard_ids)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DistributedConfig:
+        wrong = [p for p in self.judge_partitions if p >= self.partitions]
+        if wrong:
+            raise ValueError(
+                f"distributed.judge_partitions: {wrong} not below partitions = {self.partitions}; "
+                f"partitions are numbered 0 to {self.partitions - 1}"
+            )
+        if not self.roles:
+            raise ValueError("distributed.roles: name at least one of ingest, judge, execute")
+        if self.discord_shard_ids and not self.discord_shard_count:
+            raise ValueError(
+                "distributed.discord_shard_count: set the total number of shards, "
+                "needed with discord_shard_ids"
+            )
+        beyond = [s for s in self.discord_shard_ids if s >= self.discord_shard_count]
+        if self.discord_shard_ids and beyond:
+            raise ValueError(
+                f"distributed.discord_shard_ids: {beyond} not below discord_shard_count = "
+                f"{self.discord_shard_count}"
+            )
+        return self
+
+
 class CommunityConfig(_Section):
     platform: Platform = Field(
         description="discord, telegram, matrix, or replay (the file platform)"
@@ -286,6 +367,9 @@ class Config(_Section):
     matrix: MatrixConfig = Field(default_factory=MatrixConfig, description="Matrix")
     replay: ReplayPlatformConfig = Field(
         default_factory=ReplayPlatformConfig, description="A file-based platform for dry runs"
+    )
+    distributed: DistributedConfig = Field(
+        default_factory=DistributedConfig, description="Roles apart, through NATS JetStream"
     )
     communities: tuple[CommunityConfig, ...] = Field(
         (), description="Communities served, one [[communities]] table each", strict=False

@@ -72,8 +72,7 @@ GROUPS = (
         ("bot/runtime/*",),
         ("tests/test_runtime.py", "tests/test_executor_retry.py", "tests/test_jobs.py",
          "tests/test_scoring_queue.py", "tests/test_service_cli.py",
-         "tests/test_logs_and_metrics.py", "tests/test_shards.py", "tests/test_pipeline.py",
-         "tests/test_intake.py"),
+         "tests/test_logs_and_metrics.py", "tests/test_pipeline.py", "tests/test_intake.py"),
         0.80,
     ),
     Group(

@@ -544,7 +544,7 @@ def test_upgrade_from_0001_keeps_existing_rows(database_url: str) -> None:
         )  # fmt: skip
     engine.dispose()
     with Store.open(database_url) as store:
-        assert store.revision() == "0006"
+        assert store.revision() == "0007"
         [item] = store.outbox.claim_due(T0)
         assert (item.id, item.decision, item.created_at) == ("k1", prompt(), T0)
         logged = store.messages.get("discord", "m1")

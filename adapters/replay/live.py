@@ -67,12 +67,17 @@ class FilePlatform:
 
     async def start(self, sink: EventSink, control: object = None) -> None:
         """Remember what was already done, then follow the inbox in the background."""
+        self.open_actions()
+        self._reader = asyncio.create_task(self._read(sink), name="longform-file-inbox")
+
+    def open_actions(self) -> None:
+        """Remember what was already done, to execute without reading the inbox (a process
+        that executes while another ingests: [distributed] roles)."""
         self._actions.parent.mkdir(parents=True, exist_ok=True)
         if self._actions.exists():
             for line in self._actions.read_text(encoding="utf-8").splitlines():
                 with contextlib.suppress(ValueError, KeyError):
                     self._written.add(json.loads(line)["key"])
-        self._reader = asyncio.create_task(self._read(sink), name="longform-file-inbox")
 
     async def stop(self) -> None:
         """Stop reading; the position of the last judged event is already saved."""

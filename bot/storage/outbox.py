@@ -16,12 +16,12 @@ expires, because a slow mode left on would outlive its reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -94,8 +94,12 @@ class Outbox:
         with self._sessions.begin() as session:
             return enqueue_in(session, decisions, now=now, provenance=provenance, ttl=ttl)
 
-    def claim_due(self, now: datetime, limit: int = 10) -> list[OutboxItem]:
+    def claim_due(
+        self, now: datetime, limit: int = 10, platforms: Collection[str] | None = None
+    ) -> list[OutboxItem]:
         """Up to ``limit`` pending items due at ``now``, oldest due first, now ``in_flight``.
+
+        ``platforms``: only items for these (an executor per platform); None: every platform.
 
         Each claimed item's ``attempts`` has gone up by one. Pending items already past their
         expiry are expired (with an audit line) instead of claimed. On PostgreSQL, concurrent
@@ -106,6 +110,7 @@ class Outbox:
             query = (
                 select(OutboxRow)
                 .where(OutboxRow.state == OutboxState.PENDING, OutboxRow.next_attempt_at <= now)
+                .where(*_only(platforms))
                 .order_by(OutboxRow.next_attempt_at, OutboxRow.created_at, OutboxRow.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -153,14 +158,16 @@ class Outbox:
                 row.state = OutboxState.PENDING
                 row.next_attempt_at = retry_at
 
-    def recover(self, now: datetime) -> Recovery:
+    def recover(self, now: datetime, platforms: Collection[str] | None = None) -> Recovery:
         """After a restart: expire what is past its time, put what was in flight back to pending.
 
         Call once at start-up, before any worker claims; requeued items are due at once.
+        ``platforms``: only those items (the restarted executor's platforms); None: all.
         """
         with self._sessions.begin() as session:
             expired = _expire(session, now, (OutboxState.PENDING, OutboxState.IN_FLIGHT))
             query = select(OutboxRow).where(OutboxRow.state == OutboxState.IN_FLIGHT)
+            query = query.where(*_only(platforms))
             rows = list(session.scalars(query.with_for_update()))
             for row in rows:
                 row.state = OutboxState.PENDING
@@ -283,6 +290,11 @@ def _finish(
         decision_key=row.id,
     )
     add_entry(session, entry)
+
+
+def _only(platforms: Collection[str] | None) -> list[ColumnElement[bool]]:
+    """The filter keeping items of ``platforms`` (none when every platform is wanted)."""
+    return [] if platforms is None else [OutboxRow.platform.in_(list(platforms))]
 
 
 def _expire(session: Session, now: datetime, states: tuple[OutboxState, ...]) -> int:

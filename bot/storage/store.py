@@ -3,7 +3,7 @@
 How it works: :meth:`Store.open` turns a URL (or a bare file path, meaning SQLite) into an
 engine, migrates the database to the newest revision this code knows, and hands out small
 repositories (``audit``, ``outbox``, ``states``, ``prefs``, ``messages``, ``feedback``, ``outcomes``,
-``journal``, ``signins``). The API
+``journal``, ``signins``, ``partitions``). The API
 is synchronous and thread-safe: the runtime calls it through ``asyncio.to_thread``. Every method
 is one transaction; :meth:`Store.batch` groups the service's writes for a batch of events into
 one. On SQLite the file runs in WAL mode with foreign keys on, and every
@@ -38,6 +38,7 @@ from bot.storage.errors import StorageError
 from bot.storage.journal import Journal
 from bot.storage.outbox import DEFAULT_TTL, Outbox
 from bot.storage.outcomes import OutcomeLog
+from bot.storage.partitions import PartitionStates
 from bot.storage.records import EngineStates, FeedbackLog, MemberPrefs, MessageLog
 from bot.storage.signin import SignIns
 
@@ -63,6 +64,7 @@ class Store:
         self.journal = Journal(self._sessions)
         self.signins = SignIns(self._sessions)
         self.outcomes = OutcomeLog(self._sessions)  # what became of each intervention
+        self.partitions = PartitionStates(self._sessions)  # the distributed judges' memory
         self.sessions = self._sessions  # read-only queries (the dashboard's pages)
 
     @classmethod
