@@ -58,7 +58,8 @@ GROUPS = (
         ("bot/core/*",),
         ("tests/test_engine.py", "tests/test_ad_hominem.py", "tests/test_thresholds.py",
          "tests/test_detection_pairs.py", "tests/test_policy.py", "tests/test_golden_replays.py",
-         "tests/test_snapshot.py"),
+         "tests/test_snapshot.py", "tests/test_forecast.py", "tests/test_explanations.py",
+         "tests/test_mutation_kills_core.py"),
         0.90,
     ),
     Group(
