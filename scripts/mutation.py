@@ -73,7 +73,8 @@ GROUPS = (
         ("bot/runtime/*",),
         ("tests/test_runtime.py", "tests/test_executor_retry.py", "tests/test_jobs.py",
          "tests/test_scoring_queue.py", "tests/test_service_cli.py",
-         "tests/test_logs_and_metrics.py", "tests/test_shards.py"),
+         "tests/test_logs_and_metrics.py", "tests/test_shards.py", "tests/test_control.py",
+         "tests/test_digest.py"),
         0.80,
     ),
     Group(
