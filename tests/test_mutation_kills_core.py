@@ -267,3 +267,17 @@ def test_events_and_decisions_survive_pickling_as_themselves() -> None:
     assert pickle.loads(pickle.dumps(evidence)) == evidence
     key = event.conversation
     assert pickle.loads(pickle.dumps(key)) == key
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+
+def test_a_tick_forgets_cooldowns_no_cooldown_could_still_need() -> None:
+    engine = Engine(Policy())
+    actions = engine.feed(message("ben", "you are an idiot", T0, reply_to_author="ana")).actions
+    assert [a for a in actions if isinstance(a, PromptMember)], "no prompt, so no cooldown"
+    assert engine.size["cooldowns"] >= 1
+    engine.tick(T0 + 23 * 60 * MIN)  # within a day: a cooldown may still apply
+    assert engine.size["cooldowns"] >= 1
+    engine.tick(T0 + 2 * 24 * 60 * MIN)
+    assert engine.size["cooldowns"] == 0
