@@ -65,7 +65,8 @@ GROUPS = (
     Group(
         "storage",
         ("bot/storage/*",),
-        ("tests/test_storage.py", "tests/test_executor_retry.py", "tests/test_jobs.py"),
+        ("tests/test_storage.py", "tests/test_executor_retry.py", "tests/test_jobs.py",
+         "tests/test_storage_boundaries.py"),
         0.80,
     ),
     Group(
@@ -74,7 +75,8 @@ GROUPS = (
         ("tests/test_runtime.py", "tests/test_executor_retry.py", "tests/test_jobs.py",
          "tests/test_scoring_queue.py", "tests/test_service_cli.py",
          "tests/test_logs_and_metrics.py", "tests/test_shards.py", "tests/test_control.py",
-         "tests/test_digest.py"),
+         "tests/test_digest.py", "tests/test_journal_positions.py",
+         "tests/test_runtime_follow_ups.py"),
         0.80,
     ),
     Group(

@@ -168,6 +168,9 @@ async def test_an_adapter_recalls_what_it_remembered_and_nothing_else(service: S
     assert await control.recall("slow_modes") is None
     await control.remember("slow_modes", {"general": 30})
     assert await control.recall("slow_modes") == {"general": 30}
+    stored = service.runtime.store.states.load("adapter:slow_modes")
+    assert stored is not None
+    assert stored.version == 1  # the format an adapter's state is kept in
     assert await control.recall("other") is None
 
 
@@ -243,3 +246,28 @@ async def test_status_and_policy_name_the_mode_policy_and_thresholds(service: Se
     assert f"from {settings.ad_hominem.detect_at:.2f}" in summary
     assert control.mode("replay:c") == "live"
     assert control.now() == NOW
+
+
+async def test_a_dashboard_link_signs_in_once_for_the_served_communities_only(
+    tmp_path: Path,
+) -> None:
+    communities = [{"platform": "replay", "id": "c", "moderators": "mods", "name": "Ward"}]
+    dashboard = {"enabled": True, "listen": "127.0.0.1", "port": 8999}
+    served = build_service(service_config(tmp_path, communities=communities, dashboard=dashboard))
+    served.runtime.clock = lambda: NOW
+    try:
+        link = await Control(served.runtime).dashboard_link(
+            "replay", "mo", ["replay:c", "replay:unserved"], name="Mo"
+        )
+        base, _, token = link.partition("/signin?token=")
+        assert base == served.runtime.config.dashboard.base_url
+        assert token
+        signins = served.runtime.store.signins
+        opened = signins.redeem(token, now=NOW + timedelta(minutes=1))
+        assert opened is not None
+        moderator = opened[1].moderator
+        assert (moderator.platform, moderator.member, moderator.name) == ("replay", "mo", "Mo")
+        assert moderator.communities == ("replay:c",)
+        assert signins.redeem(token, now=NOW + timedelta(minutes=1)) is None  # once
+    finally:
+        served.runtime.store.close()
