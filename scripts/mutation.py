@@ -66,7 +66,8 @@ GROUPS = (
         "storage",
         ("bot/storage/*",),
         ("tests/test_storage.py", "tests/test_executor_retry.py", "tests/test_jobs.py",
-         "tests/test_storage_boundaries.py"),
+         "tests/test_storage_boundaries.py", "tests/test_journal_and_erasure.py",
+         "tests/test_signin_storage.py"),
         0.80,
     ),
     Group(
