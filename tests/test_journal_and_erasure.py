@@ -80,6 +80,7 @@ def test_erasure_pseudonymises_exactly_the_audit_rows_naming_the_member(store: S
     _audit(store, "bo answered a_b twice.", recipient="bo", key="k2")
     _audit(store, "Three members replied to axb.", recipient="axb", key="k3")  # "_" is no wildcard
     _audit(store, "Nothing about them.", recipient="cy", key="k4")
+    _audit(store, "Replies to a_bc.", recipient="cy", key="k5")  # found by the search, not them
     erased = store.erase_member("discord", "a_b", now=T0 + MIN)
     assert erased.audit_rows_pseudonymised == 2
     rows = {e.reason: e for e in store.audit.entries()}
@@ -90,6 +91,10 @@ def test_erasure_pseudonymises_exactly_the_audit_rows_naming_the_member(store: S
     assert (second.recipient, second.decision_key) == ("bo", "k2")
     assert rows["Three members replied to axb."].recipient == "axb"
     assert rows["Nothing about them."].decision_key == "k4"
+    assert (rows["Replies to a_bc."].recipient, rows["Replies to a_bc."].decision_key) == (
+        "cy",
+        "k5",
+    )
     assert store.erase_member("discord", "a_b", now=T0 + MIN).audit_rows_pseudonymised == 0
 
 
