@@ -32,7 +32,13 @@ async def _serve_until_quiet(service: Service, inbox_lines: list[str], inbox: Pa
         done = (
             position.exists() and json.loads(position.read_text())["offset"] == inbox.stat().st_size
         )
-        return done and await service.executor.run_due() == 0
+        # pending() also counts an item the service's own executor has in flight: without it, a
+        # test could stop the service between an action's execution and its audit line.
+        return (
+            done
+            and await service.executor.run_due() == 0
+            and service.runtime.store.outbox.pending() == 0
+        )
 
     await eventually(
         quiet, within=60, what="the service judging the whole inbox and emptying the outbox"
