@@ -134,16 +134,41 @@ def prepare(group: Group) -> Path:
     return where
 
 
+HANG_SECONDS = 150  # a mutant whose tests run longer than this has hung them: it is killed
+
+
+def _end_hung_mutants(parent: int, limit: float) -> None:
+    """Kill mutmut's per-mutant children (titled ``mutmut: <name>``) older than ``limit`` s.
+
+    A mutant that makes a test await something forever uses no CPU, so mutmut's own limit (CPU
+    time) never fires and the run would wait for ever. The killed child counts as killed: the
+    tests noticed that something never happened.
+    """
+    listing = subprocess.run(["ps", "-eo", "pid=,ppid=,etimes=,args="], capture_output=True,
+                             text=True, check=False).stdout  # fmt: skip
+    for line in listing.splitlines():
+        pid, ppid, seconds, *title = line.split()
+        if int(ppid) == parent and title[:1] == ["mutmut:"] and int(seconds) > limit:
+            print(f"   {title[1] if len(title) > 1 else pid}: hung for {seconds} s, killed")
+            os.kill(int(pid), 9)
+
+
 def _mutmut(where: Path, args: list[str], workers: int, seconds: float | None) -> int:
     env = {**os.environ, "PYTHONPATH": str(where / "mutants")}
     command = [sys.executable, "-m", "mutmut", *args]
     if args[0] == "run":
         command[4:4] = ["--max-children", str(workers)]
-    try:
-        return subprocess.run(command, cwd=where, env=env, timeout=seconds, check=False).returncode
-    except subprocess.TimeoutExpired:
-        print(f"   mutmut stopped after {seconds:.0f} s; the report covers what finished")
-        return 124
+    deadline = None if seconds is None else time.monotonic() + seconds
+    with subprocess.Popen(command, cwd=where, env=env) as running:
+        while running.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                running.kill()
+                running.wait()
+                print(f"   mutmut stopped after {seconds:.0f} s; the report covers what finished")
+                return 124
+            _end_hung_mutants(running.pid, HANG_SECONDS)
+            time.sleep(5)  # how often to look for hung mutants, not a synchronisation
+        return running.returncode
 
 
 def generate(where: Path, workers: int) -> None:
