@@ -166,3 +166,41 @@ async def test_a_journal_replayed_after_a_crash_does_not_announce_detections_aga
     finally:
         await second.runtime.close()
         second.runtime.store.close()
+
+
+async def test_with_no_retention_messages_are_logged_without_their_text(tmp_path: Path) -> None:
+    service = build_service(service_config(tmp_path, storage={"retention_days": 0}))
+    service.runtime.clock = lambda: NOW
+    await service.runtime.open()
+    try:
+        posted = MessagePosted("m5", NOW, "replay:c", "general", "bo", "private words",
+                               thread="t9", reply_to="m4", reply_to_author="ana")  # fmt: skip
+        await service.runtime.on_event(posted)
+        logged = service.runtime.store.messages.get("replay", "m5")
+        assert logged is not None
+        assert not logged.text
+        assert (logged.conversation.thread, logged.reply_to, logged.reply_to_author) == (
+            "t9", "m4", "ana"
+        )  # fmt: skip
+    finally:
+        await service.runtime.close()
+        service.runtime.store.close()
+
+
+def test_the_feedback_report_has_a_community_column(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from bot.storage.schema import Verdict
+    from bot.storage.store import Store
+    from tests.test_service_cli import _config
+
+    config = _config(tmp_path)
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        store.feedback.add("discord", "pile_on", Verdict.WRONG, by="mod", at=NOW,
+                           message_id="m1", community="discord:1")  # fmt: skip
+    report = CliRunner().invoke(app, ["evaluate", "--feedback", "--config", str(config)])
+    assert report.exit_code == 0, report.output
+    header = next(line for line in report.stdout.splitlines() if "signal" in line)
+    assert header.index("community") < header.index("signal")
+    assert "all communities" in report.stdout
