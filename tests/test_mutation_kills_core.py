@@ -281,3 +281,46 @@ def test_a_tick_forgets_cooldowns_no_cooldown_could_still_need() -> None:
     assert engine.size["cooldowns"] >= 1
     engine.tick(T0 + 2 * 24 * 60 * MIN)
     assert engine.size["cooldowns"] == 0
+
+
+# -- found by a second, fresh sample (seed 19) -------------------------------------------------------
+
+
+def test_an_ad_hominem_detection_keeps_the_scorers_scores_from_0_05() -> None:
+    from bot.core.decisions import Detection as _Detection
+
+    engine = Engine(Policy())
+    scores = {"insult": 0.05, "toxicity": 0.0499, "attack": 0.0}
+    step = engine.feed(message("ben", "you are an idiot", T0, reply_to_author="ana"), scores)
+    (found,) = [d for d in step.detections
+                if isinstance(d, _Detection) and d.signal is Signal.AD_HOMINEM]  # fmt: skip
+    kept = dict(found.evidence.scores)
+    assert kept["insult"] == 0.05
+    assert "toxicity" not in kept
+    assert kept["ad_hominem"] == found.score
+
+
+def test_the_forecast_falls_back_to_the_attack_score_without_a_fast_tier() -> None:
+    def score_with(scores: dict[str, float]) -> float:
+        (found,) = _forecasts(_derail(Engine(Policy()), scores))
+        return found.score
+
+    assert score_with({"attack": 0.95}) != score_with({"attack": 0.0})
+
+
+def test_a_step_with_only_detections_is_not_empty() -> None:
+    from bot.core.decisions import Decisions
+
+    detection = Detection(Signal.PILE_ON, "m1", message("a", "x", T0).conversation, T0, None, 0.5,
+                          Evidence(), "cue", "why")  # fmt: skip
+    assert Decisions(detections=(detection,))
+    assert not Decisions()
+
+
+def test_time_spans_and_sets_survive_a_snapshot() -> None:
+    from datetime import timedelta as _timedelta
+
+    from bot.core.snapshot import from_plain, to_plain
+
+    for value in (_timedelta(minutes=90, seconds=1), frozenset({"mod", "admin"}), frozenset()):
+        assert from_plain(to_plain(value)) == value
