@@ -205,3 +205,19 @@ def test_negative_retention_is_refused(store: Store) -> None:
         store.purge(T0, -1)
     with pytest.raises(ValueError, match=r"retention days must be zero or more"):
         store.purge(T0, 30, audit_retention_days=-1)
+
+
+def test_claims_follow_the_next_attempt_not_the_order_of_creation(store: Store) -> None:
+    [first] = store.outbox.enqueue([notice("m1")], now=T0, provenance=LIVE)
+    store.outbox.claim_due(T0)
+    store.outbox.mark_failed(first, "HTTP 502", T0 + 2 * MIN, now=T0)  # retried later
+    [second] = store.outbox.enqueue([notice("m2")], now=T0 + MIN, provenance=LIVE)
+    claimed = store.outbox.claim_due(T0 + 3 * MIN)
+    assert [item.id for item in claimed] == [second, first]
+
+
+def test_erasure_counts_the_outbox_items_it_changed(store: Store) -> None:
+    store.outbox.enqueue([prompt(member="ana"), notice("m3")], now=T0, provenance=LIVE)
+    erased = store.erase_member("discord", "ana", now=T0 + MIN)
+    assert erased.outbox_items_changed == 1
+    assert store.outbox.pending() == 1  # the prompt to ana is gone; the notice stays
