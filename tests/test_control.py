@@ -17,27 +17,20 @@ import pytest
 
 from bot.core.decisions import (
     AlertModerators,
+    Decision,
     Decisions,
     Evidence,
-    OpenLongformSpace,
     PostNotice,
     PromptKind,
     PromptMember,
-    SetSlowMode,
     Signal,
 )
 from bot.core.events import ConversationKey
 from bot.runtime.app import Service, build_service
-from bot.runtime.control import (
-    Control,
-    ControlError,
-    Explanation,
-    moderator_longform,
-    moderator_slow_mode,
-)
+from bot.runtime.control import Control, ControlError, Explanation
 from bot.storage import codec
 from bot.storage.audit import AuditEntry, Provenance
-from bot.storage.schema import OutboxState, Outcome
+from bot.storage.schema import Outcome
 from tests.runtime_support import service_config
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -72,6 +65,12 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
         served.runtime.store.close()
 
 
+async def _store(service: Service, decision: Decision) -> str:
+    """Put ``decision`` in the outbox as a moderator's request would (never held back); its key."""
+    await service.runtime.submit(Decisions(actions=(decision,)), "", moderator=True)
+    return codec.decision_key(decision, "replay")
+
+
 def _outcomes(service: Service, message_id: str) -> list[Outcome]:
     return [e.outcome for e in service.runtime.store.audit.entries(message_id=message_id)]
 
@@ -98,8 +97,7 @@ def test_an_explanation_lists_at_most_max_messages_and_counts_the_rest() -> None
 
 async def test_a_stored_decision_is_explained_and_found_by_its_key(service: Service) -> None:
     control = Control(service.runtime)
-    await control.request(_notice())
-    key = codec.decision_key(_notice(), "replay")
+    key = await _store(service, _notice())
     assert await control.decision(key) == _notice()
     explanation = await control.explain(key)
     assert explanation == Explanation("Three members replied at once.", "pile_on", ("m1", "m2"),
@@ -140,8 +138,7 @@ async def test_why_explains_the_last_decision_on_a_message_of_that_platform(
 
 async def test_feedback_is_counted_for_the_decisions_signal_and_community(service: Service) -> None:
     control = Control(service.runtime)
-    await control.request(_notice())
-    key = codec.decision_key(_notice(), "replay")
+    key = await _store(service, _notice())
     await control.feedback("replay", key, True, by="mo")
     await control.feedback("replay", key, False, by="ana")
     await control.feedback("replay", key, False, by="bo")
@@ -185,7 +182,7 @@ async def test_shadow_mode_holds_back_all_but_alerts_and_moderators_are_never_he
     await runtime.submit(Decisions(actions=(_notice("m2"), _alert("m3"))), "")
     assert _outcomes(service, "m2") == [Outcome.SUPPRESSED_SHADOW]
     assert _outcomes(service, "m3") == [Outcome.DECIDED]
-    await Control(runtime).request(_notice("m5"))
+    await _store(service, _notice("m5"))  # what a moderator asks for is never held back
     assert _outcomes(service, "m5") == [Outcome.DECIDED]
     assert runtime.store.outbox.pending() == 2
 
@@ -202,8 +199,7 @@ async def test_a_prompt_to_a_member_who_opted_out_is_audited_not_sent(service: S
 
 async def test_undoing_a_decision_is_audited_with_who_and_why(service: Service) -> None:
     control = Control(service.runtime)
-    await control.request(_notice())
-    key = codec.decision_key(_notice(), "replay")
+    key = await _store(service, _notice())
     await control.record_undone(key, "mo", "not needed")
     (undone,) = [e for e in service.runtime.store.audit.entries(decision_key=key)
                  if e.outcome is Outcome.UNDONE]  # fmt: skip
@@ -214,24 +210,6 @@ async def test_undoing_a_decision_is_audited_with_who_and_why(service: Service) 
     await control.record_undone(key, "mo")
     last = service.runtime.store.audit.entries(decision_key=key)[-1]
     assert last.detail == "undone by mo."
-
-
-async def test_a_moderator_request_goes_to_the_outbox_as_asked(service: Service) -> None:
-    control = Control(service.runtime)
-    space = moderator_longform(HERE, "m9", "mo", "Long form: t1", ("claim", "evidence"), NOW)
-    assert space.requested_by == "mo"
-    assert space.key_messages == ("m9",)
-    assert "mo" in space.reason
-    await control.request(space)
-    item = service.runtime.store.outbox.get(codec.decision_key(space, "replay"))
-    assert item is not None
-    assert item.state is OutboxState.PENDING
-    assert isinstance(item.decision, OpenLongformSpace)
-    assert item.decision.template == ("claim", "evidence")
-    slow = moderator_slow_mode(_notice(), 30, NOW + timedelta(minutes=10))
-    assert isinstance(slow, SetSlowMode)
-    assert (slow.seconds, slow.until, slow.evidence) == (30, NOW + timedelta(minutes=10), EV)
-    assert (slow.conversation, slow.message_id, slow.signal) == (HERE, "m2", Signal.PILE_ON)
 
 
 async def test_status_and_policy_name_the_mode_policy_and_thresholds(service: Service) -> None:
