@@ -354,7 +354,8 @@ def _entry(outcome: Outcome = Outcome.SUPPRESSED_SHADOW) -> AuditEntry:
 
 
 def test_audit_api_offers_only_append_and_reads() -> None:
-    public = {name for name in dir(AuditLog) if not name.startswith("_")}
+    # Names with "ǁ" are mutmut's copies of the methods (its trampolines), not API.
+    public = {name for name in dir(AuditLog) if not name.startswith("_") and "ǁ" not in name}
     assert public == {"append", "append_once", "entries", "get"}
 
 

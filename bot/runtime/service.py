@@ -156,6 +156,9 @@ class Runtime:
         self._seq = await asyncio.to_thread(self.store.journal.last_seq)
         for key in self.policies:
             self.engines[key], covered[key] = await asyncio.to_thread(self._restored_engine, key)
+        # Pruning may have emptied the journal: number on after what the snapshots cover, or the
+        # next events would reuse numbers a snapshot claims, and a crash would never replay them.
+        self._seq = max([self._seq, *covered.values()])
         await self._replay_journal(covered)
         saved_modes = await asyncio.to_thread(self.store.states.load, "modes")
         if saved_modes is not None and isinstance(saved_modes.blob, dict):
