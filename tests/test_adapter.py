@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import ad_hominem
+
 torch = pytest.importorskip("torch", reason="the embedding extra (torch) is not installed")
 
 from bot.scoring.adapter import ADAPTED, merge_adapter, module_name, save_adapter  # noqa: E402
@@ -93,13 +95,20 @@ def test_a_head_whose_adapter_is_missing_names_it(tmp_path: Path) -> None:
         SentenceHead.load(tmp_path / WEIGHTS)
 
 
-def test_the_shipped_tier_records_a_cross_validated_engine_f1_over_the_target() -> None:
-    # Written by training/train_sentence_head.py from out-of-fold scores: weights retrained worse
-    # than the target (F1 >= 0.80 on Habernal's last messages) should not ship unnoticed.
+def test_the_shipped_tier_records_cross_validated_numbers_over_their_floors() -> None:
+    # Written by training/train_sentence_head.py (the tiers, out of fold) and
+    # training/choose_floors.py --record (the engine at the shipped floors): weights retrained
+    # worse should not ship unnoticed. The cascade alone must hold Habernal's F1 >= 0.80; the
+    # engine's is lower since the chat rules (the model alone needs "you" or a mention, and four
+    # words: training/README.md, "Choosing the floors"), and must not fall further unnoticed.
     measured = json.loads(shipped_head_path().read_text())["cross_validation"]
     assert measured["folds"] >= 5
-    assert measured["engine"]["f1"] >= 0.80
-    assert measured["engine"]["precision"] >= 0.8  # not bought with alarms
+    assert measured["cascade"]["habernal"]["f1"] >= 0.80
+    engine = measured["engine"]
+    assert engine["floors"] == [ad_hominem._MODEL_FLOOR, ad_hominem._MODEL_SHORT_FLOOR]
+    assert engine["habernal"]["f1"] >= 0.78
+    assert engine["habernal"]["precision"] >= 0.85  # not bought with alarms
+    assert engine["reddit civil, flagged"] <= 0.03
 
 
 def test_the_runtime_encodes_with_the_adapter_folded_in() -> None:
