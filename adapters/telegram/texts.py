@@ -104,6 +104,14 @@ def humanise(text: str, names: Mapping[str, str]) -> str:
     return pattern.sub(lambda match: wanted[match.group(0)], text)
 
 
+_NUMBER = re.compile(r"(?<![\w:\-])-?\d+(?![\w:])")
+
+
+def numbers(text: str) -> list[str]:
+    """The standalone numbers in ``text`` (member, group and topic ids among them)."""
+    return _NUMBER.findall(text)
+
+
 def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
     """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
