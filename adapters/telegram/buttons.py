@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from telegram import CallbackQuery, ChatMember, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import ContextTypes
 
 from adapters.telegram import keyboards, texts
 from adapters.telegram.community import PLATFORM, message_ref, place
 from adapters.telegram.errors import PLATFORM_ERRORS
-from adapters.telegram.gateway import TelegramGateway
+from adapters.telegram.gateway import ADMIN_STATUSES, TelegramGateway
 from adapters.telegram.keyboards import Press
 from bot.core.decisions import Decision
 from bot.core.requests import MemberRequested, ModeratorRequested, Requested
@@ -29,7 +29,6 @@ from bot.core.responses import minutes_text
 from bot.runtime.control import Control, ControlError
 
 log = structlog.get_logger()
-ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,13 +56,6 @@ def cannot_reach_member(error: BaseException) -> bool:
     )
 
 
-def lacks_rights(error: BaseException) -> bool:
-    """A 400 or 403 saying the bot may not do this in that chat."""
-    return isinstance(error, BadRequest | Forbidden) and says(
-        error, "not enough rights", "have no rights", "chat_admin_required", "not an administrator"
-    )
-
-
 def gateway_error(error: BaseException) -> GatewayError:
     """The gateway's error for a platform error: retry rate limits, timeouts and network trouble;
     never retry what Telegram refused for good (400, 403, a migrated chat, a bad token)."""

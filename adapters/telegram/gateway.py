@@ -100,15 +100,14 @@ class TelegramGateway:
     async def resolve_names(
         self, community: CommunityRef, ids: tuple[str, ...]
     ) -> Mapping[str, str]:
-        names = {}
-        for raw in ids:
-            number = chat_number(raw)
-            if number is None:
-                continue
-            name = self.roster.names.get(number) or self.roster.titles.get(number)
-            if name:
-                names[raw] = name
-        return names
+        named = ((raw, self._name_of(raw)) for raw in ids)
+        return {raw: name for raw, name in named if name}
+
+    def _name_of(self, raw: str) -> str | None:
+        number = chat_number(raw)
+        if number is None:
+            return None
+        return self.roster.names.get(number) or self.roster.titles.get(number)
 
     def in_place(self, text: str, where: Place) -> str:
         """``text`` with the place's topic id named (topic ids are small numbers, so only the
@@ -121,12 +120,7 @@ class TelegramGateway:
     def humanise(self, text: str, conversation: ConversationKey) -> str:
         """``text`` with the member, group and topic ids it names replaced by their names (for
         the buttons' and commands' answers, which do not go through the pipeline)."""
-        names = {}
-        for token in texts.numbers(text):
-            number = int(token)
-            name = self.roster.names.get(number) or self.roster.titles.get(number)
-            if name:
-                names[token] = name
+        names = {token: self._name_of(token) or "" for token in texts.numbers(text)}
         try:
             where = Place.of(conversation)
         except ValueError:
