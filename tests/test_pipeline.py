@@ -170,11 +170,13 @@ async def test_a_slow_mode_only_asked_of_the_moderators_is_downgraded_and_still_
     )
     assert len(gateway.called("set_slow_mode")) == 1
     (slow,) = gateway.called("set_slow_mode")
-    assert isinstance(slow, SlowMode) and slow.reason == "heated"
+    assert isinstance(slow, SlowMode)
+    assert slow.reason == "heated"
     lift = LiftSlowMode(HERE, "m2", T0 + MIN, Signal.PILE_ON, "cooled", WHY)
     assert (await pipeline.execute(lift, "k9")).status is Status.SENT
     (restored,) = gateway.called("restore_slow_mode")
-    assert isinstance(restored, tuple) and restored[1] == '{"asked": true}'
+    assert isinstance(restored, tuple)
+    assert restored[1] == '{"asked": true}'
 
 
 async def test_an_alert_with_a_summary_carries_its_reason_apart() -> None:
