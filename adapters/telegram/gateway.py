@@ -215,7 +215,9 @@ class TelegramGateway:
         links = [self._link(ref, topic) for ref in alert.evidence[:8]]
         return texts.clip(texts.lines([
             self.in_place(alert.text, where),
-            f"Why: {self.in_place(alert.reason, where)}" if alert.reason else None,
+            f"Why: {self.in_place(alert.reason, where)}"
+            if alert.reason and not alert.could_not  # a downgrade's text says why already
+            else None,
             f"Messages: {' '.join(links)}" if links else None,
             self.slow_status(where.conversation),
         ]))  # fmt: skip

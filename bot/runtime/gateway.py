@@ -174,6 +174,10 @@ class Alert:
     evidence: tuple[MessageRef, ...] = ()
     actions: tuple[Action, ...] = ()
     reason: str = ""  # why, when ``text`` is a summary (a platform may show it on its own line)
+    # An alert standing in for an action the bot could not do: that action and why not (the
+    # platform's words), so a platform may word it its own way; ``text`` says it all in plain words.
+    could_not: str = ""
+    problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -304,11 +304,17 @@ class Pipeline:
     async def _lift(self, decision: LiftSlowMode, key: str) -> ActionResult:
         place = Place.of(decision.conversation)
         set_key = setting_key(decision, place.community.platform)
-        was_set = (await self.steps.load(set_key)).get("slow")
+        setting = await self.steps.load(set_key)
+        was_set = setting.get("slow")
         if was_set is None:
             return ActionResult(Status.SKIPPED, "no slow mode of Longform's is on there")
+        lifted = (await self.steps.load(key)).get("lift")
+        if lifted is None and setting.get("lifted") is not None:  # another lift did it already
+            return ActionResult(Status.SKIPPED, "the slow mode was lifted already")
         restore = was_set.reference
         step = await self.step(key, "lift", lambda: self.gateway.restore_slow_mode(place, restore))
+        if setting.get("lifted") is None:
+            await self.steps.save(set_key, setting.plus(Step("lifted", step.reference)))
         return _result(step, step.detail or "slow mode lifted")
 
     async def _longform(self, decision: OpenLongformSpace, key: str) -> ActionResult:
@@ -358,6 +364,8 @@ class Pipeline:
                 f"{missing.detail}. Grant it, or act yourselves. Why it wanted to: {decision.reason}")  # fmt: skip
         try:
             alert = await self._alert_of(decision, key, text)
+            why = await self.readable(alert.community, decision.reason)
+            alert = replace(alert, reason=why, could_not=missing.action, problem=missing.detail)
             await self.step(key, "downgraded",
                             lambda: self.gateway.alert_moderators(alert, f"{key}.downgraded"))  # fmt: skip
         except RetryLaterError as error:
