@@ -142,7 +142,11 @@ class TelegramGateway:
             else None
         )
         markup, decision_key = self._markup(notice)
-        text = texts.clip(self.in_place(notice.text, notice.place))
+        # The note standing in for a private prompt says what its deep link does, in Telegram's terms.
+        shows_note = any(action.kind is ActionKind.SHOW_NOTE for action in notice.actions)
+        text = texts.clip(
+            texts.NEUTRAL_PROMPT if shows_note else self.in_place(notice.text, notice.place)
+        )
         with translated():
             sent = await self.bot.send_message(chat, text, message_thread_id=topic,
                                                reply_parameters=reply, reply_markup=markup)  # fmt: skip

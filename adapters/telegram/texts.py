@@ -59,7 +59,6 @@ NOT_A_FORUM = (
     "Topics in that group, or set communities.longform_space to a forum group where the bot "
     "may manage topics."
 )
-LONGFORM_LINK = "This discussion continues in long form: {url}"
 LONGFORM_BACK = "Started from {url}"
 
 
