@@ -135,12 +135,7 @@ class TelegramGateway:
 
     async def post_notice(self, notice: Notice, key: str) -> Sent:
         chat, topic = place(notice.place.conversation)
-        replied = parse_message_ref(notice.reply_to or "")
-        reply = (
-            ReplyParameters(replied[1], allow_sending_without_reply=True)
-            if replied is not None and replied[0] == chat
-            else None
-        )
+        reply = _reply_to(chat, notice.reply_to or "")
         markup, decision_key = self._markup(notice)
         # The note standing in for a private prompt says what its deep link does, in Telegram's terms.
         shows_note = any(action.kind is ActionKind.SHOW_NOTE for action in notice.actions)
@@ -171,8 +166,7 @@ class TelegramGateway:
 
     async def reply(self, to: MessageRef, text: str, key: str) -> Sent:
         chat, topic = place(to.place.conversation)
-        replied = parse_message_ref(to.id)
-        reply = ReplyParameters(replied[1], allow_sending_without_reply=True) if replied else None
+        reply = _reply_to(chat, to.id)
         with translated():
             sent = await self.bot.send_message(chat, texts.clip(text), message_thread_id=topic,
                                                reply_parameters=reply)  # fmt: skip
@@ -376,3 +370,11 @@ class TelegramGateway:
 
 def _sent(message: Message) -> Sent:
     return Sent(message_ref(message.chat_id, message.message_id))
+
+
+def _reply_to(chat: int, ref: str) -> ReplyParameters | None:
+    """A reply to message ``ref`` if it is in ``chat`` (posted plainly if it is gone since)."""
+    replied = parse_message_ref(ref)
+    if replied is None or replied[0] != chat:
+        return None
+    return ReplyParameters(replied[1], allow_sending_without_reply=True)
