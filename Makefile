@@ -24,7 +24,7 @@ $(VENV)/.base: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(BIN)/python -m pip install --quiet -e ".[dev,detoxify,embedding,training]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,detoxify,embedding,training,matrix-test]"
 	touch $@
 
 demo: $(VENV)/.base

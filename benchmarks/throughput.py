@@ -1,8 +1,8 @@
 """Engine throughput, per-event latency and memory on a long synthetic replay (embedded scorer).
 
-Run: .venv/bin/python benchmarks/throughput.py [--messages N] [--shards K] [--no-forecast]
-With --shards K the conversations are split over K worker processes (bot.shards.ShardedEngine);
-the time includes sending events to the workers and decisions back.
+Run: .venv/bin/python benchmarks/throughput.py [--messages N] [--no-forecast]
+(The --shards mode went with bot/shards.py: several cores are several judges now, measured by
+benchmarks/distributed.py through NATS JetStream and PostgreSQL.)
 Texts are varied (templates with unique tails) so the analysis cache does not flatter the numbers.
 """
 
@@ -20,7 +20,6 @@ from bot.core.engine import Engine
 from bot.core.events import MessagePosted
 from bot.core.settings import Policy
 from bot.scoring.embedded import EmbeddedScorer
-from bot.shards import ShardedEngine
 
 TEMPLATES = [
     "I think the dosing guidance in {n} is outdated, see the trial data",
@@ -55,36 +54,16 @@ def shifted(done: int, count: int) -> list[MessagePosted]:
                              "at": e.at + timedelta(seconds=2 * done)}) for e in chunk]  # fmt: skip
 
 
-def sharded(messages: int, shards: int, policy: Policy) -> None:
-    """Throughput of a ShardedEngine: events out to the workers, decisions back."""
-    batch = 50_000
-    with ShardedEngine(policy, EmbeddedScorer, shards=shards) as engine:
-        done, elapsed, decided = 0, 0.0, 0
-        while done < messages:
-            chunk = shifted(done, min(batch, messages - done))
-            began = time.perf_counter()
-            decided += sum(len(d.actions) for d in engine.feed_many(chunk))
-            elapsed += time.perf_counter() - began
-            done += len(chunk)
-            peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{done:>9,} messages  {done / elapsed:>8,.0f} msg/s  {shards} shards  "
-                  f"router peak RSS {peak_rss:6.1f} MiB  {decided:,} actions  {engine.size}")  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--trace-memory", action="store_true", help="tracemalloc (slows ~3x)")
-    parser.add_argument("--shards", type=int, default=0, help="worker processes (0: in-process)")
     parser.add_argument("--no-forecast", action="store_true", help="switch the forecast off")
     args = parser.parse_args()
     policy = Policy()
     if args.no_forecast:
         off = replace(policy.settings.forecast, enabled=False)
         policy = replace(policy, settings=replace(policy.settings, forecast=off))
-    if args.shards:
-        sharded(args.messages, args.shards, policy)
-        return
     engine = Engine(policy, EmbeddedScorer())
     batch = 50_000
     if args.trace_memory:

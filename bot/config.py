@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-Platform = Literal["discord", "telegram", "replay"]
+Platform = Literal["discord", "telegram", "matrix", "replay"]
 
 
 class ConfigError(ValueError):
@@ -116,7 +116,14 @@ class ScoringConfig(_Section):
         32, description="Texts scored together off the event loop"
     )
     batch_wait_ms: Annotated[int, Field(ge=0, le=5000)] = Field(
-        20, description="How long the first text of a batch waits for company"
+        0,
+        description="How long the first text of a batch waits for company; 0 (the default): "
+        "none, a batch is what arrived while the one before was scored",
+    )
+    sentence_processes: Annotated[int, Field(ge=0, le=64)] = Field(
+        1,
+        description="Processes that run the sentence tier, so that the service's event loop "
+        "never waits on it; 0 runs it in the service's own process (in a thread)",
     )
     detoxify: DetoxifyConfig = Field(
         default_factory=DetoxifyConfig, description="Where Detoxify's weights are"
@@ -191,6 +198,26 @@ class TelegramConfig(PlatformConfig):
     )
 
 
+class MatrixConfig(PlatformConfig):
+    """A Matrix homeserver (README, "Setting up Matrix"): the bot is an ordinary user on it.
+
+    A Matrix community is a ``[[communities]]`` table with ``platform = "matrix"``: ``id`` names it
+    (the space's room id is a good choice), ``channels`` lists its room ids, ``moderators`` is the
+    moderators' room id and ``longform_space`` the space new long-form rooms go in."""
+
+    token_env: str = Field(
+        "LONGFORM_MATRIX_TOKEN",
+        description="Environment variable holding the bot user's access token",
+    )
+    homeserver: str = Field(
+        "", description="The homeserver's client-server URL, e.g. https://matrix.example.org"
+    )
+    user_id: str = Field("", description="The bot's Matrix user id, e.g. @longform:example.org")
+    sync_timeout_ms: Annotated[int, Field(ge=0, le=120000)] = Field(
+        30000, description="How long one /sync long poll waits for events (ms)"
+    )
+
+
 class ReplayPlatformConfig(_Section):
     enabled: bool = Field(
         False,
@@ -211,9 +238,94 @@ class ReplayPlatformConfig(_Section):
     )
 
 
+Role = Literal["ingest", "judge", "execute"]
+_ROLES: tuple[Role, ...] = ("ingest", "judge", "execute")
+
+
+class DistributedConfig(_Section):
+    """The roles apart, with events through NATS JetStream (README.md, "Deployment")."""
+
+    enabled: bool = Field(
+        False, description="Send events through NATS JetStream (off: one process, no NATS)"
+    )
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="The NATS server (or servers, comma-separated)"
+    )
+    stream: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(
+        "longform", description="JetStream stream of events; subjects are <stream>.p.<partition>"
+    )
+    partitions: Annotated[int, Field(ge=1, le=1024)] = Field(
+        12,
+        description="Partitions of the communities (CRC-32 of the community id, modulo this); "
+        "fixed for the stream's life",
+    )
+    roles: tuple[Role, ...] = Field(
+        _ROLES,
+        description="Roles this process runs: ingest (platform events in), judge (engines), "
+        "execute (the outbox); `longform run --role` overrides",
+        strict=False,
+    )
+    judge_partitions: tuple[Annotated[int, Field(ge=0)], ...] = Field(
+        (),
+        description="Partitions this judge serves (empty: automatic, a fair share of those free)",
+        strict=False,
+    )
+    batch: Annotated[int, Field(ge=1, le=10000)] = Field(
+        256, description="Events a judge takes from a partition at once"
+    )
+    dedupe_minutes: Annotated[float, Field(gt=0, le=10080)] = Field(
+        120.0,
+        description="JetStream's de-duplication window: an ingest restarted within it "
+        "does not double events",
+    )
+    retain_hours: Annotated[float, Field(gt=0)] = Field(
+        168.0, description="How long the stream keeps events (a judge resumes from its snapshot)"
+    )
+    execute_platforms: tuple[Platform, ...] = Field(
+        (),
+        description="Platforms this process's executor serves (empty: every one enabled here)",
+        strict=False,
+    )
+    discord_shard_ids: tuple[Annotated[int, Field(ge=0)], ...] = Field(
+        (),
+        description="Discord gateway shards this process's ingest connects (empty: unsharded)",
+        strict=False,
+    )
+    discord_shard_count: Annotated[int, Field(ge=0, le=65536)] = Field(
+        0, description="Total Discord shards across all processes (with discord_shard_ids)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DistributedConfig:
+        wrong = [p for p in self.judge_partitions if p >= self.partitions]
+        if wrong:
+            raise ValueError(
+                f"distributed.judge_partitions: {wrong} not below partitions = {self.partitions}; "
+                f"partitions are numbered 0 to {self.partitions - 1}"
+            )
+        if not self.roles:
+            raise ValueError("distributed.roles: name at least one of ingest, judge, execute")
+        if self.discord_shard_ids and not self.discord_shard_count:
+            raise ValueError(
+                "distributed.discord_shard_count: set the total number of shards, "
+                "needed with discord_shard_ids"
+            )
+        beyond = [s for s in self.discord_shard_ids if s >= self.discord_shard_count]
+        if self.discord_shard_ids and beyond:
+            raise ValueError(
+                f"distributed.discord_shard_ids: {beyond} not below discord_shard_count = "
+                f"{self.discord_shard_count}"
+            )
+        return self
+
+
 class CommunityConfig(_Section):
-    platform: Platform = Field(description="discord, telegram, or replay (the file platform)")
-    id: str = Field(description="Discord guild id, or Telegram group chat id")
+    platform: Platform = Field(
+        description="discord, telegram, matrix, or replay (the file platform)"
+    )
+    id: str = Field(
+        description="Discord guild id, Telegram group chat id, or a name for a Matrix community"
+    )
     name: str = Field("", description="A name for logs and the digest")
     longform_space: str = Field(
         "",
@@ -252,8 +364,12 @@ class Config(_Section):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Timed work")
     discord: DiscordConfig = Field(default_factory=DiscordConfig, description="Discord")
     telegram: TelegramConfig = Field(default_factory=TelegramConfig, description="Telegram")
+    matrix: MatrixConfig = Field(default_factory=MatrixConfig, description="Matrix")
     replay: ReplayPlatformConfig = Field(
         default_factory=ReplayPlatformConfig, description="A file-based platform for dry runs"
+    )
+    distributed: DistributedConfig = Field(
+        default_factory=DistributedConfig, description="Roles apart, through NATS JetStream"
     )
     communities: tuple[CommunityConfig, ...] = Field(
         (), description="Communities served, one [[communities]] table each", strict=False
@@ -272,24 +388,40 @@ class Config(_Section):
             if (community.platform, community.id) in seen:
                 raise ValueError(f"{where}.id: {community.id} is listed twice")
             seen.add((community.platform, community.id))
-        for platform in ("discord", "telegram"):
+        for platform in ("discord", "telegram", "matrix"):
             section: PlatformConfig = getattr(self, platform)
             if section.enabled and not section.token_env:
                 raise ValueError(
                     f"{platform}.token_env: name the environment variable holding the token"
                 )
+        _check_matrix(self.matrix)
         return self
 
     @property
     def platforms(self) -> tuple[Platform, ...]:
         """The chat platforms to connect to (each needs a token)."""
-        every: tuple[Platform, ...] = ("discord", "telegram")  # the file platform needs no token
+        every: tuple[Platform, ...] = ("discord", "telegram", "matrix")  # replay needs no token
         return tuple(platform for platform in every if getattr(self, platform).enabled)
 
     def community(self, platform: str, community_id: str) -> CommunityConfig | None:
         """The configured community, or None if the bot is in one it was not told about."""
         return next(
             (c for c in self.communities if (c.platform, c.id) == (platform, community_id)), None
+        )
+
+
+def _check_matrix(matrix: MatrixConfig) -> None:
+    """An enabled [matrix] table names its homeserver and bot user."""
+    if not matrix.enabled:
+        return
+    if not matrix.homeserver.startswith(("http://", "https://")):
+        raise ValueError(
+            "matrix.homeserver: give the homeserver's URL, e.g. homeserver = "
+            '"https://matrix.example.org"'
+        )
+    if not (matrix.user_id.startswith("@") and ":" in matrix.user_id):
+        raise ValueError(
+            'matrix.user_id: give the bot\'s full user id, e.g. user_id = "@longform:example.org"'
         )
 
 

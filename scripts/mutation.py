@@ -58,13 +58,16 @@ GROUPS = (
         ("bot/core/*",),
         ("tests/test_engine.py", "tests/test_ad_hominem.py", "tests/test_thresholds.py",
          "tests/test_detection_pairs.py", "tests/test_policy.py", "tests/test_golden_replays.py",
-         "tests/test_snapshot.py"),
+         "tests/test_snapshot.py", "tests/test_forecast.py", "tests/test_explanations.py",
+         "tests/test_mutation_kills_core.py"),
         0.90,
     ),
     Group(
         "storage",
         ("bot/storage/*",),
-        ("tests/test_storage.py", "tests/test_executor_retry.py", "tests/test_jobs.py"),
+        ("tests/test_storage.py", "tests/test_executor_retry.py", "tests/test_jobs.py",
+         "tests/test_storage_boundaries.py", "tests/test_journal_and_erasure.py",
+         "tests/test_signin_storage.py"),
         0.80,
     ),
     Group(
@@ -72,7 +75,9 @@ GROUPS = (
         ("bot/runtime/*",),
         ("tests/test_runtime.py", "tests/test_executor_retry.py", "tests/test_jobs.py",
          "tests/test_scoring_queue.py", "tests/test_service_cli.py",
-         "tests/test_logs_and_metrics.py", "tests/test_shards.py"),
+         "tests/test_logs_and_metrics.py", "tests/test_pipeline.py", "tests/test_intake.py",
+         "tests/test_control.py", "tests/test_digest.py", "tests/test_journal_positions.py",
+         "tests/test_runtime_follow_ups.py"),
         0.80,
     ),
     Group(
@@ -129,16 +134,41 @@ def prepare(group: Group) -> Path:
     return where
 
 
+HANG_SECONDS = 150  # a mutant whose tests run longer than this has hung them: it is killed
+
+
+def _end_hung_mutants(parent: int, limit: float) -> None:
+    """Kill mutmut's per-mutant children (titled ``mutmut: <name>``) older than ``limit`` s.
+
+    A mutant that makes a test await something forever uses no CPU, so mutmut's own limit (CPU
+    time) never fires and the run would wait for ever. The killed child counts as killed: the
+    tests noticed that something never happened.
+    """
+    listing = subprocess.run(["ps", "-eo", "pid=,ppid=,etimes=,args="], capture_output=True,
+                             text=True, check=False).stdout  # fmt: skip
+    for line in listing.splitlines():
+        pid, ppid, seconds, *title = line.split()
+        if int(ppid) == parent and title[:1] == ["mutmut:"] and int(seconds) > limit:
+            print(f"   {title[1] if len(title) > 1 else pid}: hung for {seconds} s, killed")
+            os.kill(int(pid), 9)
+
+
 def _mutmut(where: Path, args: list[str], workers: int, seconds: float | None) -> int:
     env = {**os.environ, "PYTHONPATH": str(where / "mutants")}
     command = [sys.executable, "-m", "mutmut", *args]
     if args[0] == "run":
         command[4:4] = ["--max-children", str(workers)]
-    try:
-        return subprocess.run(command, cwd=where, env=env, timeout=seconds, check=False).returncode
-    except subprocess.TimeoutExpired:
-        print(f"   mutmut stopped after {seconds:.0f} s; the report covers what finished")
-        return 124
+    deadline = None if seconds is None else time.monotonic() + seconds
+    with subprocess.Popen(command, cwd=where, env=env) as running:
+        while running.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                running.kill()
+                running.wait()
+                print(f"   mutmut stopped after {seconds:.0f} s; the report covers what finished")
+                return 124
+            _end_hung_mutants(running.pid, HANG_SECONDS)
+            time.sleep(5)  # how often to look for hung mutants, not a synchronisation
+        return running.returncode
 
 
 def generate(where: Path, workers: int) -> None:

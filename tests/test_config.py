@@ -49,6 +49,7 @@ def test_example_config_documents_every_setting() -> None:
             "scheduler",
             "discord",
             "telegram",
+            "matrix",
             "communities",
             "detoxify",
         }
@@ -115,7 +116,7 @@ def test_quoted_booleans_and_numbers_are_refused_naming_the_key_and_the_fix(
 ) -> None:
     path = tmp_path / "config.toml"
     path.write_text(f"[{table}]\n{key} = {quoted}\n")
-    with pytest.raises(ConfigError) as raised:
+    with pytest.raises(ConfigError, match=rf"{re.escape(table)}\.{re.escape(key)}") as raised:
         load_config(path)
     problem = str(raised.value)
     assert f"{table}.{key}" in problem

@@ -183,9 +183,10 @@ async def _fed(runtime: Runtime, events: list[Event]) -> None:
 
 async def _crash(runtime: Runtime) -> None:
     """Stop as kill -9 would: nothing saved, nothing finished."""
-    assert runtime._consumer is not None
+    assert runtime._stages  # the scoring and judging stages
     assert runtime._scoring is not None
-    runtime._consumer.cancel()
+    for stage in runtime._stages:
+        stage.cancel()
     await runtime._scoring.close()
     runtime.store.close()
 

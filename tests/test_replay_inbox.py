@@ -14,6 +14,7 @@ from adapters.replay.reader import read_events
 from bot.core.events import Event, MessagePosted
 from bot.runtime.app import build_service
 from tests.runtime_support import DEMO, service_config
+from tests.waiting import eventually
 
 
 def _line(message_id: str, text: str = "a plain remark") -> str:
@@ -22,10 +23,7 @@ def _line(message_id: str, text: str = "a plain remark") -> str:
 
 
 async def _until(condition: Callable[[], bool], what: str, seconds: float = 10) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.01)  # a poll interval; the condition decides
-    assert condition(), what
+    await eventually(condition, within=seconds, what=what)  # fails naming what did not happen
 
 
 class _Inbox:

@@ -32,7 +32,10 @@ async def _serve_until_quiet(service: Service, inbox_lines: list[str], inbox: Pa
         done = (
             position.exists() and json.loads(position.read_text())["offset"] == inbox.stat().st_size
         )
-        return done and await service.executor.run_due() == 0
+        # Nothing due here, and nothing claimed by the executor's own loop either (a batch's
+        # decisions are committed together, and the loop may hold several in flight).
+        idle = await service.executor.run_due() == 0
+        return done and idle and service.runtime.store.outbox.pending() == 0
 
     await eventually(
         quiet, within=60, what="the service judging the whole inbox and emptying the outbox"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from bot.runtime.scoring_queue import ScoringQueue
+from tests.waiting import eventually
 
 
 class _SlowScorer:
@@ -75,9 +76,9 @@ async def test_closing_fails_texts_still_waiting() -> None:
     queue = ScoringQueue(scorer, batch_size=4, wait=10)  # the worker would wait long for company
     queue.start()
     queued = asyncio.ensure_future(queue.score("stuck"))
-    await asyncio.sleep(0.01)  # the worker holds it, waiting for company
+    await eventually(lambda: queue.depth == 0, within=5, what="the worker took the first text")
     second = asyncio.ensure_future(queue.score("also stuck"))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the second text is queued (no timing guess)
     await queue.close()
     for waiting in (queued, second):
         with pytest.raises(RuntimeError, match="scoring stopped"):

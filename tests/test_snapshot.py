@@ -11,8 +11,7 @@ from bot.core.engine import Engine
 from bot.core.settings import Policy
 from bot.core.snapshot import FORMAT, SnapshotError, from_plain, to_plain
 from bot.scoring.embedded import EmbeddedScorer
-from tests.builders import MIN, T0
-from tests.test_shards import _mixed_stream
+from tests.builders import MIN, T0, mixed_stream
 
 
 def _engine() -> Engine:
@@ -21,7 +20,7 @@ def _engine() -> Engine:
 
 @pytest.mark.parametrize("cut", [1, 150, 600, 1199])
 def test_restored_engine_continues_with_the_same_decisions(cut: int) -> None:
-    events = _mixed_stream(1200, seed=11)
+    events = mixed_stream(1200, seed=11)
     whole = _engine()
     expected = [whole.feed(event) for event in events]
     first = _engine()
@@ -35,7 +34,7 @@ def test_restored_engine_continues_with_the_same_decisions(cut: int) -> None:
 
 def test_pending_slow_mode_lift_survives_a_restart() -> None:
     engine = _engine()
-    for event in _mixed_stream(600, seed=5):
+    for event in mixed_stream(600, seed=5):
         engine.feed(event)
     restored = Engine.restore(Policy(), EmbeddedScorer(), json.loads(json.dumps(engine.snapshot())))
     later = T0 + 24 * 60 * MIN
@@ -46,7 +45,7 @@ def test_pending_slow_mode_lift_survives_a_restart() -> None:
 
 def test_snapshot_holds_no_message_text() -> None:
     engine = _engine()
-    events = _mixed_stream(300, seed=2)
+    events = mixed_stream(300, seed=2)
     for event in events:
         engine.feed(event)
     dumped = json.dumps(engine.snapshot())

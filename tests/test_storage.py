@@ -354,7 +354,8 @@ def _entry(outcome: Outcome = Outcome.SUPPRESSED_SHADOW) -> AuditEntry:
 
 
 def test_audit_api_offers_only_append_and_reads() -> None:
-    public = {name for name in dir(AuditLog) if not name.startswith("_")}
+    # Names with "ǁ" are mutmut's copies of the methods (its trampolines), not API.
+    public = {name for name in dir(AuditLog) if not name.startswith("_") and "ǁ" not in name}
     assert public == {"append", "append_once", "entries", "get"}
 
 
@@ -544,7 +545,7 @@ def test_upgrade_from_0001_keeps_existing_rows(database_url: str) -> None:
         )  # fmt: skip
     engine.dispose()
     with Store.open(database_url) as store:
-        assert store.revision() == "0006"
+        assert store.revision() == "0007"
         [item] = store.outbox.claim_due(T0)
         assert (item.id, item.decision, item.created_at) == ("k1", prompt(), T0)
         logged = store.messages.get("discord", "m1")

@@ -112,6 +112,11 @@ class LongformClient(discord.Client):
         await self.adapter.hand_over(translate.member_joined(member, self.adapter.known, now))
 
 
+class ShardedLongformClient(LongformClient, discord.AutoShardedClient):
+    """The same client over the gateway shards this process owns ([distributed] discord_shard_ids):
+    discord.py's sharded client, each shard's guilds reaching the same listeners."""
+
+
 class DiscordAdapter:
     """The ``PlatformAdapter`` for Discord (see ``bot.runtime.platform``)."""
 
@@ -128,7 +133,16 @@ class DiscordAdapter:
     ) -> None:
         self.known = communities(config)
         self._token, self._api_url = token, config.discord.api_url
-        self._options = {"guild_ready_timeout": guild_ready_timeout, "max_ratelimit_timeout": 30.0}
+        self._options: dict[str, object] = {
+            "guild_ready_timeout": guild_ready_timeout,
+            "max_ratelimit_timeout": 30.0,
+        }
+        shards = config.distributed
+        self._client_class: type[LongformClient] = LongformClient
+        if shards.discord_shard_ids:  # several ingest processes, each with some of the shards
+            self._client_class = ShardedLongformClient
+            self._options |= {"shard_ids": list(shards.discord_shard_ids),
+                              "shard_count": shards.discord_shard_count}  # fmt: skip
         self._rest_timeout, self._ready_timeout = rest_timeout, ready_timeout
         self.client: LongformClient | None = None
         self.gateway: DiscordGateway | None = None
@@ -146,7 +160,7 @@ class DiscordAdapter:
     async def start(self, sink: EventSink, control: Control) -> None:
         """Log in, connect and wait for the guilds; DiscordStartupError says what to fix."""
         self._sink, self._service, self._ready = sink, ServiceView(control), asyncio.Event()
-        client = self.client = LongformClient(self, **self._options)
+        client = self.client = self._client_class(self, **self._options)
         gateway = self.gateway = DiscordGateway(client, self.known, self._service,
                                                 self._rest_timeout, ControlSteps(control))  # fmt: skip
         self.adapter = GatewayAdapter(gateway, _Connected())

@@ -7,7 +7,8 @@ is logged with its line number and skipped. Community ids get the ``replay:`` pr
 executed decision is appended to an actions file as one JSON line with its idempotency key; a key
 already written is not written again, so a retry after a crash never doubles a line. The inbox
 position (offset, line number and the file's identity) is saved after each batch of events has
-been judged; after a crash the runtime's journal recognises the events of a batch read again.
+been judged (batches are read ahead while earlier ones are judged, and positions saved in order);
+after a crash the runtime's journal recognises the events of a batch read again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -30,8 +32,10 @@ from bot.runtime.gateway import CommunityRef
 from bot.runtime.platform import ActionResult, EventSink
 
 log = structlog.get_logger()
-_POLL = 0.05  # seconds between looks at the inbox when following it
-_BATCH = 200  # lines handed to the service together (judged as one batch, one position save)
+_POLL = 0.01  # seconds between looks at the inbox when following it (a stat call: cheap)
+_BATCH = 200  # lines handed to the service together (and one position save)
+_AHEAD = 8  # batches handed over and not yet judged, at most: the service judges while we read
+_SAVE_EVERY = 0.2  # seconds between position saves while batches are in hand
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +61,23 @@ class FilePlatform:
         self._position_file = actions.with_name(actions.name + ".inbox-position")
         self._written: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._saved_at = 0.0  # loop time of the last position save
+        self._unsaved: Cursor | None = None  # a judged position not saved yet
         self.finished = asyncio.Event()  # set when a non-following reader reaches the end
 
     async def start(self, sink: EventSink, control: object = None) -> None:
         """Remember what was already done, then follow the inbox in the background."""
+        self.open_actions()
+        self._reader = asyncio.create_task(self._read(sink), name="longform-file-inbox")
+
+    def open_actions(self) -> None:
+        """Remember what was already done, to execute without reading the inbox (a process
+        that executes while another ingests: [distributed] roles)."""
         self._actions.parent.mkdir(parents=True, exist_ok=True)
         if self._actions.exists():
             for line in self._actions.read_text(encoding="utf-8").splitlines():
                 with contextlib.suppress(ValueError, KeyError):
                     self._written.add(json.loads(line)["key"])
-        self._reader = asyncio.create_task(self._read(sink), name="longform-file-inbox")
 
     async def stop(self) -> None:
         """Stop reading; the position of the last judged event is already saved."""
@@ -106,6 +117,10 @@ class FilePlatform:
     async def _read(self, sink: EventSink) -> None:
         cursor = self._saved_cursor()
         handle: BinaryIO | None = None
+        # Batches handed over and not yet judged, with the cursor after each: reading goes on
+        # while they are judged (up to _AHEAD of them), and each position is saved once its
+        # batch, and every batch before it, is judged.
+        handed: deque[tuple[asyncio.Task[None], Cursor]] = deque()
         try:
             while True:
                 handle, cursor, draining = self._follow_file(handle, cursor)
@@ -113,17 +128,49 @@ class FilePlatform:
                     final = draining or not self._follow
                     lines, after = self._complete_lines(handle, cursor, final)
                     if after != cursor:
-                        await self._hand_over(lines, sink)
+                        task = asyncio.ensure_future(self._hand_over(lines, sink))
+                        handed.append((task, after))
                         cursor = after
-                        self._save(cursor)
+                        await self._saved_judged(handed, _AHEAD)
                         continue
                 if not self._follow:
+                    await self._saved_judged(handed, 0)
                     self.finished.set()
                     return
+                if handed:  # nothing new to read: wait a little for the oldest batch instead
+                    await asyncio.wait({handed[0][0]}, timeout=_POLL)
+                    await self._saved_judged(handed, _AHEAD)
+                    continue
+                if self._unsaved is not None:  # all judged: the latest position, now
+                    self._save(self._unsaved)
+                    self._unsaved = None
                 await asyncio.sleep(_POLL)
         finally:
             if handle is not None:
                 handle.close()
+
+    async def _saved_judged(
+        self, handed: deque[tuple[asyncio.Task[None], Cursor]], ahead: int
+    ) -> None:
+        """Save the position after the judged batches, oldest first; wait for the oldest while
+        more than ``ahead`` are handed over (the back-pressure on reading).
+
+        Saved at most every _SAVE_EVERY seconds while more batches are in hand, and at once when
+        none is: a file replaced on every small batch of a trickle would cost more than judging
+        it, and a position a moment old only means a few events read again after a crash
+        (which the journal recognises).
+        """
+        judged: Cursor | None = None
+        while handed and (handed[0][0].done() or len(handed) > ahead):
+            task, judged = handed[0]
+            await task
+            handed.popleft()
+        now = asyncio.get_running_loop().time()
+        if judged is not None and (not handed or now - self._saved_at >= _SAVE_EVERY):
+            self._save(judged)
+            self._saved_at, self._unsaved = now, None
+        elif judged is not None:
+            self._unsaved = judged
 
     def _follow_file(
         self, handle: BinaryIO | None, cursor: Cursor

@@ -11,7 +11,7 @@ from typing import Any
 
 class Compact:
     """Pickles as its class and positional fields, which unpickles several times faster than
-    the dataclass default (events and decisions cross process boundaries in bot.shards)."""
+    the dataclass default (events and decisions cross process boundaries)."""
 
     __slots__ = ()
     __match_args__: tuple[str, ...] = ()

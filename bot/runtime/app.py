@@ -32,7 +32,7 @@ from bot.runtime.platform import PlatformAdapter
 from bot.runtime.reload import reload_policies
 from bot.runtime.service import Runtime
 from bot.scoring.errors import ScorerLoadError
-from bot.scoring.select import DetoxifyChoice, build_scorer
+from bot.scoring.select import DetoxifyChoice, build_scorer, stop_sentence_processes
 from bot.storage.errors import StorageError
 from bot.storage.store import Store
 
@@ -47,8 +47,12 @@ class StartupError(RuntimeError):
 
 # Each platform's adapter module, imported only when the platform is enabled: a Telegram-only
 # install need not have discord.py, and the reverse.
-ADAPTER_MODULES = {"discord": "adapters.discord.app", "telegram": "adapters.telegram.app"}
-_EXTRA = {"discord": "discord", "telegram": "telegram"}
+ADAPTER_MODULES = {
+    "discord": "adapters.discord.app",
+    "telegram": "adapters.telegram.app",
+    "matrix": "adapters.matrix.app",
+}
+_EXTRA = {"discord": "discord", "telegram": "telegram", "matrix": "matrix"}
 
 
 def _make_adapter(platform: str, config: Config, token: str) -> PlatformAdapter:
@@ -118,6 +122,7 @@ class Service:
             jobs.bind(None)
             runtime.metrics.close()
             runtime.store.close()
+            stop_sentence_processes()  # after the runtime: it scored until its queue was empty
 
     def reload(self) -> list[str]:
         """Reload the policies from the config; returns the problems (none: reloaded)."""
@@ -174,6 +179,7 @@ def build_service(
             choice,
             sentence_tier=config.scoring.sentence_tier,
             sentence_from=config.scoring.sentence_from,
+            sentence_processes=config.scoring.sentence_processes,
         )
         store = Store.open(config.storage.url)
     except (ScorerLoadError, StorageError) as error:

@@ -47,8 +47,8 @@ def check(
         checked.problems.append(str(error))
     if not config.platforms and not config.replay.enabled and not list(served):
         checked.problems.append(
-            "no platform is enabled: set enabled = true in [discord], [telegram] or [replay] "
-            "(Discord and Telegram also need their token's environment variable)"
+            "no platform is enabled: set enabled = true in [discord], [telegram], [matrix] or [replay] "
+            "(Discord, Telegram and Matrix also need their token's environment variable)"
         )
     checked.problems.extend(_storage_problems(config.storage.url))
     return checked

@@ -51,12 +51,31 @@ def _config(path: Path) -> Config:
         raise typer.Exit(2) from error
 
 
+RoleOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--role",
+        help="With [distributed] enabled: run only this role (ingest, judge, execute); "
+        "repeat for several. Default: the config's distributed.roles.",
+    ),
+]
+
+
 def run(
-    config_path: ConfigOption = Path("config.toml"), pid_file: PidOption = DEFAULT_PID_FILE
+    config_path: ConfigOption = Path("config.toml"),
+    pid_file: PidOption = DEFAULT_PID_FILE,
+    role: RoleOption = None,
 ) -> None:
     """Run the service: every enabled platform, the storage and the scheduler, until stopped."""
     config = _config(config_path)
     logs.configure(config.logging.level, config.logging.format)
+    if role and not config.distributed.enabled:
+        say_error("--role needs [distributed] enabled = true in the config (and a NATS server); "
+                  "without it every role runs in this one process: drop --role", "cannot start: ")  # fmt: skip
+        raise typer.Exit(2)
+    if config.distributed.enabled:
+        _run_distributed(config, role or [])
+        return
     try:
         service = build_service(config, config_path)
     except StartupError as error:
@@ -71,6 +90,21 @@ def run(
     finally:
         if written and _read_pid(pid_file) == os.getpid():
             pid_file.unlink(missing_ok=True)
+
+
+def _run_distributed(config: Config, roles: list[str]) -> None:
+    """The roles apart (bot.distributed.app): events through NATS JetStream."""
+    try:
+        from bot.distributed import app as distributed
+    except ImportError as error:
+        say_error(f"[distributed] needs the NATS client ({error}): "
+                  "pip install 'longform[distributed]'", "cannot start: ")  # fmt: skip
+        raise typer.Exit(2) from error
+    try:
+        asyncio.run(distributed.serve(config, distributed.chosen_roles(config, roles)))
+    except StartupError as error:
+        say_error(str(error), prefix="cannot start: ")
+        raise typer.Exit(2) from error
 
 
 def _write_pid(pid_file: Path) -> bool:

@@ -42,6 +42,7 @@ class Executor:
     runtime: Runtime
     schedule_lift: ScheduleLift | None = None
     schedule_reminder: ScheduleReminder | None = None
+    platforms: tuple[str, ...] | None = None  # only these platforms' items (None: all)
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
 
@@ -67,7 +68,7 @@ class Executor:
         attempts = 0
         while True:
             items = await asyncio.to_thread(
-                self.runtime.store.outbox.claim_due, self.runtime.clock(), 10
+                self.runtime.store.outbox.claim_due, self.runtime.clock(), 10, self.platforms
             )
             if not items:
                 return attempts

@@ -1,22 +1,38 @@
 """The running service: platform events in, the engine's decisions out through the outbox.
 
-How it works: an adapter hands each event to ``on_event``, which starts scoring its text at once
-(batched, off the event loop) and queues the event; one consumer takes events in arrival order,
-waits for their scores, records the message (text only within retention), and feeds the engine of
-the event's community. The decisions go through ``submit``: in shadow mode, what would reach
-members is recorded in the audit as ``suppressed_shadow`` and only moderator alerts go out; the
-experiment's control group (``[experiment] holdback``) is recorded as ``held_back``; a
-private prompt to a member who opted out is recorded as ``opted_out``; everything else is written
-to the outbox *before* anything is executed. The executor (``bot.runtime.executor``) carries out
-what the outbox holds, and the scheduler (``bot.runtime.jobs``) ticks the engines, saves their
-memory, lifts slow modes, sends the digest and purges old text.
+How it works: an adapter hands each event to ``on_event``, which queues it (at most MAX_BACKLOG
+wait; beyond that the adapter waits: back-pressure, never a drop) and returns once the event's
+decisions are committed. Two stages run behind the queue, so many events are in flight at once:
+
+1. scoring: takes every event waiting (up to a batch) and scores their texts together
+   (``bot.runtime.scoring_queue``: off the loop; the sentence tier in its own processes), while
+   the batch before is judged;
+2. judging: takes the scored batches in arrival order and, under the engines' lock and in one
+   transaction (``bot.storage.batch``), journals the batch's events (dropping any delivered
+   before), logs their messages (text only within retention), feeds the engines event by event
+   in arrival order (so each thread's, and each community's, order is kept), and routes the
+   decisions: in shadow mode, what would reach members is recorded in the audit as
+   ``suppressed_shadow`` and only moderator alerts go out; a private prompt to a member who opted
+   out is recorded as ``opted_out``; everything else is written to the outbox. Only then is the
+   transaction committed, and only then is the executor woken: a decision is committed before
+   it is executed, and a batch's writes are one commit, not one per event.
+
+The executor (``bot.runtime.executor``) carries out what the outbox holds, and the scheduler
+(``bot.runtime.jobs``) ticks the engines, saves their memory, lifts slow modes, sends the digest
+and purges old text.
 
 A restart is invisible to members: every event, and every tick of the engines' clock, is written
-to the journal (``bot.storage.journal``) before the engines see it, and each saved snapshot
-records the last journal entry it covers. ``open`` restores the snapshots and replays the journal
-after them through the engines before anything else runs; a decision remade from the same events
-has the same idempotency key, so the outbox drops the ones already decided. One lock orders the
-engines' work (a batch of events, a tick, a snapshot), so the journal's order is the engines'.
+to the journal (``bot.storage.journal``) before the engines see it (a batch's journal rows are
+the first statements of its transaction, a tick's its own commit), and each saved snapshot
+records the last journal entry it covers. A snapshot is taken under the same lock, so it never
+covers a batch whose transaction is still open; a crash before the commit leaves neither the
+batch's rows nor (the process being gone) the engines' memory of it, and the inbox is read again
+from before it. (A commit that fails while the process lives, storage trouble, is logged as
+``events_failed``: the engines keep what they learnt from the batch, its decisions are lost, as a
+failed write lost them before.) ``open`` restores the snapshots and replays the journal after them through the
+engines before anything else runs; a decision remade from the same events has the same
+idempotency key, so the outbox drops the ones already decided. One lock orders the engines' work
+(a batch of events, a tick, a snapshot), so the journal's order is the engines'.
 """
 
 from __future__ import annotations
@@ -24,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -44,6 +61,7 @@ from bot.runtime.pipeline import holdback_check, opt_out_check, shadow_check, wi
 from bot.runtime.platform import PlatformAdapter
 from bot.runtime.scoring_queue import ScoringQueue
 from bot.storage.audit import AuditEntry, Provenance
+from bot.storage.batch import Batch
 from bot.storage.codec import decision_key, kind_name
 from bot.storage.journal import Entry, Tick
 from bot.storage.schema import Outcome
@@ -57,8 +75,11 @@ Clock = Callable[[], datetime]
 MAX_TEXT = 10_000
 # Events waiting to be judged; beyond this, adapters wait (back-pressure) instead of memory growing.
 MAX_BACKLOG = 5_000
-# Events whose messages are logged in one transaction when they arrive together.
-_RECORD_BATCH = 200
+# The most events scored, and then judged and committed, as one batch.
+BATCH_LIMIT = 500
+# Scored batches waiting for the judge: enough to keep both stages busy, few enough that memory
+# stays bounded (with MAX_BACKLOG, at most MAX_BACKLOG + (this + 2) * BATCH_LIMIT events held).
+_SCORED_AHEAD = 2
 # The layout of a saved engine snapshot: 1 was the bare engine state; 2 adds the journal position.
 SNAPSHOT_VERSION = 2
 
@@ -73,8 +94,19 @@ def policy_version(policy: Policy) -> str:
     return hashlib.sha256(repr(policy).encode()).hexdigest()[:12]
 
 
-# An event waiting to be judged: the event, its scoring under way, and who waits for the verdict.
-_Queued = tuple[Event, "asyncio.Future[Scores] | None", "asyncio.Future[None]"]
+# An event waiting to be judged, and the future its adapter awaits.
+_Queued = tuple[Event, "asyncio.Future[None]"]
+# A scored batch: the events in arrival order and, for each, its scores (None: not scored here).
+_Scored = tuple[list[_Queued], list[Scores | None]]
+
+
+@dataclass
+class _Routed:
+    """What a batch's decisions came to, for the logs and metrics once committed."""
+
+    detections: list[Decisions] = field(default_factory=list)
+    actions: int = 0
+    sent: int = 0
 
 
 @dataclass
@@ -98,11 +130,13 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     engines: dict[str, Engine] = field(default_factory=dict)
     _queue: asyncio.Queue[_Queued] = field(default_factory=lambda: asyncio.Queue(MAX_BACKLOG))
+    _waiting: deque[tuple[_Queued, asyncio.Future[None]]] = field(default_factory=deque)
+    _scored: asyncio.Queue[_Scored] = field(default_factory=lambda: asyncio.Queue(_SCORED_AHEAD))
     _backlog_warned: bool = False
     modes: dict[str, str] = field(default_factory=dict)  # per community, set by moderators
     config_path: Path | None = None  # the config file policies are reloaded from (None: none)
     _scoring: ScoringQueue | None = None
-    _consumer: asyncio.Task[None] | None = None
+    _stages: list[asyncio.Task[None]] = field(default_factory=list)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _engine_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _seq: int = 0  # the last journal sequence number handed out
@@ -122,15 +156,22 @@ class Runtime:
         self._seq = await asyncio.to_thread(self.store.journal.last_seq)
         for key in self.policies:
             self.engines[key], covered[key] = await asyncio.to_thread(self._restored_engine, key)
+        # Pruning may have emptied the journal: number on after what the snapshots cover, or the
+        # next events would reuse numbers a snapshot claims, and a crash would never replay them.
+        self._seq = max([self._seq, *covered.values()])
         await self._replay_journal(covered)
         saved_modes = await asyncio.to_thread(self.store.states.load, "modes")
         if saved_modes is not None and isinstance(saved_modes.blob, dict):
             self.modes.update(saved_modes.blob)
         scoring = self.config.scoring
+        # One batch scored here while others are in the sentence tier's processes; Detoxify
+        # runs here, and two batches of it at once would only fight over the cores.
+        parallel = 1 + scoring.sentence_processes if scoring.backend == "embedded" else 1
         self._scoring = ScoringQueue(self.scorer, scoring.batch_size, scoring.batch_wait_ms / 1000,
-                                     observe=self.metrics.observe_scoring)  # fmt: skip
+                                     observe=self.metrics.observe_scoring, parallel=parallel)  # fmt: skip
         self._scoring.start()
-        self._consumer = asyncio.create_task(self._consume(), name="longform-events")
+        self._stages = [asyncio.create_task(self._score_stage(), name="longform-scoring-stage"),
+                        asyncio.create_task(self._judge_stage(), name="longform-judge-stage")]  # fmt: skip
         scoring_queue = self._scoring
         self.metrics.watch(
             self._queue.qsize, lambda: scoring_queue.depth, self.store.outbox.pending
@@ -139,10 +180,11 @@ class Runtime:
     async def close(self) -> None:
         """Finish the events already queued, save the engines' memory, stop scoring."""
         await self._queue.join()
-        if self._consumer is not None:
-            self._consumer.cancel()
+        for stage in self._stages:
+            stage.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._consumer
+                await stage
+        self._stages = []
         await self.save_memory()
         if self._scoring is not None:
             await self._scoring.close()
@@ -208,14 +250,20 @@ class Runtime:
 
         Under the engines' lock, so that the snapshot and the journal position it records agree;
         the journal entries the previous snapshot covered are then pruned (one interval is kept,
-        so that an event delivered again soon after is still recognised).
+        so that an event delivered again soon after is still recognised). The snapshot is taken
+        in a worker thread too: an engine holding 100,000 messages takes seconds to turn into
+        plain data, and the event loop must go on serving the adapters meanwhile.
         """
         async with self._engine_lock:
             now = self.clock()
-            snapshots = {key: engine.snapshot() for key, engine in self.engines.items()}
             position, prunable = self._position, self._prunable
-            await asyncio.to_thread(self._write_snapshots, snapshots, position, prunable, now)
+            await asyncio.to_thread(self._save_snapshots, position, prunable, now)
             self._prunable = position
+
+    def _save_snapshots(self, position: int, prunable: int, now: datetime) -> None:
+        # Under the engines' lock: nothing else touches them while this runs.
+        snapshots = {key: engine.snapshot() for key, engine in self.engines.items()}
+        self._write_snapshots(snapshots, position, prunable, now)
 
     def _write_snapshots(
         self, snapshots: dict[str, dict[str, Plain]], position: int, prunable: int, now: datetime
@@ -228,21 +276,35 @@ class Runtime:
     # -- events in --------------------------------------------------------------------------------
 
     async def on_event(self, event: Event) -> None:
-        """The adapters' sink: scoring starts at once (batched with other arrivals), judging
-        happens in arrival order; returns when the event's decisions are safely in the outbox."""
+        """The adapters' sink: queues ``event`` (waiting while MAX_BACKLOG events wait: the
+        back-pressure that slows intake instead of dropping); returns once the event is judged
+        and its decisions are committed. Events are judged in the order of their calls."""
         platform = CommunityRef.of(_community_of(event) or "").platform
         self.metrics.events.labels(platform or "any", type(event).__name__).inc()
         event = _sanitised(event)
         self._watch_backlog()
-        scoring: asyncio.Future[Scores] | None = None
-        if isinstance(event, MessagePosted | MessageEdited) and self._scoring is not None:
-            scoring = asyncio.ensure_future(self._scoring.score(event.text))
-        judged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((event, scoring, judged))
+        loop = asyncio.get_running_loop()
+        judged: asyncio.Future[None] = loop.create_future()
+        if self._waiting or self._queue.full():
+            # Not ``await queue.put``: a caller woken by a free place could be overtaken by a
+            # newer one, and the events of a thread would be judged out of order.
+            admitted: asyncio.Future[None] = loop.create_future()
+            self._waiting.append(((event, judged), admitted))
+            await admitted
+        else:
+            self._queue.put_nowait((event, judged))
         await judged
 
+    def _admit(self) -> None:
+        """Let waiting callers' events into the freed places, in the order they came."""
+        while self._waiting and not self._queue.full():
+            queued, admitted = self._waiting.popleft()
+            self._queue.put_nowait(queued)
+            if not admitted.done():
+                admitted.set_result(None)
+
     def _watch_backlog(self) -> None:
-        depth = self._queue.qsize()
+        depth = self._queue.qsize() + len(self._waiting)
         if depth >= MAX_BACKLOG * 0.8 and not self._backlog_warned:
             self._backlog_warned = True
             log.warning("event_backlog", waiting=depth, limit=MAX_BACKLOG,
@@ -254,41 +316,80 @@ class Runtime:
         """Wait until every queued event has been judged (tests and shutdown use it)."""
         await self._queue.join()
 
-    async def _consume(self) -> None:
+    async def _score_stage(self) -> None:
+        """Take what is waiting (up to a batch), score its texts together, hand it on."""
         while True:
             batch = [await self._queue.get()]
-            while len(batch) < _RECORD_BATCH and not self._queue.empty():
+            while len(batch) < BATCH_LIMIT and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._admit()
             try:
-                await self._judge_batch(batch)
+                scores = await self._scores(batch)
+            except Exception:  # a failing scorer must not lose the events: the engine scores
+                log.exception("scoring_failed", count=len(batch))
+                scores = [None] * len(batch)
+            await self._scored.put((batch, scores))
+
+    async def _scores(self, batch: list[_Queued]) -> list[Scores | None]:
+        """Each event's scores (None where it has no text, or when there is no scoring)."""
+        texts = [
+            event.text for event, _ in batch if isinstance(event, MessagePosted | MessageEdited)
+        ]
+        if self._scoring is None or not texts:
+            return [None] * len(batch)
+        found = iter(await self._scoring.score_many(texts))
+        return [next(found) if isinstance(event, MessagePosted | MessageEdited) else None
+                for event, _ in batch]  # fmt: skip
+
+    async def _judge_stage(self) -> None:
+        """Judge the scored batches in arrival order, one transaction each."""
+        while True:
+            batch, scores = await self._scored.get()
+            try:
+                await self._judge_batch([event for event, _ in batch], scores)
             except Exception:  # storage trouble: these events are lost to the log, not the loop
                 log.exception("events_failed", count=len(batch))
             finally:
-                for _, _, judged in batch:
+                for _, judged in batch:
                     self._queue.task_done()
                     if not judged.done():
                         judged.set_result(None)
 
-    async def _judge_batch(self, batch: list[_Queued]) -> None:
-        """Journal and log the batch's events, then judge each new one in order."""
-        scored = [(event, await _scores(event, scoring)) for event, scoring, _ in batch]
-        self._note_too_old([event for event, _ in scored])
+    async def _judge_batch(self, events: list[Event], scores: list[Scores | None]) -> None:
+        """Journal, log, judge and route the batch, all in one transaction (the module
+        docstring says why that order is safe); then log, count, and wake the executor."""
+        self._note_too_old(events)
         async with self._engine_lock:
-            numbered = [
-                (self._seq + i, event, scores) for i, (event, scores) in enumerate(scored, 1)
-            ]
+            numbered = [(self._seq + i, event, found)
+                        for i, (event, found) in enumerate(zip(events, scores, strict=True), 1)]  # fmt: skip
             self._seq += len(numbered)
-            fresh = await asyncio.to_thread(self._record, numbered)
-            for seq, event, scores in fresh:
+            try:
+                routed = await asyncio.to_thread(self._commit_batch, numbered)
+            finally:
+                self._position = numbered[-1][0]
+        self._routed(routed, replayed=False)
+
+    def _commit_batch(self, numbered: list[tuple[int, Event, Scores | None]]) -> _Routed:
+        """In a worker thread, under the engines' lock: the batch's one transaction."""
+        routed = _Routed()
+        with self.store.batch(self._ttl) as batch:
+            fresh = self._record(batch, numbered)
+            decided: list[tuple[Decisions, str]] = []
+            for _, event, found in fresh:
                 try:
                     for key, engine in self._engines_for(event):
-                        decided = engine.feed(event, scores)
-                        if decided:
-                            await self.submit(decided, key)
+                        decisions = engine.feed(event, found)
+                        if decisions:
+                            decided.append((decisions, key))
                 except Exception:  # one bad event must not stop the others
                     log.exception("event_failed", kind=type(event).__name__)
-                finally:
-                    self._position = seq
+            for decisions, key in decided:
+                self._route(batch, decisions, key, routed)
+        return routed
+
+    @property
+    def _ttl(self) -> timedelta:
+        return timedelta(minutes=self.config.outbox.expire_minutes)
 
     def _note_too_old(self, events: list[Event]) -> None:
         """Say once per batch that events older than the outbox's expiry cannot be acted on."""
@@ -305,26 +406,24 @@ class Runtime:
                       "`longform replay FILE`")  # fmt: skip
 
     def _record(
-        self, numbered: list[tuple[int, Event, Scores | None]]
+        self, batch: Batch, numbered: list[tuple[int, Event, Scores | None]]
     ) -> list[tuple[int, Event, Scores | None]]:
         """Journal the events (dropping any delivered before) and log their messages."""
-        added = self.store.journal.append(numbered)
+        added = batch.journal(numbered)
         fresh = [item for item, new in zip(numbered, added, strict=True) if new]
         if len(fresh) < len(numbered):
             log.info("events_already_judged", count=len(numbered) - len(fresh))
         keep_text = self.config.storage.retention_days > 0
         messages = [
             (CommunityRef.of(event.community).platform, event if keep_text else _without_text(event),
-             scores or {})
-            for _, event, scores in fresh
+             found or {})
+            for _, event, found in fresh
             if isinstance(event, MessagePosted)
         ]  # fmt: skip
-        if messages:
-            self.store.messages.record_many(messages)
-        for _, event, _ in fresh:
-            if isinstance(event, MessageDeleted):
-                for platform in self.adapters:
-                    self.store.messages.forget_message(platform, event.id)
+        batch.log_messages(messages)
+        deleted = [event.id for _, event, _ in fresh if isinstance(event, MessageDeleted)]
+        for platform in self.adapters if deleted else ():
+            batch.forget_messages(platform, deleted)
         return fresh
 
     def _engines_for(self, event: Entry) -> Iterable[tuple[str, Engine]]:
@@ -363,47 +462,72 @@ class Runtime:
         moderator: bool = False,
         replayed: bool = False,
     ) -> None:
-        """Record detections and route actions: to the audit only, or to the outbox.
+        """Record detections and route actions (to the audit only, or to the outbox), in one
+        transaction of their own; the judging of events routes its decisions in the batch's.
 
         ``moderator``: a moderator asked for these actions, so shadow mode does not hold them back.
         ``replayed``: remade from the journal after a restart (detections were logged before).
         """
-        for detection in () if replayed else decisions.detections:
-            log.info("detected", signal=str(detection.signal), message=detection.message_id,
-                     target=detection.target, score=detection.score)  # fmt: skip
-        to_send: list[Decision] = []
+        routed = await asyncio.to_thread(self._submit_now, decisions, engine_key, moderator,
+                                         replayed)  # fmt: skip
+        self._routed(routed, replayed)
+
+    def _submit_now(
+        self, decisions: Decisions, engine_key: str, moderator: bool, replayed: bool
+    ) -> _Routed:
+        routed = _Routed()
+        with self.store.batch(self._ttl) as batch:
+            self._route(batch, decisions, engine_key, routed, moderator=moderator,
+                        replayed=replayed)  # fmt: skip
+        return routed
+
+    def _route(
+        self,
+        batch: Batch,
+        decisions: Decisions,
+        engine_key: str,
+        routed: _Routed,
+        moderator: bool = False,
+        replayed: bool = False,
+    ) -> None:
+        """Route ``decisions``' actions in ``batch``: withheld ones to the audit, the rest to
+        the outbox (grouped by platform)."""
+        if decisions.detections:
+            routed.detections.append(decisions)
+        by_platform: dict[str, list[Decision]] = {}
         for action in decisions.actions:
+            routed.actions += 1
             if not replayed:
                 self.metrics.decisions.labels(kind_name(action), str(action.signal)).inc()
-            withheld = (
-                None if moderator else await asyncio.to_thread(self._withheld, action, engine_key)
-            )
+            withheld = None if moderator else self._withheld(batch, action, engine_key)
             if withheld is None:
-                to_send.append(action)
-            else:
-                await asyncio.to_thread(self._audit_only, action, withheld, engine_key)
-        if to_send:
-            by_platform: dict[str, list[Decision]] = {}
-            for action in to_send:
                 platform = CommunityRef.of(action.conversation.community).platform
                 by_platform.setdefault(platform, []).append(action)
-            for platform, actions in by_platform.items():
-                await asyncio.to_thread(self._enqueue, actions, platform, engine_key)
+            else:
+                self._audit_only(batch, action, withheld, engine_key)
+        for platform, actions in by_platform.items():
+            provenance = self.provenance(platform, engine_key, actions[0].conversation.community)
+            batch.enqueue(actions, now=self.clock(), provenance=provenance)
+            routed.sent += len(actions)
+        for record in decisions.outcomes:  # outcomes (issue 17): beside their audit rows, once
+            batch.record_outcomes([record], CommunityRef.of(record.conversation.community).platform)
+
+    def _routed(self, routed: _Routed, replayed: bool) -> None:
+        """After the commit: log the detections (not when replayed) and wake the executor."""
+        for decisions in () if replayed else routed.detections:
+            for detection in decisions.detections:
+                log.info("detected", signal=str(detection.signal), message=detection.message_id,
+                         target=detection.target, score=detection.score)  # fmt: skip
+        if routed.sent:
             self.wakeup.set()
-        if decisions.outcomes:  # outcomes (issue 17): stored beside their audit rows, once
-            await asyncio.to_thread(self._store_outcomes, decisions)
 
-    def _store_outcomes(self, decisions: Decisions) -> None:
-        for record in decisions.outcomes:
-            platform = CommunityRef.of(record.conversation.community).platform
-            self.store.outcomes.add([record], platform)
-
-    def _withheld(self, action: Decision, engine_key: str) -> Outcome | None:
-        # The checks live with the execution pipeline (bot.runtime.pipeline); run at submit.
+    def _withheld(self, batch: Batch, action: Decision, engine_key: str) -> Outcome | None:
+        # The checks live with the execution pipeline (bot.runtime.pipeline); run at submit, in
+        # the batch's transaction (the opt-out read included).
         experiment = self.policies[engine_key].experiment
         checks = (shadow_check(lambda c: self.community(c).mode),
                   holdback_check(experiment.holdback, experiment.salt),
-                  opt_out_check(self.store.prefs.is_opted_out))  # fmt: skip
+                  opt_out_check(batch.is_opted_out))  # fmt: skip
         return withheld(checks, action)
 
     def provenance(self, platform: str, engine_key: str, community: str) -> Provenance:
@@ -412,18 +536,15 @@ class Runtime:
         return Provenance(platform, policy.name, policy_version(policy),
                           self.community(community).mode)  # fmt: skip
 
-    def _audit_only(self, action: Decision, outcome: Outcome, engine_key: str) -> None:
+    def _audit_only(
+        self, batch: Batch, action: Decision, outcome: Outcome, engine_key: str
+    ) -> None:
         platform = CommunityRef.of(action.conversation.community).platform
         provenance = self.provenance(platform, engine_key, action.conversation.community)
         entry = AuditEntry.of(action, outcome, at=self.clock(), provenance=provenance,
                               decision_key=decision_key(action, platform))  # fmt: skip
-        if self.store.audit.append_once(entry):  # a decision remade after a restart: once
+        if batch.audit_once(entry):  # a decision remade after a restart: once
             self.metrics.outcomes.labels(kind_name(action), str(outcome)).inc()
-
-    def _enqueue(self, actions: list[Decision], platform: str, engine_key: str) -> None:
-        provenance = self.provenance(platform, engine_key, actions[0].conversation.community)
-        ttl = timedelta(minutes=self.config.outbox.expire_minutes)
-        self.store.outbox.enqueue(actions, now=self.clock(), provenance=provenance, ttl=ttl)
 
     def replace_policies(self, policies: Mapping[str, Policy]) -> None:
         """Put new, already validated policies in force; the engines keep what they remember."""
@@ -433,17 +554,6 @@ class Runtime:
         for key, engine in self.engines.items():
             engine.replace_policy(policies[key])
         self.policies = dict(policies)
-
-
-async def _scores(event: Event, scoring: asyncio.Future[Scores] | None) -> Scores | None:
-    """The scores of ``event``'s text, or None (then the engine scores it itself)."""
-    if scoring is None:
-        return None
-    try:
-        return await scoring
-    except Exception:  # a failing scorer must not lose the event
-        log.exception("scoring_failed", kind=type(event).__name__)
-        return None
 
 
 def _sanitised(event: Event) -> Event:

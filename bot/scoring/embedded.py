@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from functools import cache
+from typing import Protocol
 
 from bot.core.ad_hominem import MODEL_MIN_WORDS
 from bot.core.language import analyse
 from bot.core.scoring import Scorer
 from bot.scoring.attack_model import AttackModel, log_words
-from bot.scoring.sentence_model import Calibration, SentenceAttackModel
+from bot.scoring.sentence_model import Calibration
 
 _ATTRIBUTES = (
     "toxicity", "insult", "identity_attack", "threat", "profanity", "attack", "attack_fast",
@@ -61,6 +62,16 @@ def combine(
     return mean if calibration is None else calibration.apply(mean, log_words)
 
 
+class SentenceTier(Protocol):
+    """What the cascade needs of its second tier: in this process (``SentenceAttackModel``) or
+    in worker processes (``bot.scoring.sentence_process.SentenceProcesses``)."""
+
+    @property
+    def calibration(self) -> Calibration: ...
+
+    def probabilities(self, texts: Sequence[str]) -> list[float]: ...
+
+
 @cache
 def _shipped_model() -> AttackModel:
     return AttackModel.load()
@@ -81,7 +92,7 @@ class EmbeddedScorer:
         self,
         attack_model: AttackModel | None = None,
         every_text: bool = False,
-        sentence: SentenceAttackModel | None = None,
+        sentence: SentenceTier | None = None,
         sentence_from: float = SENTENCE_FROM,
     ) -> None:
         self._attack_model = attack_model if attack_model is not None else _shipped_model()

@@ -20,9 +20,10 @@ import structlog
 
 from bot.core.explain import Explainer
 from bot.core.scoring import Scorer
-from bot.scoring.embedded import SENTENCE_FROM, EmbeddedScorer
+from bot.scoring.embedded import SENTENCE_FROM, EmbeddedScorer, SentenceTier
 from bot.scoring.errors import ScorerLoadError
 from bot.scoring.sentence_model import SentenceAttackModel
+from bot.scoring.sentence_process import SentenceProcesses
 
 SCORERS = ("embedded", "detoxify")
 SENTENCE_TIERS = ("auto", "on", "off")
@@ -71,14 +72,16 @@ def build_scorer(
     every_text: bool = False,
     sentence_tier: str = "auto",
     sentence_from: float = SENTENCE_FROM,
+    sentence_processes: int = 0,
 ) -> Scorer:
     """The scorer called ``name``. Raises ScorerLoadError naming the problem and the fix.
 
     ``every_text``: the attack model scores short texts too (for evaluations; see EmbeddedScorer).
     ``sentence_tier``: auto (use the sentence tier where installed), on (require it) or off.
     ``sentence_from``: the fast tier's probability from which a text goes on to the sentence tier.
+    ``sentence_processes``: run the sentence tier in that many worker processes (0: here).
     """
-    sentence = sentence_model(sentence_tier)
+    sentence = sentence_model(sentence_tier, sentence_processes)
     if name == "embedded":
         return EmbeddedScorer(every_text=every_text, sentence=sentence, sentence_from=sentence_from)
     if name == "detoxify":
@@ -93,8 +96,11 @@ def build_scorer(
     raise ScorerLoadError(f"unknown scorer {name!r}: choose one of {', '.join(SCORERS)}")
 
 
-def sentence_model(tier: str) -> SentenceAttackModel | None:
-    """The sentence tier as ``tier`` asks, or None. "auto" without the extra logs how to add it."""
+def sentence_model(tier: str, processes: int = 0) -> SentenceTier | None:
+    """The sentence tier as ``tier`` asks, or None. "auto" without the extra logs how to add it.
+
+    With ``processes``, the tier runs in that many worker processes (started and loaded here).
+    """
     if tier not in SENTENCE_TIERS:
         raise ScorerLoadError(
             f"unknown sentence tier {tier!r}: choose one of {', '.join(SENTENCE_TIERS)}"
@@ -102,7 +108,7 @@ def sentence_model(tier: str) -> SentenceAttackModel | None:
     if tier == "off":
         return None
     try:
-        return _loaded_sentence_model()
+        return _sentence_processes(processes) if processes else _loaded_sentence_model()
     except ScorerLoadError as error:
         if tier == "on":
             raise
@@ -112,6 +118,27 @@ def sentence_model(tier: str) -> SentenceAttackModel | None:
             effect="ad hominem is judged by the fast tier alone, which misses more",
         )
         return None
+
+
+# Started once per process and size, like the in-process model: tests and the CLI build many
+# scorers, and each worker holds its own copy of the encoder.
+_pools: dict[int, SentenceProcesses] = {}
+
+
+def _sentence_processes(processes: int) -> SentenceProcesses:
+    if processes not in _pools:
+        workers = SentenceProcesses(processes)
+        workers.start()
+        _pools[processes] = workers
+    return _pools[processes]
+
+
+def stop_sentence_processes() -> None:
+    """Stop the sentence tier's worker processes, if any run (the service's shutdown; they would
+    otherwise stop at exit)."""
+    while _pools:
+        _, workers = _pools.popitem()
+        workers.close()
 
 
 @cache

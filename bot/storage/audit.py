@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Delete, Engine, Update, event, select
+from sqlalchemy import Delete, Engine, Table, Update, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.decisions import Decision, recipient
@@ -113,6 +113,27 @@ def add_entry(session: Session, entry: AuditEntry) -> int:
     return row.id
 
 
+def add_entries(session: Session, entries: list[AuditEntry]) -> None:
+    """Insert ``entries`` in ``session``'s transaction, as one multi-row statement."""
+    if entries:
+        rows = [{**{name: getattr(entry, name) for name in _COLUMNS},
+                 "outcome": Outcome(entry.outcome).value, "place": entry.place}
+                for entry in entries]  # fmt: skip
+        session.connection().execute(insert(cast(Table, AuditRow.__table__)), rows)
+
+
+def add_entry_once(session: Session, entry: AuditEntry) -> bool:
+    """``AuditLog.append_once`` in ``session``'s transaction."""
+    query = select(AuditRow.id).where(
+        AuditRow.decision_key == entry.decision_key,
+        AuditRow.outcome == Outcome(entry.outcome).value,
+    )
+    if entry.decision_key is not None and session.scalar(query.limit(1)) is not None:
+        return False
+    add_entry(session, entry)
+    return True
+
+
 def _entry(row: AuditRow) -> AuditEntry:
     values = {name: getattr(row, name) for name in _COLUMNS}
     return AuditEntry(**{**values, "outcome": Outcome(row.outcome)}, id=row.id)
@@ -134,15 +155,8 @@ class AuditLog:
 
         A decision remade after a restart (the journal replayed) is then recorded once.
         """
-        query = select(AuditRow.id).where(
-            AuditRow.decision_key == entry.decision_key,
-            AuditRow.outcome == Outcome(entry.outcome).value,
-        )
         with self._sessions.begin() as session:
-            if entry.decision_key is not None and session.scalar(query.limit(1)) is not None:
-                return False
-            add_entry(session, entry)
-            return True
+            return add_entry_once(session, entry)
 
     def get(self, audit_id: int) -> AuditEntry | None:
         """The entry with ``audit_id``, or ``None``."""

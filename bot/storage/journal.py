@@ -17,9 +17,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
@@ -143,30 +143,8 @@ class Journal:
 
         An event whose digest is already stored is a repeat: it is not stored again (False).
         """
-        rows = []
-        for seq, entry, scores in entries:
-            payload = encode(entry, scores)
-            rows.append({"seq": seq, "digest": digest(payload), "kind": payload["_kind"],
-                         "platform": _platform(entry), "member": _member(entry),
-                         "at": entry.at, "payload": payload})  # fmt: skip
-        digests = [row["digest"] for row in rows if row["digest"] is not None]
-        added: list[bool] = []
         with self._sessions.begin() as session:
-            # One look-up and one multi-row insert per batch (the runtime's writer is the only one).
-            seen = set(
-                session.scalars(select(JournalRow.digest).where(JournalRow.digest.in_(digests)))
-            ) if digests else set()  # fmt: skip
-            new = []
-            for row in rows:
-                fresh = row["digest"] is None or row["digest"] not in seen
-                added.append(fresh)
-                if fresh:
-                    new.append(row)
-                    if row["digest"] is not None:
-                        seen.add(row["digest"])
-            if new:
-                session.execute(insert(JournalRow), new)
-        return added
+            return append_rows(session, entries)
 
     def since(self, seq: int) -> list[Journaled]:
         """Every row after ``seq``, in order."""
@@ -180,6 +158,35 @@ class Journal:
         with self._sessions.begin() as session:
             done = session.execute(delete(JournalRow).where(JournalRow.seq <= upto))
             return int(getattr(done, "rowcount", 0) or 0)
+
+
+def append_rows(
+    session: Session, entries: Sequence[tuple[int, Entry, Scores | None]]
+) -> list[bool]:
+    """``Journal.append`` in ``session``'s transaction: one look-up and one multi-row insert."""
+    rows = []
+    for seq, entry, scores in entries:
+        payload = encode(entry, scores)
+        rows.append({"seq": seq, "digest": digest(payload), "kind": payload["_kind"],
+                     "platform": _platform(entry), "member": _member(entry),
+                     "at": entry.at, "payload": payload})  # fmt: skip
+    digests = [row["digest"] for row in rows if row["digest"] is not None]
+    # The runtime's writer is the only one, so a look-up then an insert cannot race.
+    seen = set(
+        session.scalars(select(JournalRow.digest).where(JournalRow.digest.in_(digests)))
+    ) if digests else set()  # fmt: skip
+    added: list[bool] = []
+    new = []
+    for row in rows:
+        fresh = row["digest"] is None or row["digest"] not in seen
+        added.append(fresh)
+        if fresh:
+            new.append(row)
+            if row["digest"] is not None:
+                seen.add(row["digest"])
+    if new:  # Core, not the ORM's bulk insert: no objects to build
+        session.connection().execute(insert(cast(Table, JournalRow.__table__)), new)
+    return added
 
 
 def erase_member(session: Session, platform: str, member: str, message_ids: Iterable[str]) -> int:

@@ -16,19 +16,19 @@ expires, because a slow mode left on would outlive its reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.decisions import Decision, LiftSlowMode, SetSlowMode
 from bot.storage import codec
-from bot.storage.audit import AuditEntry, Provenance, add_entry
+from bot.storage.audit import AuditEntry, Provenance, add_entries, add_entry
 from bot.storage.errors import StorageError
 from bot.storage.schema import OutboxRow, OutboxState, Outcome
 
@@ -91,20 +91,15 @@ class Outbox:
         A decision whose key is already stored (in any state) is not stored again and gets no
         second ``decided`` audit line. New items are pending and due at ``now``.
         """
-        keys: list[str] = []
         with self._sessions.begin() as session:
-            for decision in decisions:
-                key = codec.decision_key(decision, provenance.platform)
-                keys.append(key)
-                if _insert_new(session, _row_values(key, decision, now, provenance, ttl)):
-                    entry = AuditEntry.of(
-                        decision, Outcome.DECIDED, at=now, provenance=provenance, decision_key=key
-                    )
-                    add_entry(session, entry)
-        return keys
+            return enqueue_in(session, decisions, now=now, provenance=provenance, ttl=ttl)
 
-    def claim_due(self, now: datetime, limit: int = 10) -> list[OutboxItem]:
+    def claim_due(
+        self, now: datetime, limit: int = 10, platforms: Collection[str] | None = None
+    ) -> list[OutboxItem]:
         """Up to ``limit`` pending items due at ``now``, oldest due first, now ``in_flight``.
+
+        ``platforms``: only items for these (an executor per platform); None: every platform.
 
         Each claimed item's ``attempts`` has gone up by one. Pending items already past their
         expiry are expired (with an audit line) instead of claimed. On PostgreSQL, concurrent
@@ -115,6 +110,7 @@ class Outbox:
             query = (
                 select(OutboxRow)
                 .where(OutboxRow.state == OutboxState.PENDING, OutboxRow.next_attempt_at <= now)
+                .where(*_only(platforms))
                 .order_by(OutboxRow.next_attempt_at, OutboxRow.created_at, OutboxRow.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -162,14 +158,16 @@ class Outbox:
                 row.state = OutboxState.PENDING
                 row.next_attempt_at = retry_at
 
-    def recover(self, now: datetime) -> Recovery:
+    def recover(self, now: datetime, platforms: Collection[str] | None = None) -> Recovery:
         """After a restart: expire what is past its time, put what was in flight back to pending.
 
         Call once at start-up, before any worker claims; requeued items are due at once.
+        ``platforms``: only those items (the restarted executor's platforms); None: all.
         """
         with self._sessions.begin() as session:
             expired = _expire(session, now, (OutboxState.PENDING, OutboxState.IN_FLIGHT))
             query = select(OutboxRow).where(OutboxRow.state == OutboxState.IN_FLIGHT)
+            query = query.where(*_only(platforms))
             rows = list(session.scalars(query.with_for_update()))
             for row in rows:
                 row.state = OutboxState.PENDING
@@ -191,6 +189,48 @@ class Outbox:
         with self._sessions() as session:
             row = session.get(OutboxRow, item_id)
             return None if row is None else _item(row)
+
+
+def enqueue_in(
+    session: Session,
+    decisions: Iterable[Decision],
+    *,
+    now: datetime,
+    provenance: Provenance,
+    ttl: timedelta = DEFAULT_TTL,
+) -> list[str]:
+    """``Outbox.enqueue`` in ``session``'s transaction."""
+    return enqueue_many(session, [(decision, now, provenance) for decision in decisions], ttl)
+
+
+def enqueue_many(
+    session: Session, items: Sequence[tuple[Decision, datetime, Provenance]], ttl: timedelta
+) -> list[str]:
+    """Store each (decision, decided at, provenance) as ``Outbox.enqueue`` does, in ``session``'s
+    transaction: one multi-row insert that skips the keys already stored, and one insert of the
+    ``decided`` audit lines of those that were not. Returns the keys in order."""
+    keys: list[str] = []
+    rows: dict[str, tuple[Decision, datetime, Provenance, dict[str, Any]]] = {}
+    for decision, now, provenance in items:
+        key = codec.decision_key(decision, provenance.platform)
+        keys.append(key)
+        values = _row_values(key, decision, now, provenance, ttl)
+        rows.setdefault(key, (decision, now, provenance, values))
+    if not rows:
+        return keys
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = cast(Table, OutboxRow.__table__)
+    statement = insert(table).on_conflict_do_nothing(index_elements=["id"])
+    stored = set(
+        session.connection()
+        .execute(statement.returning(table.c.id), [row[3] for row in rows.values()])
+        .scalars()
+    )
+    add_entries(session, [
+        AuditEntry.of(decision, Outcome.DECIDED, at=now, provenance=provenance, decision_key=key)
+        for key, (decision, now, provenance, _) in rows.items() if key in stored
+    ])  # fmt: skip
+    return keys
 
 
 def _row_values(
@@ -250,6 +290,11 @@ def _finish(
         decision_key=row.id,
     )
     add_entry(session, entry)
+
+
+def _only(platforms: Collection[str] | None) -> list[ColumnElement[bool]]:
+    """The filter keeping items of ``platforms`` (none when every platform is wanted)."""
+    return [] if platforms is None else [OutboxRow.platform.in_(list(platforms))]
 
 
 def _expire(session: Session, now: datetime, states: tuple[OutboxState, ...]) -> int:

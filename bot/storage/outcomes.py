@@ -62,20 +62,8 @@ class OutcomeLog:
 
     def add(self, records: Iterable[OutcomeRecord], platform: str) -> int:
         """Store each record not stored before (by decision key); returns how many were new."""
-        added = 0
         with self._sessions.begin() as session:
-            for record in records:
-                key = record_key(record, platform)
-                if session.scalar(select(InterventionOutcomeRow.id).filter_by(decision_key=key)):
-                    continue
-                session.add(InterventionOutcomeRow(
-                    decision_key=key, platform=platform, community=record.conversation.community,
-                    kind=record.kind, prompt=record.prompt, signal=record.signal.value,
-                    message_id=record.message_id, decided_at=record.decided_at,
-                    settled_at=record.settled_at, measures=dict(record.measures),
-                ))  # fmt: skip
-                added += 1
-        return added
+            return add_outcomes(session, records, platform)
 
     def acknowledge(self, key: str, *, by_platform: str, at: datetime) -> float | None:
         """Record the first acknowledgement of the alert ``key``; the minutes since it was sent,
@@ -169,3 +157,20 @@ def _arms(session: Session, keys: Sequence[str]) -> dict[str, Arm]:
         else:
             arms[key] = "excluded"
     return arms
+
+
+def add_outcomes(session: Session, records: Iterable[OutcomeRecord], platform: str) -> int:
+    """:meth:`OutcomeLog.add` in ``session`` (also the service's batch transaction)."""
+    added = 0
+    for record in records:
+        key = record_key(record, platform)
+        if session.scalar(select(InterventionOutcomeRow.id).filter_by(decision_key=key)):
+            continue
+        session.add(InterventionOutcomeRow(
+            decision_key=key, platform=platform, community=record.conversation.community,
+            kind=record.kind, prompt=record.prompt, signal=record.signal.value,
+            message_id=record.message_id, decided_at=record.decided_at,
+            settled_at=record.settled_at, measures=dict(record.measures),
+        ))  # fmt: skip
+        added += 1
+    return added

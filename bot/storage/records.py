@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.events import ConversationKey, MessagePosted
@@ -85,11 +87,16 @@ class MemberPrefs:
     def is_opted_out(self, platform: str, community: str, member: str) -> bool:
         """True if ``member`` opted out in ``community`` or, failing a setting there, everywhere."""
         with self._sessions() as session:
-            local = session.get(MemberPrefRow, (platform, community, member))
-            if local is not None:
-                return local.opted_out
-            everywhere = session.get(MemberPrefRow, (platform, ALL_COMMUNITIES, member))
-            return everywhere is not None and everywhere.opted_out
+            return is_opted_out(session, platform, community, member)
+
+
+def is_opted_out(session: Session, platform: str, community: str, member: str) -> bool:
+    """``MemberPrefs.is_opted_out`` in ``session``."""
+    local = session.get(MemberPrefRow, (platform, community, member))
+    if local is not None:
+        return local.opted_out
+    everywhere = session.get(MemberPrefRow, (platform, ALL_COMMUNITIES, member))
+    return everywhere is not None and everywhere.opted_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,22 +128,7 @@ class MessageLog:
     def record_many(self, items: Sequence[tuple[str, MessagePosted, Mapping[str, float]]]) -> None:
         """``record`` for each (platform, message, scores), in one transaction."""
         with self._sessions.begin() as session:
-            for platform, message, scores in items:
-                row = session.get(MessageLogRow, (platform, message.id), with_for_update=True)
-                if row is None:
-                    row = MessageLogRow(
-                        platform=platform,
-                        message_id=message.id,
-                        community=message.community,
-                        channel=message.channel,
-                        thread=message.thread,
-                        author=message.author,
-                        at=message.at,
-                    )
-                    session.add(row)
-                row.scores, row.text = dict(scores), message.text
-                row.reply_to, row.reply_to_author = message.reply_to, message.reply_to_author
-                row.mentions = list(message.mentions) or None
+            log_messages(session, items)
 
     def forget_message(self, platform: str, message_id: str) -> bool:
         """Drop the text of a deleted message (id and scores stay); True if it was logged."""
@@ -170,6 +162,37 @@ class MessageLog:
         )
         with self._sessions() as session:
             return [_logged(row) for row in session.scalars(query)]
+
+
+# What logging a message again (an edit) replaces; the rest is as first logged.
+_REPLACED = ("scores", "text", "reply_to", "reply_to_author", "mentions")
+
+
+def log_messages(
+    session: Session, items: Sequence[tuple[str, MessagePosted, Mapping[str, float]]]
+) -> None:
+    """``MessageLog.record_many`` in ``session``'s transaction: one multi-row upsert, not a
+    look-up per message (the service logs every message it sees)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for platform, message, scores in items:
+        # The last of two loggings of one id in a batch wins, as it would one at a time; one
+        # statement must not touch a row twice (PostgreSQL refuses).
+        rows[(platform, message.id)] = {
+            "platform": platform, "message_id": message.id, "community": message.community,
+            "channel": message.channel, "thread": message.thread, "author": message.author,
+            "at": message.at, "scores": dict(scores), "text": message.text,
+            "reply_to": message.reply_to, "reply_to_author": message.reply_to_author,
+            "mentions": list(message.mentions) or None,
+        }  # fmt: skip
+    if not rows:
+        return
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = upsert(cast(Table, MessageLogRow.__table__))
+    statement = statement.on_conflict_do_update(
+        index_elements=["platform", "message_id"],
+        set_={name: getattr(statement.excluded, name) for name in _REPLACED},
+    )
+    session.connection().execute(statement, list(rows.values()))
 
 
 def _logged(row: MessageLogRow) -> LoggedMessage:

@@ -321,3 +321,20 @@ class DashboardSessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PartitionStateRow(Base):
+    """The engines' memory for one partition of an event stream (the distributed judges).
+
+    ``stream_seq`` is the last stream sequence the memory covers; ``epoch`` goes up each time a
+    judge takes the partition over, so a judge that lost it cannot overwrite its successor's.
+    """
+
+    __tablename__ = "partition_state"
+
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    stream_seq: Mapped[int] = mapped_column(BigInteger)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    blob: Mapped[Any] = mapped_column(JSON)

@@ -3,16 +3,19 @@
 How it works: :meth:`Store.open` turns a URL (or a bare file path, meaning SQLite) into an
 engine, migrates the database to the newest revision this code knows, and hands out small
 repositories (``audit``, ``outbox``, ``states``, ``prefs``, ``messages``, ``feedback``, ``outcomes``,
-``journal``, ``signins``). The API
+``journal``, ``signins``, ``partitions``). The API
 is synchronous and thread-safe: the runtime calls it through ``asyncio.to_thread``. Every method
-is one transaction. On SQLite the file runs in WAL mode with foreign keys on, and every
+is one transaction; :meth:`Store.batch` groups the service's writes for a batch of events into
+one. On SQLite the file runs in WAL mode with foreign keys on, and every
 transaction starts with ``BEGIN IMMEDIATE``, so concurrent writers queue (for up to 30 s) instead
 of failing half-way; on PostgreSQL, row locks (``SKIP LOCKED`` for claims) do that job.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -30,10 +33,12 @@ from sqlalchemy.pool import StaticPool
 
 from bot.storage import privacy
 from bot.storage.audit import AuditLog, guard_audit
+from bot.storage.batch import Batch
 from bot.storage.errors import StorageError
 from bot.storage.journal import Journal
-from bot.storage.outbox import Outbox
+from bot.storage.outbox import DEFAULT_TTL, Outbox
 from bot.storage.outcomes import OutcomeLog
+from bot.storage.partitions import PartitionStates
 from bot.storage.records import EngineStates, FeedbackLog, MemberPrefs, MessageLog
 from bot.storage.signin import SignIns
 
@@ -59,6 +64,7 @@ class Store:
         self.journal = Journal(self._sessions)
         self.signins = SignIns(self._sessions)
         self.outcomes = OutcomeLog(self._sessions)  # what became of each intervention
+        self.partitions = PartitionStates(self._sessions)  # the distributed judges' memory
         self.sessions = self._sessions  # read-only queries (the dashboard's pages)
 
     @classmethod
@@ -77,6 +83,15 @@ class Store:
             engine.dispose()
             raise
         return cls(engine, erase_salt=erase_salt)
+
+    @contextmanager
+    def batch(self, ttl: timedelta = DEFAULT_TTL) -> Iterator[Batch]:
+        """One transaction for many writes (``bot.storage.batch``): committed when the block
+        ends, rolled back if it raises. ``ttl``: the outbox's expiry for what it enqueues."""
+        with self._sessions.begin() as session:
+            batch = Batch(session, ttl)
+            yield batch
+            batch.flush()
 
     @property
     def url(self) -> str:

@@ -1,0 +1,1 @@
+"""Longform past one process: ingest, judge and execute roles joined by NATS JetStream."""

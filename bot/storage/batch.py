@@ -1,0 +1,80 @@
+"""One transaction for everything the service writes about a batch of events.
+
+How it works: :meth:`Store.batch` opens a transaction and hands out a :class:`Batch`, whose
+methods are the repositories' writes (journal, message log, member preferences read, outbox,
+audit) run in that one transaction; leaving the ``with`` block commits them together, or nothing
+if it raised. The service judges a batch of events as one unit this way: one commit, and a few
+multi-row statements, instead of a transaction (and round trips) per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from bot.core.decisions import Decision
+from bot.core.events import MessagePosted
+from bot.core.outcomes import OutcomeRecord
+from bot.core.scoring import Scores
+from bot.storage.audit import AuditEntry, Provenance, add_entry_once
+from bot.storage.journal import Entry, append_rows
+from bot.storage.outbox import DEFAULT_TTL, enqueue_many
+from bot.storage.outcomes import add_outcomes
+from bot.storage.records import is_opted_out, log_messages
+from bot.storage.schema import MessageLogRow
+
+
+class Batch:
+    """The writes of one transaction; made by :meth:`bot.storage.store.Store.batch`."""
+
+    def __init__(self, session: Session, ttl: timedelta = DEFAULT_TTL) -> None:
+        self.session = session
+        self._ttl = ttl
+        self._outbox: list[tuple[Decision, datetime, Provenance]] = []
+
+    def journal(self, entries: Sequence[tuple[int, Entry, Scores | None]]) -> list[bool]:
+        """See :meth:`bot.storage.journal.Journal.append`."""
+        return append_rows(self.session, entries)
+
+    def log_messages(self, items: Sequence[tuple[str, MessagePosted, Mapping[str, float]]]) -> None:
+        """See :meth:`bot.storage.records.MessageLog.record_many`."""
+        log_messages(self.session, items)
+
+    def forget_messages(self, platform: str, message_ids: Sequence[str]) -> None:
+        """Drop the text of deleted messages (one statement for the lot)."""
+        if message_ids:
+            self.session.execute(
+                update(MessageLogRow)
+                .where(MessageLogRow.platform == platform,
+                       MessageLogRow.message_id.in_(list(message_ids)))
+                .values(text=None)
+            )  # fmt: skip
+
+    def is_opted_out(self, platform: str, community: str, member: str) -> bool:
+        """See :meth:`bot.storage.records.MemberPrefs.is_opted_out`."""
+        return is_opted_out(self.session, platform, community, member)
+
+    def enqueue(
+        self, decisions: Iterable[Decision], *, now: datetime, provenance: Provenance
+    ) -> None:
+        """Add ``decisions`` to the outbox as :meth:`bot.storage.outbox.Outbox.enqueue` does, with
+        the batch's ``ttl``; written together at :meth:`flush` (the end of the batch), each with
+        its own ``now``, so the executor's order (by time decided) is the order of deciding."""
+        self._outbox.extend((decision, now, provenance) for decision in decisions)
+
+    def flush(self) -> None:
+        """Write what :meth:`enqueue` collected (``Store.batch`` calls it before committing)."""
+        if self._outbox:
+            enqueue_many(self.session, self._outbox, self._ttl)
+            self._outbox = []
+
+    def record_outcomes(self, records: Iterable[OutcomeRecord], platform: str) -> int:
+        """See :meth:`bot.storage.outcomes.OutcomeLog.add`."""
+        return add_outcomes(self.session, records, platform)
+
+    def audit_once(self, entry: AuditEntry) -> bool:
+        """See :meth:`bot.storage.audit.AuditLog.append_once`."""
+        return add_entry_once(self.session, entry)
