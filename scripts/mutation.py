@@ -82,8 +82,8 @@ GROUPS = (
     ),
     Group(
         "adapters",
-        ("adapters/discord/execute.py", "adapters/discord/buttons.py",
-         "adapters/telegram/execute.py", "adapters/telegram/buttons.py"),
+        ("adapters/discord/gateway.py", "adapters/discord/buttons.py",
+         "adapters/telegram/gateway.py", "adapters/telegram/buttons.py"),
         ("tests/test_discord_execute.py", "tests/test_telegram_execute.py",
          "tests/test_discord_adapter.py", "tests/test_telegram_adapter.py"),
         0.80,

@@ -33,6 +33,7 @@ class RecordingGateway:
     fail: dict[str, list[GatewayError]] = field(default_factory=dict)
     unreachable: bool = False
     names: dict[str, str] = field(default_factory=dict)
+    asks_moderators: bool = False  # slow mode only asked of the moderators (Telegram, no rights)
 
     def _do(self, primitive: str, argument: object) -> Sent:
         pending = self.fail.get(primitive)
@@ -57,6 +58,8 @@ class RecordingGateway:
 
     async def set_slow_mode(self, slow: SlowMode, key: str) -> SlowModeSet:
         self._do("set_slow_mode", slow)
+        if self.asks_moderators:
+            return SlowModeSet('{"asked": true}', emulated=True, detail="asked", asked=True)
         return SlowModeSet(restore='{"was": 5}', emulated=True)
 
     async def restore_slow_mode(self, place: Place, restore: str) -> Sent:

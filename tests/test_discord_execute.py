@@ -1,5 +1,5 @@
-"""execute.py and longform.py on their own: decisions built by hand, carried out by a real
-discord.py client against the fake Discord; and the pure text helpers."""
+"""gateway.py and longform.py on their own, behind the one pipeline: decisions built by hand,
+carried out by a real discord.py client against the fake Discord; and the pure text helpers."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import pytest
 from adapters.discord import texts
 from adapters.discord.community import Community
 from adapters.discord.errors import failure
-from adapters.discord.execute import DiscordExecutor
+from adapters.discord.gateway import DiscordGateway
 from bot.core.decisions import (
     AlertModerators,
+    Decision,
     Evidence,
     LiftSlowMode,
     OpenLongformSpace,
@@ -28,7 +29,9 @@ from bot.core.decisions import (
 )
 from bot.core.events import ConversationKey
 from bot.core.settings import LongformSettings, Settings
-from bot.runtime.platform import Status
+from bot.runtime.pipeline import Pipeline
+from bot.runtime.platform import ActionResult, Status
+from bot.storage.codec import decision_key
 from tests.discord_support import MANAGE_CHANNELS, buttons, remove_bot_permission
 from tests.fakes.discord_client import StartClient, default_intents
 from tests.fakes.discord_server import FakeDiscordServer, Ids
@@ -67,13 +70,30 @@ def base(
             "evidence": Evidence(evidence, (("pile_on", 0.9),))}  # fmt: skip
 
 
+class DiscordExecutor:
+    """The one pipeline over the Discord gateway, as the adapter runs it, without a runtime."""
+
+    def __init__(self, gateway: DiscordGateway, service: StubService) -> None:
+        self.client = gateway.client
+        self.pipeline = Pipeline(gateway, gateway.steps, service.settings)
+
+    async def execute(self, decision: Decision, key: str) -> ActionResult:
+        # A lift finds its slow mode by the outbox key, which is the decision's own key: these
+        # tests' made-up keys stand in for it everywhere else.
+        if isinstance(decision, SetSlowMode):
+            key = decision_key(decision, "discord")
+        return await self.pipeline.execute(decision, key)
+
+
 async def executor(
     start: StartClient, service: StubService | None = None, known: Any = KNOWN, timeout: float = 2.0
 ) -> DiscordExecutor:
     client = discord.Client(intents=default_intents(), guild_ready_timeout=0.01,
                             max_ratelimit_timeout=30.0)  # fmt: skip
     await start(client)
-    return DiscordExecutor(client, known, service or StubService(), timeout)  # type: ignore[arg-type]
+    service = service or StubService()
+    gateway = DiscordGateway(client, known, service, timeout)  # type: ignore[arg-type]
+    return DiscordExecutor(gateway, service)
 
 
 async def test_a_notice_is_posted_quietly_with_buttons_and_never_twice(

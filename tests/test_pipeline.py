@@ -21,6 +21,7 @@ from bot.runtime.gateway import (
     MissingPermissionError,
     Notice,
     RetryLaterError,
+    SlowMode,
     UnresolvedError,
     Venue,
 )
@@ -157,6 +158,62 @@ async def test_a_lift_restores_exactly_what_the_slow_mode_recorded() -> None:
     assert isinstance(restored, tuple)
     assert restored[1] == '{"was": 5}'
     assert result.status is Status.SENT
+
+
+async def test_a_slow_mode_only_asked_of_the_moderators_is_downgraded_and_still_lifted() -> None:
+    gateway, steps = RecordingGateway(asks_moderators=True), MemorySteps()
+    pipeline, key = Pipeline(gateway, steps), decision_key(_slow(), "test")
+    first = await pipeline.execute(_slow(), key)
+    again = await pipeline.execute(_slow(), key)
+    assert (
+        (first.status, first.detail) == (again.status, again.detail) == (Status.DOWNGRADED, "asked")
+    )
+    assert len(gateway.called("set_slow_mode")) == 1
+    (slow,) = gateway.called("set_slow_mode")
+    assert isinstance(slow, SlowMode)
+    assert slow.reason == "heated"
+    lift = LiftSlowMode(HERE, "m2", T0 + MIN, Signal.PILE_ON, "cooled", WHY)
+    assert (await pipeline.execute(lift, "k9")).status is Status.SENT
+    (restored,) = gateway.called("restore_slow_mode")
+    assert isinstance(restored, tuple)
+    assert restored[1] == '{"asked": true}'
+
+
+async def test_an_alert_with_a_summary_carries_its_reason_apart() -> None:
+    gateway = RecordingGateway(names={"@ana:x": "Ana"})
+    alert = AlertModerators(
+        HERE, "m2", T0, Signal.PILE_ON, "@ana:x was piled on", WHY, text="Pile-on"
+    )
+    await Pipeline(gateway).execute(alert, "k10")
+    (sent,) = gateway.called("alert_moderators")
+    assert isinstance(sent, Alert)
+    assert (sent.text, sent.reason) == ("Pile-on", "Ana was piled on")
+
+
+async def test_a_second_lift_of_the_same_slow_mode_is_skipped() -> None:
+    gateway, steps = RecordingGateway(), MemorySteps()
+    pipeline = Pipeline(gateway, steps)
+    await pipeline.execute(_slow(), decision_key(_slow(), "test"))
+    lift = LiftSlowMode(HERE, "m2", T0 + MIN, Signal.PILE_ON, "cooled", WHY)
+    first = await pipeline.execute(lift, "k11")
+    retried = await pipeline.execute(lift, "k11")  # the same lift again: its recorded result
+    other = await pipeline.execute(lift, "k12")  # another lift of it: nothing left to do
+    assert (first.status, retried.status, other.status) == (
+        Status.SENT,
+        Status.SENT,
+        Status.SKIPPED,
+    )
+    assert len(gateway.called("restore_slow_mode")) == 1
+
+
+async def test_a_downgrade_alert_says_what_could_not_be_done_and_why_apart() -> None:
+    gateway = RecordingGateway()
+    gateway.fail["set_slow_mode"] = [MissingPermissionError("Manage Channels", "set slow mode")]
+    await Pipeline(gateway).execute(_slow(), "k13")
+    (alert,) = gateway.called("alert_moderators")
+    assert isinstance(alert, Alert)
+    assert (alert.could_not, alert.reason) == ("set slow mode", "heated")
+    assert "Manage Channels" in alert.problem
 
 
 async def test_a_lift_of_a_slow_mode_never_set_does_nothing() -> None:

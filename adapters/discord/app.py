@@ -4,7 +4,8 @@ How it works: ``start`` logs in (a bad token stops start-up with the fix), conne
 with the message content and members intents (if Discord refuses them, start-up says which switch
 to turn on), waits until the guilds are loaded, registers the ``/longform`` commands in each
 configured guild and the persistent buttons, and from then on hands each translated event to the
-runtime's sink. ``execute`` and the other calls go to ``DiscordExecutor``. Listeners never raise
+runtime's sink. ``execute`` and the other calls go through the runtime's ``GatewayAdapter``:
+the one pipeline over the Discord gateway (``gateway``). Listeners never raise
 into discord.py: a failure is logged and the next event goes on.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
 from datetime import datetime
 
 import discord
@@ -21,20 +21,20 @@ import discord.http
 import structlog
 import yarl
 
-from adapters.discord import texts, translate
+from adapters.discord import translate
 from adapters.discord.buttons import Buttons
 from adapters.discord.commands import LongformCommands, LongformTree
 from adapters.discord.community import PLATFORM, communities
 from adapters.discord.errors import PLATFORM_ERRORS
-from adapters.discord.execute import REST_TIMEOUT, DiscordExecutor
+from adapters.discord.gateway import REST_TIMEOUT, DiscordGateway
 from adapters.discord.runtime_view import ServiceView
 from adapters.discord.views import LongformButton
 from bot.config import Config
 from bot.core.decisions import Decision
-from bot.core.events import ConversationKey, Event
+from bot.core.events import Event
 from bot.runtime.app import StartupError
 from bot.runtime.control import Control
-from bot.runtime.gateway_adapter import ControlSteps
+from bot.runtime.gateway_adapter import ControlSteps, GatewayAdapter
 from bot.runtime.platform import ActionResult, EventSink
 
 log = structlog.get_logger()
@@ -145,7 +145,8 @@ class DiscordAdapter:
                               "shard_count": shards.discord_shard_count}  # fmt: skip
         self._rest_timeout, self._ready_timeout = rest_timeout, ready_timeout
         self.client: LongformClient | None = None
-        self.executor: DiscordExecutor | None = None
+        self.gateway: DiscordGateway | None = None
+        self.adapter: GatewayAdapter | None = None  # the pipeline over the gateway, once started
         self._sink: EventSink | None = None
         self._service: ServiceView | None = None
         self._task: asyncio.Task[None] | None = None
@@ -160,10 +161,12 @@ class DiscordAdapter:
         """Log in, connect and wait for the guilds; DiscordStartupError says what to fix."""
         self._sink, self._service, self._ready = sink, ServiceView(control), asyncio.Event()
         client = self.client = self._client_class(self, **self._options)
-        self.executor = DiscordExecutor(client, self.known, self._service, self._rest_timeout,
-                                        ControlSteps(control))  # fmt: skip
-        client.buttons = Buttons(self.executor, control)
-        client.tree.add_command(LongformCommands(self.executor, control))
+        gateway = self.gateway = DiscordGateway(client, self.known, self._service,
+                                                self._rest_timeout, ControlSteps(control))  # fmt: skip
+        self.adapter = GatewayAdapter(gateway, _Connected())
+        await self.adapter.start(sink, control)  # the pipeline; connecting follows here
+        client.buttons = Buttons(gateway, control)
+        client.tree.add_command(LongformCommands(gateway, control))
         self._point_at_api()
         try:
             await client.login(self._token)
@@ -277,41 +280,33 @@ class DiscordAdapter:
     # -- decisions out ------------------------------------------------------------------------------
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:
-        """Carry out one decision; never raises."""
-        if self.executor is None:
+        """Carry out one decision (see ``bot.runtime.pipeline``); never raises."""
+        if self.adapter is None:
             return ActionResult.failed("Discord is not connected yet", retry_after=5.0)
-        return await self.executor.execute(decision, key)
+        return await self.adapter.execute(decision, key)
 
     async def post_to_moderators(self, community: str, text: str) -> ActionResult:
         """Post ``text`` (the digest) in the community's moderators' channel, in parts if long."""
-        return await self._attempt(self._to_moderators(community, text))
-
-    async def _to_moderators(self, community: str, text: str) -> ActionResult:
-        assert self.executor is not None
-        found, guild = self.executor.community(ConversationKey(community, ""))
-        channel = await self.executor.moderators(found, guild)
-        for part in texts.chunks(text):
-            await self.executor.send(channel, part, None, None, "post the digest")
-        return ActionResult.sent()
+        if self.adapter is None:
+            return ActionResult.failed("Discord is not connected yet", retry_after=5.0)
+        return await self.adapter.post_to_moderators(community, text)
 
     async def remind_longform(self, community: str, reference: str, text: str) -> ActionResult:
         """Post ``text`` in the long-form post ``reference`` (reopening it if it was archived)."""
-        return await self._attempt(self._remind(community, reference, text))
-
-    async def _remind(self, community: str, reference: str, text: str) -> ActionResult:
-        assert self.executor is not None
-        _, _, post = await self.executor.place(ConversationKey(community, reference))
-        if isinstance(post, discord.Thread) and post.archived:
-            await self.executor.call(post.edit(archived=False))
-        message = await self.executor.send(post, text, None, None, "post a reminder")
-        return ActionResult.sent(reference=str(message.id))
-
-    async def _attempt(self, work: Awaitable[ActionResult]) -> ActionResult:
-        if self.executor is None:
-            if asyncio.iscoroutine(work):
-                work.close()
+        if self.adapter is None:
             return ActionResult.failed("Discord is not connected yet", retry_after=5.0)
-        return await self.executor.attempt(work)
+        return await self.adapter.remind_longform(community, reference, text)
+
+
+class _Connected:
+    """The ``Listener`` half for ``GatewayAdapter``: ``DiscordAdapter.start`` connects itself
+    (login, gateway, intents), so there is nothing more to start or stop here."""
+
+    async def start(self, sink: EventSink, control: Control) -> None:
+        """Connected by the adapter."""
+
+    async def stop(self) -> None:
+        """Closed by the adapter."""
 
 
 def make_adapter(config: Config, token: str) -> DiscordAdapter:

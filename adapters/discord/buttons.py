@@ -21,7 +21,7 @@ from adapters.discord import texts
 from adapters.discord.calls import Place
 from adapters.discord.community import PLATFORM
 from adapters.discord.errors import PLATFORM_ERRORS, DowngradeError, UnresolvedError
-from adapters.discord.execute import DiscordExecutor
+from adapters.discord.gateway import DiscordGateway
 from adapters.discord.longform import existing_space
 from adapters.discord.runtime_view import ServiceView
 from adapters.discord.views import custom_ids
@@ -58,8 +58,8 @@ async def reply(interaction: discord.Interaction, text: str) -> None:
 class Buttons:
     """The client's ``buttons`` handler (see ``views.ButtonHandler``)."""
 
-    def __init__(self, executor: DiscordExecutor, control: Control) -> None:
-        self.executor, self.control = executor, control
+    def __init__(self, gateway: DiscordGateway, control: Control) -> None:
+        self.gateway, self.control = gateway, control
         self.service = ServiceView(control)
         self._handlers: dict[str, Handler] = {
             "why": self._why, "unhelpful": self._unhelpful, "optout": self._optout,
@@ -84,7 +84,7 @@ class Buttons:
             log.warning("button_failed", action=action, problem=str(error))
             await self._safely(reply(interaction, _ANSWER_FAILED))
         except RuntimeError:  # aiohttp's "Session is closed": the client is shutting down
-            if not self.executor.client.is_closed():
+            if not self.gateway.client.is_closed():
                 raise
 
     async def _safely(self, answering: Awaitable[None]) -> None:
@@ -96,12 +96,12 @@ class Buttons:
     async def _why(self, interaction: discord.Interaction, key: str) -> None:
         decision = await self.control.decision(key)
         explanation = await self.control.explain(key)
-        _, guild = self.executor.community(decision.conversation)
+        _, guild = self.gateway.community(decision.conversation)
         own = isinstance(decision, PromptMember) and decision.member == who(interaction)[0]
         redact = not (own or is_moderator(interaction))  # members never see who did what
         place = decision.conversation.place
         links = texts.evidence_links(guild.id, place, explanation.evidence)
-        reason = self.executor.humanize(guild, explanation.reason, redact)
+        reason = self.gateway.humanize(guild, explanation.reason, redact)
         await reply(interaction, texts.explanation(reason, links, explanation.scores))
 
     async def _unhelpful(self, interaction: discord.Interaction, key: str) -> None:
@@ -120,12 +120,12 @@ class Buttons:
         if not isinstance(decision, PromptMember) or decision.member != who(interaction)[0]:
             await reply(interaction, NOT_FOR_YOU)
             return
-        _, guild = self.executor.community(decision.conversation)
-        await reply(interaction, self.executor.humanize(guild, decision.text))
+        _, guild = self.gateway.community(decision.conversation)
+        await reply(interaction, self.gateway.humanize(guild, decision.text))
 
     async def _longform(self, interaction: discord.Interaction, key: str) -> None:
         notice = await self.control.decision(key)
-        space = await existing_space(self.executor, notice.conversation)
+        space = await existing_space(self.gateway, notice.conversation)
         if space is not None:
             await reply(interaction, f"This conversation already continues here: {space.jump_url}")
             return
@@ -155,10 +155,10 @@ class Buttons:
     async def _participants(self, offer: OpenLongformSpace) -> set[str]:
         """The members who may accept an offer: its participants and the key messages' authors."""
         found = set(offer.participants)
-        _, _, channel = await self.executor.place(offer.conversation)
+        _, _, channel = await self.gateway.place(offer.conversation)
         for message_id in [m for m in offer.key_messages if m.isdigit()][:5]:
             with contextlib.suppress(discord.NotFound, discord.Forbidden):
-                message = await self.executor.call(channel.fetch_message(int(message_id)))
+                message = await self.gateway.call(channel.fetch_message(int(message_id)))
                 found.add(str(message.author.id))
         return found
 
@@ -221,16 +221,16 @@ class Buttons:
 
     async def _undo_in_place(self, decision: Decision) -> str:
         """Lift the slow mode and delete Longform's notices in the decision's thread."""
-        _, guild, channel = await self.executor.place(decision.conversation)
+        _, guild, channel = await self.gateway.place(decision.conversation)
         done: list[str] = []
         if channel.slowmode_delay:
-            await self.executor.set_slow_mode(channel, 0, "lift slow mode")
+            await self.gateway.set_delay(channel, 0, "lift slow mode")
             done.append("slow mode lifted")
         removed = 0
-        for message in await self.executor.call(_recent(channel, 50)):
+        for message in await self.gateway.call(_recent(channel, 50)):
             ids = custom_ids(message)
             if message.author.id == guild.me.id and any(i.startswith("lf:") for i in ids):
-                await self.executor.call(message.delete())
+                await self.gateway.call(message.delete())
                 removed += 1
         done.append(f"{removed} notice(s) removed")
         return ", ".join(done)

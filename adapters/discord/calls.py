@@ -1,7 +1,7 @@
-"""The Discord REST calls the long-form module needs, as a Protocol (``DiscordExecutor`` has them).
+"""The Discord REST calls the long-form module needs, as a Protocol (``DiscordGateway`` has them).
 
-Declared apart from ``execute`` so that ``longform`` need not import ``execute``, which imports
-``longform`` to open spaces (the two were an import cycle).
+Declared apart from ``gateway`` so that ``longform`` need not import ``gateway``, which imports
+``longform`` to open venues (the two were an import cycle).
 """
 
 from __future__ import annotations
@@ -12,26 +12,17 @@ from typing import Protocol, TypeVar
 import discord
 
 from adapters.discord.community import Community
-from adapters.discord.runtime_view import ServiceView
 from bot.core.events import ConversationKey
-from bot.runtime.pipeline import StepStore
 
 T = TypeVar("T")
 Place = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
 
 
 class Calls(Protocol):
-    """Resolving places and making guarded REST calls, as ``DiscordExecutor`` does."""
-
-    service: ServiceView | None
-
-    @property
-    def steps(self) -> StepStore:
-        """The pipeline's record of what each decision key did (a retry does not act twice)."""
-        ...
+    """Resolving places and making guarded REST calls, as ``DiscordGateway`` does."""
 
     async def call(self, awaitable: Awaitable[T]) -> T:
-        """``awaitable``, or TimeoutError after the executor's timeout."""
+        """``awaitable``, or TimeoutError after the gateway's timeout."""
         ...
 
     async def guarded(self, awaitable: Awaitable[T], permission: str, action: str) -> T:
@@ -54,15 +45,4 @@ class Calls(Protocol):
 
     def humanize(self, guild: discord.Guild, text: str, redact: bool = False) -> str:
         """``text`` with ids made readable."""
-        ...
-
-    async def send(
-        self,
-        channel: Place,
-        content: str,
-        view: discord.ui.View | None,
-        key: str | None,
-        action: str,
-    ) -> discord.Message:
-        """Post ``content`` quietly after checking the bot may post there."""
         ...

@@ -23,7 +23,7 @@ from adapters.discord import texts
 from adapters.discord.buttons import is_moderator, reply, who
 from adapters.discord.community import PLATFORM, Community
 from adapters.discord.errors import PLATFORM_ERRORS
-from adapters.discord.execute import DiscordExecutor
+from adapters.discord.gateway import DiscordGateway
 from adapters.discord.runtime_view import ServiceView
 from adapters.discord.translate import place
 from bot.core.events import ConversationKey
@@ -41,10 +41,10 @@ _HOW_TO_WHY = (
 class LongformCommands(app_commands.Group):
     """``/longform ...``, answered through ``Control``."""
 
-    def __init__(self, executor: DiscordExecutor, control: Control) -> None:
+    def __init__(self, gateway: DiscordGateway, control: Control) -> None:
         super().__init__(name="longform", description="Longform: slower, structured discussion",
                          guild_only=True)  # fmt: skip
-        self.executor, self.control, self.service = executor, control, ServiceView(control)
+        self.gateway, self.control, self.service = gateway, control, ServiceView(control)
 
     async def _answer(
         self,
@@ -54,7 +54,7 @@ class LongformCommands(app_commands.Group):
         needs: str = "",
     ) -> None:
         """Reply with what ``work`` returns, after the permission check; never raise."""
-        community = self.executor.known.get(interaction.guild_id or 0)
+        community = self.gateway.known.get(interaction.guild_id or 0)
         try:
             if community is None:
                 await reply(interaction, "Longform is not set up for this server.")
@@ -126,8 +126,8 @@ class LongformCommands(app_commands.Group):
     def _moderated_elsewhere(self, interaction: discord.Interaction) -> list[str]:
         """The other configured guilds where Discord says the member may moderate."""
         found = []
-        for guild_id, other in self.executor.known.items():
-            guild = self.executor.client.get_guild(guild_id)
+        for guild_id, other in self.gateway.known.items():
+            guild = self.gateway.client.get_guild(guild_id)
             member = None if guild is None else guild.get_member(interaction.user.id)
             if guild_id == interaction.guild_id or member is None:
                 continue
@@ -149,7 +149,7 @@ class LongformCommands(app_commands.Group):
             guild = interaction.guild
             reason = explanation.reason
             if guild is not None:
-                reason = self.executor.humanize(guild, reason, redact=not is_moderator(interaction))
+                reason = self.gateway.humanize(guild, reason, redact=not is_moderator(interaction))
             channel = found["channel"]
             links = "" if channel is None else texts.evidence_links(community.guild_id, channel,
                                                                     explanation.evidence)  # fmt: skip

@@ -1,13 +1,12 @@
-"""Opening a long-form space on Discord: a post in the community's forum channel.
+"""Opening a long-form venue on Discord: a post in the community's forum channel.
 
-How it works: the post is titled from the thread (the decision's title, with the thread's id
+How it works: the post is titled from the thread (the venue's title, with the thread's id
 replaced by its name), tagged with the policy's tags that the forum has, slowed by the policy's
 ``slow_mode_seconds``, and opens with the invitation, the policy's template, quotes of and links to
-the key messages, and the participants, each mentioned once. A link to the post is left in the
-original thread. When the policy sets ``ask_consent``, the engine's decision only posts an offer;
-the space opens when a participant accepts (``buttons``), as a decision a person asked for. A
-conversation that already has an open post gets no second one (the post's first message names
-the conversation it came from).
+the key messages, and the participants, each mentioned once. The pipeline offers it first where
+the policy asks consent, and leaves the link to it in the original thread. A conversation that
+already has an open post gets no second one (the post's first message names the conversation it
+came from).
 """
 
 from __future__ import annotations
@@ -21,11 +20,8 @@ from adapters.discord import texts, views
 from adapters.discord.calls import Calls, Place
 from adapters.discord.community import Community
 from adapters.discord.errors import DowngradeError
-from bot.core.decisions import OpenLongformSpace
 from bot.core.events import ConversationKey
-from bot.core.settings import LongformSettings
-from bot.runtime.pipeline import record
-from bot.runtime.platform import ActionResult
+from bot.runtime.gateway import Sent, Venue
 
 ACTION = "open a long-form space"
 MAX_QUOTES = 5
@@ -33,35 +29,18 @@ MAX_MENTIONS = 10
 MAX_LOOKUPS = 10  # posts whose first message is fetched when looking for an existing space
 
 
-def needs_consent(decision: OpenLongformSpace, settings: LongformSettings) -> bool:
-    """True when the policy asks consent and nobody has asked for this space yet."""
-    return settings.ask_consent and not decision.requested_by
-
-
-async def open_space(ex: Calls, decision: OpenLongformSpace, key: str) -> ActionResult:
-    """Offer the space (consent first) or open it; DowngradeError if the forum is missing or closed."""
-    community, guild, origin = await ex.place(decision.conversation)
-    service = ex.service
-    conversation = decision.conversation
-    settings = (
-        service.settings(community.key, conversation.channel).longform
-        if service is not None
-        else LongformSettings()
-    )
-    if needs_consent(decision, settings):
-        offer = await ex.send(origin, texts.CONSENT_OFFER, views.consent_view(key), key, ACTION)
-        # No reference: the space is not open yet, so no closing reminder is scheduled.
-        return ActionResult.sent(f"consent asked in message {offer.id}")
+async def open_post(ex: Calls, venue: Venue, key: str) -> Sent:
+    """Open the forum post of ``venue`` (or find the one open); DowngradeError if the forum is
+    missing or closed."""
+    community, guild, origin = await ex.place(venue.origin.conversation)
     forum = await _forum(ex, community, guild)
     ex.require(forum, "send_messages", "Create Posts", ACTION)
-    title = texts.title(decision.title, conversation.place, origin.name)
     existing = await _existing_post(ex, forum, origin)
     if existing is not None:
-        return ActionResult.sent(f"forum post {existing.id} (already open)", str(existing.id))
-    thread = await _create_post(ex, forum, origin, decision, settings, title, key)
-    await record(ex.steps, key, ActionResult.sent(f"forum post {thread.id}", str(thread.id)))
-    note = await _leave_link(ex, origin, thread, key)
-    return ActionResult.sent(f"forum post {thread.id}{note}", str(thread.id))
+        return Sent(str(existing.id), f"forum post {existing.id} (already open)", existing.jump_url)
+    title = texts.title(venue.title, venue.origin.id, origin.name)
+    thread = await _create_post(ex, forum, origin, venue, title, key)
+    return Sent(str(thread.id), f"forum post {thread.id}", thread.jump_url)
 
 
 async def _forum(ex: Calls, community: Community, guild: discord.Guild) -> discord.ForumChannel:
@@ -107,24 +86,23 @@ async def _create_post(
     ex: Calls,
     forum: discord.ForumChannel,
     origin: Place,
-    decision: OpenLongformSpace,
-    settings: LongformSettings,
+    venue: Venue,
     title: str,
     key: str,
 ) -> discord.Thread:
-    quotes, authors = await _key_messages(ex, origin, decision.key_messages)
-    people = _participants([*decision.participants, *authors], forum.guild)
+    quotes, authors = await _key_messages(ex, origin, [quote.id for quote in venue.quotes])
+    people = _participants([*(p.id for p in venue.participants), *authors], forum.guild)
     content = texts.starter_content(
-        ex.humanize(forum.guild, decision.text), decision.template, quotes,
+        ex.humanize(forum.guild, venue.intro), venue.template, quotes,
         origin.jump_url, [f"<@{person}>" for person in people],
     )  # fmt: skip
-    wanted = {tag.lower() for tag in settings.tags}
+    wanted = {tag.lower() for tag in venue.tags}
     tags = [tag for tag in forum.available_tags if tag.name.lower() in wanted][:5]
     pings = discord.AllowedMentions(users=[discord.Object(p) for p in people], everyone=False,
                                     roles=False, replied_user=False)  # fmt: skip
     creating = forum.create_thread(
         name=title, content=content, applied_tags=tags, view=views.post_view(key),
-        slowmode_delay=settings.slow_mode_seconds, allowed_mentions=pings,
+        slowmode_delay=venue.slow_mode_seconds, allowed_mentions=pings,
     )  # fmt: skip
     created = await ex.guarded(creating, "Create Posts", ACTION)
     return created.thread
@@ -158,13 +136,3 @@ def _participants(ids: Sequence[str], guild: discord.Guild) -> list[int]:
         if member is not None and not member.bot:
             found.append(member.id)
     return found[:MAX_MENTIONS]
-
-
-async def _leave_link(ex: Calls, origin: Place, thread: discord.Thread, key: str) -> str:
-    """Post the link in the original thread; "" or a note saying why it is not there."""
-    text = f"This discussion continues in long form, with more room: {thread.jump_url}"
-    try:
-        await ex.send(origin, text, None, f"link{key}", "leave a link to the long-form space")
-    except DowngradeError as downgrade:
-        return f"; no link left in the thread: {downgrade.problem}"
-    return ""

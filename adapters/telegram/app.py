@@ -1,6 +1,8 @@
 """The Telegram platform: a python-telegram-bot Application wired to the runtime (``make_adapter``).
 
-How it works: ``start`` initializes the Application (getMe; a bad token stops start-up with the
+How it works: the adapter is the listener and the wiring; decisions, the digest and reminders go
+through the runtime's ``GatewayAdapter``: the one pipeline over the Telegram gateway
+(``gateway``). ``start`` initializes the Application (getMe; a bad token stops start-up with the
 fix), checks each configured group (can the bot read every message, may it restrict members and
 open topics; what is missing is logged and told to that group's moderators, with the change to
 make), learns the admins, registers the commands with ``setMyCommands``, and starts receiving
@@ -33,7 +35,7 @@ from adapters.telegram.buttons import Buttons
 from adapters.telegram.commands import COMMANDS, Commands
 from adapters.telegram.community import PLATFORM, communities
 from adapters.telegram.errors import PLATFORM_ERRORS
-from adapters.telegram.execute import TelegramExecutor
+from adapters.telegram.gateway import TelegramGateway
 from adapters.telegram.keyboards import CALLBACK_PATTERN
 from adapters.telegram.options import OptionsError, TelegramOptions, api_urls
 from adapters.telegram.roster import Roster
@@ -44,7 +46,7 @@ from bot.core.decisions import Decision
 from bot.core.events import Event
 from bot.runtime.app import StartupError
 from bot.runtime.control import Control
-from bot.runtime.gateway_adapter import ControlSteps
+from bot.runtime.gateway_adapter import ControlSteps, GatewayAdapter
 from bot.runtime.platform import ActionResult, EventSink
 
 log = structlog.get_logger()
@@ -71,7 +73,8 @@ class TelegramAdapter:
         self._token, self._urls = token, api_urls(config.telegram.api_url)
         self.roster = Roster()
         self.app: AnyApplication | None = None
-        self.executor: TelegramExecutor | None = None
+        self.gateway: TelegramGateway | None = None
+        self.adapter: GatewayAdapter | None = None  # the pipeline over the gateway, once started
         self.handler_errors: list[BaseException] = []  # what reached PTB's error handler
         self.updates_handled = 0  # updates every handler is done with
         self.started = False  # receiving updates
@@ -84,28 +87,31 @@ class TelegramAdapter:
         self._sink = sink
         app = self.app = self._build()
         await self._initialize(app)
+        gateway = TelegramGateway(app.bot, self.known, self.roster, RuntimeService(control),
+                                  self.options.slow_mode, ControlSteps(control))  # fmt: skip
+        self.gateway = gateway
+        self.adapter = adapter = GatewayAdapter(gateway, _Receiving(self, app, gateway))
         try:
-            await self._prepare(app, control)
-            await app.start()
-            await self._receive(app)
+            await adapter.start(sink, control)  # the pipeline, then _listen
         except BaseException:
             await self.stop()  # the runtime only stops adapters that started
             raise
         self.started = True
         log.info("telegram_started", bot=app.bot.username, updates=self.options.updates)
 
-    async def _prepare(self, app: AnyApplication, control: Control) -> None:
-        """The executor, the handlers, the groups' check and the command list."""
-        executor = TelegramExecutor(app.bot, self.known, self.roster, RuntimeService(control),
-                                    self.options.slow_mode, ControlSteps(control))  # fmt: skip
-        self.executor = executor
-        await executor.slow.restore()
-        self._add_handlers(app, Buttons(executor, control))
-        await check_setup(app.bot, self.known, self.roster, executor)
+    async def _listen(
+        self, app: AnyApplication, gateway: TelegramGateway, control: Control
+    ) -> None:
+        """The handlers, the groups' check and the command list; then receive updates."""
+        await gateway.slow.restore()
+        self._add_handlers(app, Buttons(gateway, control))
+        await check_setup(app.bot, self.known, self.roster, self.post_to_moderators)
         try:
             await app.bot.set_my_commands(COMMANDS)
         except PLATFORM_ERRORS as error:  # the commands still work; only the menu is missing
             log.warning("telegram_commands_not_registered", problem=str(error))
+        await app.start()
+        await self._receive(app)
 
     def _build(self) -> AnyApplication:
         timeout = self.options.request_timeout
@@ -166,6 +172,7 @@ class TelegramAdapter:
     async def stop(self) -> None:
         """Stop receiving (confirming what was fetched), stop the Application, close the client."""
         app, self.app, self.started = self.app, None, False
+        self.gateway = self.adapter = None
         if app is None:
             return
         if app.updater is not None and app.updater.running:
@@ -191,9 +198,9 @@ class TelegramAdapter:
             return
         self.roster.spoke(event.conversation, author.id, event.at)
         await self._hand_over(event)
-        if self.executor is not None:
+        if self.gateway is not None:
             try:
-                await self.executor.slow.after_message(event.conversation, author.id)
+                await self.gateway.slow.after_message(event.conversation, author.id)
             except PLATFORM_ERRORS as error:
                 log.warning("slow_mode_pause_failed", chat=message.chat_id, problem=str(error))
 
@@ -234,25 +241,39 @@ class TelegramAdapter:
             self.handler_errors.append(context.error)
             log.error("telegram_handler_failed", error=repr(context.error))
 
-    # -- decisions out ------------------------------------------------------------------------
+    # -- decisions out: the pipeline over the gateway ----------------------------------------
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:
-        """Carry out one decision (see ``adapters.telegram.execute``)."""
-        if self.executor is None:
+        """Carry out one decision (see ``bot.runtime.pipeline``)."""
+        if self.adapter is None:
             return ActionResult.failed("the Telegram adapter is not started", retry_after=5.0)
-        return await self.executor.execute(decision, key)
+        return await self.adapter.execute(decision, key)
 
     async def post_to_moderators(self, community: str, text: str) -> ActionResult:
         """Post ``text`` (the daily digest) in the community's moderators' chat."""
-        if self.executor is None:
+        if self.adapter is None:
             return ActionResult.failed("the Telegram adapter is not started", retry_after=5.0)
-        return await self.executor.post_to_moderators(community, text)
+        return await self.adapter.post_to_moderators(community, text)
 
     async def remind_longform(self, community: str, reference: str, text: str) -> ActionResult:
         """Post ``text`` in the long-form topic ``reference``."""
-        if self.executor is None:
+        if self.adapter is None:
             return ActionResult.failed("the Telegram adapter is not started", retry_after=5.0)
-        return await self.executor.remind_longform(community, reference, text)
+        return await self.adapter.remind_longform(community, reference, text)
+
+
+class _Receiving:
+    """The ``Listener`` the runtime's ``GatewayAdapter`` starts: the adapter's handlers."""
+
+    def __init__(self, telegram: TelegramAdapter, app: AnyApplication,
+                 gateway: TelegramGateway) -> None:  # fmt: skip
+        self.telegram, self.app, self.gateway = telegram, app, gateway
+
+    async def start(self, sink: EventSink, control: Control) -> None:
+        await self.telegram._listen(self.app, self.gateway, control)
+
+    async def stop(self) -> None:
+        await self.telegram.stop()
 
 
 def _check_port(host: str, port: int) -> None:

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from telegram import CallbackQuery, ChatMember, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import ContextTypes
 
 from adapters.telegram import keyboards, texts
 from adapters.telegram.community import PLATFORM, message_ref, place
 from adapters.telegram.errors import PLATFORM_ERRORS
-from adapters.telegram.execute import TelegramExecutor
+from adapters.telegram.gateway import ADMIN_STATUSES, TelegramGateway
 from adapters.telegram.keyboards import Press
 from bot.core.decisions import Decision
 from bot.core.requests import MemberRequested, ModeratorRequested, Requested
@@ -29,7 +29,6 @@ from bot.core.responses import minutes_text
 from bot.runtime.control import Control, ControlError
 
 log = structlog.get_logger()
-ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +45,8 @@ Handler = Callable[["Buttons", CallbackQuery, Decision, str], Awaitable[Answer]]
 class Buttons:
     """The callback-query handler; one per adapter."""
 
-    def __init__(self, executor: TelegramExecutor, control: Control) -> None:
-        self.executor, self.control = executor, control
+    def __init__(self, gateway: TelegramGateway, control: Control) -> None:
+        self.gateway, self.control = gateway, control
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """PTB callback: decode, check, act, answer."""
@@ -71,13 +70,13 @@ class Buttons:
         decision = await self.control.decision(key)
         chat, _ = place(decision.conversation)
         if press.for_moderators and not await self.is_admin(chat, query.from_user.id):
-            group = self.executor.roster.titles.get(chat, "the group")
+            group = self.gateway.roster.titles.get(chat, "the group")
             return Answer(f"Only admins of {group} can use these buttons.", alert=True)
         return await _HANDLERS[press](self, query, decision, key)
 
     async def is_admin(self, chat_id: int, user_id: int) -> bool:
         """Whether ``user_id`` administers ``chat_id`` now (asked of Telegram at every press)."""
-        member = await self.executor.bot.get_chat_member(chat_id, user_id)
+        member = await self.gateway.bot.get_chat_member(chat_id, user_id)
         return member.status in ADMIN_STATUSES
 
     # -- member buttons -----------------------------------------------------------------------
@@ -88,7 +87,7 @@ class Buttons:
         count = len(explanation.evidence)
         scores = ", ".join(f"{name} {value:.2f}" for name, value in explanation.scores[:2])
         text = texts.lines([
-            self.executor.humanise(explanation.reason, decision.conversation),
+            self.gateway.humanise(explanation.reason, decision.conversation),
             f"Based on {count} message(s) in this conversation" + (f"; {scores}." if scores else "."),
             "Longform never removes anything; moderators decide.",
         ])  # fmt: skip
@@ -101,7 +100,7 @@ class Buttons:
 
     async def continue_longform(self, query: CallbackQuery, decision: Decision, key: str) -> Answer:
         """Open a long-form space for the conversation, unless one is already open."""
-        if decision.conversation in self.executor.spaces.by_conversation:
+        if decision.conversation in self.gateway.spaces.by_conversation:
             return Answer("The long-form space is already open: the link is in this conversation.")
         user = query.from_user
         await self.control.ask(MemberRequested(Requested.LONGFORM, decision.conversation,
@@ -142,7 +141,7 @@ class Buttons:
 
     async def undo(self, query: CallbackQuery, decision: Decision, key: str) -> Answer:
         """End Longform's slow mode there and remove its notices; recorded in the audit."""
-        done = await self.executor.undo(decision.conversation)
+        done = await self.gateway.undo(decision.conversation)
         await self.control.record_undone(key, by=str(query.from_user.id), detail=done)
         return Answer(f"Undone: {done}.", alert=True)
 

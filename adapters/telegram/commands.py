@@ -42,11 +42,11 @@ Command = Callable[["Commands", Message, list[str], Community | None], Awaitable
 
 
 class Commands:
-    """The command handlers; they share the buttons' executor and control."""
+    """The command handlers; they share the buttons' gateway and control."""
 
     def __init__(self, buttons: Buttons) -> None:
         self.buttons = buttons
-        self.executor, self.control = buttons.executor, buttons.control
+        self.gateway, self.control = buttons.gateway, buttons.control
 
     def handlers(self) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
         """One CommandHandler per command, ``/start`` included."""
@@ -62,7 +62,7 @@ class Commands:
             message = update.effective_message
             if message is None or message.from_user is None:
                 return
-            community = served_from(message.chat_id, self.executor.known)
+            community = served_from(message.chat_id, self.gateway.known)
             try:
                 reply = await command(self, message, list(context.args or []), community)
             except ControlError as error:
@@ -100,7 +100,7 @@ class Commands:
         if community is None or replied is None or message.reply_to_message is None:
             return "Reply to a message with /why to see why Longform acted on it."
         target = message.reply_to_message
-        key = self.executor.message_keys.get((target.chat_id, target.message_id))
+        key = self.gateway.message_keys.get((target.chat_id, target.message_id))
         if key is not None:
             explanation = await self.control.explain(key)
         else:
@@ -110,7 +110,7 @@ class Commands:
             if found is None:
                 return "Longform did not act on that message."
             explanation = found
-        return self.executor.humanise(explanation.text(), _conversation_of(community))
+        return self.gateway.humanise(explanation.text(), _conversation_of(community))
 
     async def optout(self, message: Message, args: list[str], community: Community | None) -> str:
         """``/optout [off]``: no more private notes (in this group, or everywhere from private)."""
@@ -130,13 +130,13 @@ class Commands:
         administers (asked of Telegram for every served group). Never posted in a group."""
         user = message.from_user
         assert user is not None
-        moderated = [c.key for c in self.executor.known.values()
+        moderated = [c.key for c in self.gateway.known.values()
                      if await self._administers(c.chat_id, user.id)]  # fmt: skip
         if not moderated:
             return "Only admins of a group Longform serves can open the dashboard."
         link = await self.control.dashboard_link(PLATFORM, str(user.id), moderated, user.full_name)
         try:
-            await self.executor.bot.send_message(
+            await self.gateway.bot.send_message(
                 user.id, texts.dashboard_link(link, len(moderated)),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )  # fmt: skip
@@ -164,7 +164,7 @@ class Commands:
             return texts.GONE  # only an audit line is left of it
         if decision.member != str(user.id):
             return texts.NOT_YOURS
-        await self.executor.send_prompt(user.id, decision, key)
+        await self.gateway.send_prompt(user.id, decision, key)
         return ""
 
 

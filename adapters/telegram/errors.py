@@ -1,9 +1,12 @@
-"""How Bot API errors become outcomes: ``failure`` (an ActionResult saying whether and when to
-retry), ``DowngradeError`` (do it another way: tell the moderators), and the checks on Telegram's
-wording that PTB does not turn into types (PTB capitalises descriptions, so matching ignores case)."""
+"""How Bot API errors become the gateway's error kinds (``gateway_error``: a retry for 429s,
+timeouts and network trouble, final for what Telegram refused), and the checks on Telegram's
+wording that PTB does not turn into types (PTB capitalises descriptions, so matching ignores case).
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 
 from telegram.error import (
@@ -11,28 +14,28 @@ from telegram.error import (
     ChatMigrated,
     Forbidden,
     InvalidToken,
-    NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
 
-from bot.runtime.platform import ActionResult
+from bot.runtime.gateway import (
+    GatewayError,
+    MissingPermissionError,
+    RetryLaterError,
+    UnresolvedError,
+)
 
 # Errors an attempt may end with; anything else is a bug, and the runtime's executor logs it.
 PLATFORM_ERRORS = (TelegramError, TimeoutError, OSError)
 
 
-class DowngradeError(Exception):
-    """The action cannot be done here; the moderators are told ``problem`` instead."""
+class NotAForumError(MissingPermissionError):
+    """Long form needs a forum group (topics on), which the group is not; ``detail`` says what
+    to change, as the pipeline tells the moderators."""
 
-    def __init__(self, action: str, problem: str) -> None:
-        super().__init__(f"could not {action}: {problem}")
-        self.action, self.problem = action, problem
-
-
-class UnresolvedError(Exception):
-    """The decision's chat is unknown to this adapter (a permanent failure)."""
+    def __init__(self, detail: str) -> None:
+        super().__init__("Topics (a forum group)", "open a long-form topic")
+        self.detail = detail
 
 
 def seconds(value: int | float | timedelta) -> float:
@@ -53,27 +56,29 @@ def cannot_reach_member(error: BaseException) -> bool:
     )
 
 
-def lacks_rights(error: BaseException) -> bool:
-    """A 400 or 403 saying the bot may not do this in that chat."""
-    return isinstance(error, BadRequest | Forbidden) and says(
-        error, "not enough rights", "have no rights", "chat_admin_required", "not an administrator"
-    )
-
-
-def failure(error: BaseException) -> ActionResult:
-    """The ActionResult for a platform error: retry rate limits, timeouts and network trouble;
+def gateway_error(error: BaseException) -> GatewayError:
+    """The gateway's error for a platform error: retry rate limits, timeouts and network trouble;
     never retry what Telegram refused for good (400, 403, a migrated chat, a bad token)."""
+    if isinstance(error, GatewayError):
+        return error
     if isinstance(error, RetryAfter):
         wait = seconds(error.retry_after)
-        return ActionResult.failed(f"429 rate limited: retry after {wait:g} s", wait)
+        return RetryLaterError(f"429 rate limited: retry after {wait:g} s", wait)
     if isinstance(error, ChatMigrated):
-        return ActionResult.failed(f"the group became supergroup {error.new_chat_id}: update "
-                                   "the community's id in the config")  # fmt: skip
+        return UnresolvedError(f"the group became supergroup {error.new_chat_id}: update "
+                               "the community's id in the config")  # fmt: skip
     if isinstance(error, BadRequest | Forbidden | InvalidToken):
         code = (
             403 if isinstance(error, Forbidden) else 401 if isinstance(error, InvalidToken) else 400
         )
-        return ActionResult.failed(f"{code} {error.message}")
-    if isinstance(error, TimedOut | NetworkError | TimeoutError | OSError):
-        return ActionResult.failed(f"network: {type(error).__name__}: {error}", 0.0)
-    return ActionResult.failed(f"{type(error).__name__}: {error}", 0.0)
+        return GatewayError(f"{code} {error.message}")
+    return RetryLaterError(f"network: {type(error).__name__}: {error}", 0.0)
+
+
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Raise Bot API errors met inside the block as the gateway's errors."""
+    try:
+        yield
+    except PLATFORM_ERRORS as error:
+        raise gateway_error(error) from error

@@ -121,8 +121,3 @@ def alert(key: str, acknowledged: bool = False) -> InlineKeyboardMarkup:
             [_button("Undo", Press.UNDO, key)],
         ]
     )  # fmt: skip
-
-
-def link(text: str, url: str) -> InlineKeyboardMarkup:
-    """A single URL button (a link to a long-form topic, for instance)."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(text, url=url)]])

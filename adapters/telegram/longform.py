@@ -1,11 +1,12 @@
-"""Opening a long-form space on Telegram: a new forum topic with the template, copies of the key
-messages and a link back, and a link to the topic left in the original conversation.
+"""Opening a long-form venue on Telegram: a new forum topic with the intro, the template, copies
+of the key messages and a link back (the pipeline leaves the link to it in the origin).
 
 How it works: the topic goes to the community's ``longform_space`` forum group, or to the group
-itself when it is a forum; where neither is a forum, the action is downgraded to a moderators' note
-that says what to change. Each step is recorded under the decision's key in the pipeline's step
-store (the topic as its reference), so a retry after a rate limit halfway through, or after a
-restart, continues where it stopped instead of opening a second topic. Copying
+itself when it is a forum; where neither is a forum, ``NotAForumError`` (a missing permission)
+has the pipeline tell the moderators what to change. The Bot API has no idempotency key, so each
+of the venue's own steps (topic, intro, copies) is recorded in the pipeline's step store under
+``<key>.venue`` (the topic as its reference), so a retry after a rate limit halfway through, or
+after a restart, continues where it stopped instead of opening a second topic. Copying
 the key messages (``copyMessages``, at most 100, in increasing order, from the original group only)
 is best effort: a message deleted since is simply left out.
 """
@@ -18,13 +19,12 @@ import structlog
 from telegram import Bot
 from telegram.error import BadRequest
 
-from adapters.telegram import keyboards, texts
+from adapters.telegram import texts
 from adapters.telegram.community import Community, parse_message_ref, place
-from adapters.telegram.errors import DowngradeError
+from adapters.telegram.errors import NotAForumError
 from adapters.telegram.roster import Roster
-from bot.core.decisions import OpenLongformSpace
 from bot.core.events import ConversationKey
-from bot.runtime.gateway import Step, Steps
+from bot.runtime.gateway import Step, Steps, Venue
 from bot.runtime.pipeline import StepStore
 
 log = structlog.get_logger()
@@ -57,12 +57,14 @@ class LongformSpaces:
         self.bot, self.roster, self.steps = bot, roster, steps
         self.by_conversation: dict[ConversationKey, Opening] = {}
 
-    async def open(self, decision: OpenLongformSpace, key: str, community: Community,
-                   title: str, intro: str) -> Opening:  # fmt: skip
-        """Open (or finish opening) the space for ``decision``; DowngradeError if no forum."""
-        origin, origin_topic = place(decision.conversation)
+    async def open(self, venue: Venue, key: str, community: Community, title: str,
+                   intro: str) -> Opening:  # fmt: skip
+        """Open (or finish opening) the topic of ``venue``; NotAForumError if there is no forum."""
+        origin, origin_topic = place(venue.origin.conversation)
+        key = f"{key}.venue"
         steps = await self.steps.load(key)
-        already = self.by_conversation.get(decision.conversation)
+        conversation = venue.origin.conversation
+        already = self.by_conversation.get(conversation)
         topic = steps.get("topic")
         if topic is None and already is not None:
             return already  # one space per conversation: a second request gets the open one
@@ -72,7 +74,7 @@ class LongformSpaces:
             steps = await self._done(key, steps, topic)
         opening = _opening(topic)
         if steps.get("intro") is None:
-            replied = parse_message_ref(decision.message_id)
+            replied = parse_message_ref(venue.started_from)
             back = texts.message_link(origin, replied[1], origin_topic) if replied else None
             body = texts.lines([intro, texts.LONGFORM_BACK.format(url=back) if back else None])
             await self.bot.send_message(
@@ -80,12 +82,9 @@ class LongformSpaces:
             )
             steps = await self._done(key, steps, Step("intro", opening.reference))
         if steps.get("copies") is None:
-            await self._copy(opening, origin, decision.key_messages)
+            await self._copy(opening, origin, tuple(quote.id for quote in venue.quotes))
             steps = await self._done(key, steps, Step("copies", opening.reference))
-        if steps.get("link") is None:
-            await self._leave_link(opening, origin, origin_topic)
-            await self._done(key, steps, Step("link", opening.reference))
-        self.by_conversation[decision.conversation] = opening
+        self.by_conversation[conversation] = opening
         return opening
 
     async def _done(self, key: str, steps: Steps, step: Step) -> Steps:
@@ -99,7 +98,7 @@ class LongformSpaces:
         chat = await self.bot.get_chat(chat_id)
         if not chat.is_forum:
             where = self.roster.titles.get(chat_id, chat.title or str(chat_id))
-            raise DowngradeError("open a long-form topic", texts.NOT_A_FORUM.format(
+            raise NotAForumError(texts.NOT_A_FORUM.format(
                 place=self.roster.place_name(origin, None), chat=where))  # fmt: skip
         topic = await self.bot.create_forum_topic(chat_id, texts.clip(title, TITLE_LIMIT))
         self.roster.topics[(chat_id, topic.message_thread_id)] = topic.name
@@ -117,13 +116,6 @@ class LongformSpaces:
             )
         except BadRequest as error:  # deleted since, or not copyable: the link back remains
             log.warning("longform_copy_skipped", chat=origin, problem=error.message)
-
-    async def _leave_link(self, opening: Opening, origin: int, origin_topic: int | None) -> None:
-        text = texts.LONGFORM_LINK.format(url=opening.link or "a new topic in the long-form group")
-        markup = keyboards.link("Open the long-form topic", opening.link) if opening.link else None
-        await self.bot.send_message(
-            origin, text, message_thread_id=origin_topic, reply_markup=markup
-        )
 
 
 def _opening(topic: Step) -> Opening:

@@ -10,20 +10,22 @@ other groups may be fine. The admins learnt here are exempt from judging and fro
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
 from telegram import Bot, ChatFullInfo, ChatMember, ChatMemberAdministrator
 
 from adapters.telegram import texts
 from adapters.telegram.community import Community, Known
 from adapters.telegram.errors import PLATFORM_ERRORS
-from adapters.telegram.execute import TelegramExecutor
 from adapters.telegram.roster import Roster
 
 log = structlog.get_logger()
+Tell = Callable[[str, str], Awaitable[object]]  # (community id, text) -> to its moderators
 ADMIN = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 
 
-async def check_setup(bot: Bot, known: Known, roster: Roster, executor: TelegramExecutor) -> None:
+async def check_setup(bot: Bot, known: Known, roster: Roster, tell: Tell) -> None:
     """Check every configured group; warn and tell its moderators about what is missing."""
     reads_all = bool(bot.bot.can_read_all_group_messages)
     for community in known.values():
@@ -35,7 +37,7 @@ async def check_setup(bot: Bot, known: Known, roster: Roster, executor: Telegram
         for problem in problems:
             log.warning("telegram_setup_problem", community=community.key, problem=problem)
         if problems:
-            await executor.post_to_moderators(community.key, "\n\n".join(problems))
+            await tell(community.key, "\n\n".join(problems))
 
 
 async def _problems(bot: Bot, community: Community, roster: Roster, reads_all: bool) -> list[str]:

@@ -7,7 +7,7 @@ slow mode does; when the spell starts, everyone who spoke there in the last half
 once. Telegram ends each pause by itself at its ``until_date``, even if Longform is down. A pause is
 never shorter than 30 s: Telegram reads an ``until_date`` less than 30 s away as *forever*, so
 ``CLOCK_MARGIN`` more is added in case this machine's clock runs behind Telegram's. The runtime's
-``LiftSlowMode`` ends the spell and lifts every pause still in force that is still ours (a moderator
+``LiftSlowMode`` (through the gateway's ``restore_slow_mode``) ends the spell and lifts every pause still in force that is still ours (a moderator
 may have restricted the member since). Admins are never paused. Spells are kept in memory and saved
 through the service, so a lift after a restart still finds whom to release.
 
@@ -47,11 +47,6 @@ def paused_permissions() -> ChatPermissions:
     return ChatPermissions(**{**granted, **dict.fromkeys(_SENDING, False)})
 
 
-def spell_key(conversation: ConversationKey, message_id: str) -> str:
-    """The name of the spell a SetSlowMode on ``message_id`` starts (its LiftSlowMode ends it)."""
-    return "|".join((conversation.community, conversation.channel, conversation.thread, message_id))
-
-
 @dataclass
 class Spell:
     """One emulated slow mode: where, how long each pause lasts, until when, and who is paused."""
@@ -70,7 +65,7 @@ class Spell:
 
 
 class SlowModes:
-    """The spells in force, by ``spell_key``; every change is saved through the service."""
+    """The spells in force, by the outbox key of the slow mode that started them; every change is saved through the service."""
 
     def __init__(self, bot: Bot, roster: Roster, service: Service) -> None:
         self.bot, self.roster, self.service = bot, roster, service

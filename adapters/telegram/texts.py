@@ -59,7 +59,6 @@ NOT_A_FORUM = (
     "Topics in that group, or set communities.longform_space to a forum group where the bot "
     "may manage topics."
 )
-LONGFORM_LINK = "This discussion continues in long form: {url}"
 LONGFORM_BACK = "Started from {url}"
 
 
@@ -102,6 +101,14 @@ def humanise(text: str, names: Mapping[str, str]) -> str:
     ids = "|".join(re.escape(raw) for raw in sorted(wanted, key=len, reverse=True))
     pattern = re.compile(rf"(?<![\w:\-])(?:{ids})(?![\w:])")
     return pattern.sub(lambda match: wanted[match.group(0)], text)
+
+
+_NUMBER = re.compile(r"(?<![\w:\-])-?\d+(?![\w:])")
+
+
+def numbers(text: str) -> list[str]:
+    """The standalone numbers in ``text`` (member, group and topic ids among them)."""
+    return _NUMBER.findall(text)
 
 
 def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:

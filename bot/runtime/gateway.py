@@ -173,6 +173,11 @@ class Alert:
     place: Place | None = None  # the conversation it is about
     evidence: tuple[MessageRef, ...] = ()
     actions: tuple[Action, ...] = ()
+    reason: str = ""  # why, when ``text`` is a summary (a platform may show it on its own line)
+    # An alert standing in for an action the bot could not do: that action and why not (the
+    # platform's words), so a platform may word it its own way; ``text`` says it all in plain words.
+    could_not: str = ""
+    problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +201,7 @@ class Venue:
     participants: tuple[MemberRef, ...] = ()
     slow_mode_seconds: int = 0  # a slow mode inside the venue, where the platform has one
     tags: tuple[str, ...] = ()
+    started_from: str = ""  # the message id in ``origin`` it started from, for a link back
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +216,7 @@ class SlowMode:
     seconds: int
     until: datetime
     participants: tuple[MemberRef, ...] = ()
+    reason: str = ""  # why, for the note a platform leaves its moderators (or its request to them)
 
 
 # -- what comes back ----------------------------------------------------------------------------
@@ -240,6 +247,9 @@ class SlowModeSet:
     restore: str
     emulated: bool = False  # True when done by restricting members or power levels
     detail: str = ""
+    # True when the platform could only ask its moderators to set it (Telegram without the
+    # right to restrict): the decision is DOWNGRADED, and the lift tells them it can go.
+    asked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

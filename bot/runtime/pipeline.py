@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.core.decisions import (
@@ -224,7 +224,7 @@ class Pipeline:
         if done is not None:
             return done
         sent = await work()
-        step = Step(name, sent.reference, sent.link)
+        step = Step(name, sent.reference, sent.link, sent.detail)
         await self.steps.save(key, steps.plus(step))
         return step
 
@@ -287,24 +287,35 @@ class Pipeline:
 
     async def _slow_mode(self, decision: SetSlowMode, key: str) -> ActionResult:
         place = Place.of(decision.conversation)
-        slow = SlowMode(place, decision.seconds, decision.until)
+        reason = await self.readable(place.community, decision.reason)
+        slow = SlowMode(place, decision.seconds, decision.until, reason=reason)
         steps = await self.steps.load(key)
         done = steps.get("slow")
         if done is None:
             set_ = await self.gateway.set_slow_mode(slow, key)
-            done = Step("slow", set_.restore, "emulated" if set_.emulated else "")
+            how = "asked" if set_.asked else "emulated" if set_.emulated else ""
+            done = Step("slow", set_.restore, how, set_.detail)
             await self.steps.save(key, steps.plus(done))
-        return ActionResult.sent(f"slow mode {decision.seconds} s", place.id)
+        detail = done.detail or f"slow mode {decision.seconds} s"
+        if done.link == "asked":  # only the moderators could set it: they were asked to
+            return ActionResult(Status.DOWNGRADED, detail, None, place.id)
+        return ActionResult.sent(detail, place.id)
 
     async def _lift(self, decision: LiftSlowMode, key: str) -> ActionResult:
         place = Place.of(decision.conversation)
         set_key = setting_key(decision, place.community.platform)
-        was_set = (await self.steps.load(set_key)).get("slow")
+        setting = await self.steps.load(set_key)
+        was_set = setting.get("slow")
         if was_set is None:
             return ActionResult(Status.SKIPPED, "no slow mode of Longform's is on there")
+        lifted = (await self.steps.load(key)).get("lift")
+        if lifted is None and setting.get("lifted") is not None:  # another lift did it already
+            return ActionResult(Status.SKIPPED, "the slow mode was lifted already")
         restore = was_set.reference
         step = await self.step(key, "lift", lambda: self.gateway.restore_slow_mode(place, restore))
-        return _result(step, "slow mode lifted")
+        if setting.get("lifted") is None:
+            await self.steps.save(set_key, setting.plus(Step("lifted", step.reference)))
+        return _result(step, step.detail or "slow mode lifted")
 
     async def _longform(self, decision: OpenLongformSpace, key: str) -> ActionResult:
         place = Place.of(decision.conversation)
@@ -320,6 +331,7 @@ class Pipeline:
             quotes=tuple(MessageRef(place, m) for m in decision.key_messages),
             participants=tuple(MemberRef(place.community, p) for p in decision.participants),
             slow_mode_seconds=settings.slow_mode_seconds, tags=settings.tags,
+            started_from=decision.message_id,
         )  # fmt: skip
         opened = await self.step(key, "venue", lambda: self.gateway.open_venue(venue, key))
         origin = MessageRef(place, decision.message_id)
@@ -329,6 +341,9 @@ class Pipeline:
 
     async def _alert(self, decision: AlertModerators, key: str) -> ActionResult:
         alert = await self._alert_of(decision, key, decision.text)
+        if decision.text and decision.reason:  # the summary, and why on its own
+            why = await self.readable(alert.community, decision.reason)
+            alert = replace(alert, reason=why)
         return _result(
             await self.step(key, "alert", lambda: self.gateway.alert_moderators(alert, key))
         )
@@ -349,6 +364,8 @@ class Pipeline:
                 f"{missing.detail}. Grant it, or act yourselves. Why it wanted to: {decision.reason}")  # fmt: skip
         try:
             alert = await self._alert_of(decision, key, text)
+            why = await self.readable(alert.community, decision.reason)
+            alert = replace(alert, reason=why, could_not=missing.action, problem=missing.detail)
             await self.step(key, "downgraded",
                             lambda: self.gateway.alert_moderators(alert, f"{key}.downgraded"))  # fmt: skip
         except RetryLaterError as error:
