@@ -17,6 +17,7 @@ from bot.core.events import ConversationKey
 from bot.core.settings import Settings
 from bot.runtime.gateway import (
     Alert,
+    CommunityRef,
     Gateway,
     MissingPermissionError,
     Notice,
@@ -252,3 +253,11 @@ async def test_a_recorded_result_comes_back_whole_and_only_once_done() -> None:
     downgraded = ActionResult(Status.DOWNGRADED, "DMs closed: a note", None, "m-5")
     await record(steps, "k9", downgraded)
     assert await recorded(steps, "k9") == downgraded
+
+
+async def test_names_replace_whole_ids_only_and_never_inside_a_link() -> None:
+    gateway = RecordingGateway(names={"12": "ana", "@bo:example.org": "bo"})
+    community = CommunityRef("test", "c")
+    text = "12 and @bo:example.org: see https://discord.com/channels/1/12/34 (not 123 or 120)."
+    found = await Pipeline(gateway).readable(community, text)
+    assert found == "ana and bo: see https://discord.com/channels/1/12/34 (not 123 or 120)."

@@ -238,7 +238,10 @@ class Pipeline:
         names = await self.gateway.resolve_names(community, tokens)
         if not names:
             return text
-        pattern = re.compile("|".join(re.escape(t) for t in sorted(names, key=len, reverse=True)))
+        # Whole tokens only, and never inside a link's path: "12" must not rewrite "123" or the
+        # channel id in https://discord.com/channels/1/12/.
+        alternatives = "|".join(re.escape(t) for t in sorted(names, key=len, reverse=True))
+        pattern = re.compile(rf"(?<![\w./:=-])(?:{alternatives})(?![\w/=-])")
         return pattern.sub(lambda found: names[found.group(0)], text)
 
     def _longform_settings(self, decision: Decision) -> LongformSettings:
