@@ -86,7 +86,7 @@ async def test_pile_on_gets_a_threaded_notice_prompt_slow_mode_long_form_room_an
         assert relation["m.in_reply_to"]["event_id"] in ids.values()
 
         [opened] = [e for e in served.audit("open_longform_space") if e.outcome == "sent"]
-        venue = opened.detail.split()[1]  # "room <id> in space <id>"
+        venue = opened.detail.split()[2]  # the pipeline's "long form <id>"
         assert any(venue in n["content"]["body"] for n in posted), "no link left in the room"
         child = await cast.mod.state(world.space, "m.space.child", venue)
         assert child["via"] == ["localhost"]

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from adapters.matrix import translate
-from adapters.matrix.execute import HELPFUL, LONGFORM, WRONG, MatrixExecutor
+from adapters.matrix.gateway import HELPFUL, LONGFORM, WRONG, MatrixGateway
 from bot.core.events import ConversationKey
 from bot.core.requests import ModeratorRequested, Requested
 from bot.runtime.control import Control, ControlError
@@ -30,11 +30,8 @@ HELP = ("Longform commands: !longform status, !longform policy, !longform why (a
 class Commands:
     """Answers commands and reactions; never raises (problems become the reply or a log line)."""
 
-    def __init__(
-        self, executor: MatrixExecutor, control: Control, rooms: Mapping[str, str]
-    ) -> None:
-        self.executor, self.control, self.rooms = executor, control, rooms
-        self.gateway = executor.gateway
+    def __init__(self, gateway: MatrixGateway, control: Control, rooms: Mapping[str, str]) -> None:
+        self.gateway, self.control, self.rooms = gateway, control, rooms
 
     async def on_command(self, raw: translate.Event, room: str) -> None:
         """Answer the ``!longform`` command ``raw`` posted in ``room``."""
@@ -80,7 +77,7 @@ class Commands:
             return (
                 "Reply to one of Longform's notices with “!longform why” to see why it was posted."
             )
-        key = await self.executor.notice_key(replied)
+        key = await self.gateway.notice_key(replied)
         if key is not None:
             return (await self.control.explain(key)).text()
         explained = await self.control.explain_message(translate.PLATFORM, replied)
@@ -98,7 +95,7 @@ class Commands:
         """Feedback or a long-form request from a reaction on one of Longform's notices."""
         related = translate.relation(raw)
         notice, emoji = str(related.get("event_id", "")), str(related.get("key", ""))
-        key = await self.executor.notice_key(notice)
+        key = await self.gateway.notice_key(notice)
         if key is None or emoji not in (HELPFUL, WRONG, LONGFORM):
             return
         try:
