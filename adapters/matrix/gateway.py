@@ -61,12 +61,14 @@ _PERMISSION = {"m.room.power_levels": "power level for m.room.power_levels (usua
 
 
 # Matrix has no buttons: a reaction or a reply command stands in for each (adapters.matrix.commands).
-REACTIONS = {ActionKind.HELPFUL: "👍", ActionKind.WRONG: "👎", ActionKind.OPEN_LONGFORM: "📝"}
+REACTIONS = {ActionKind.HELPFUL: "👍", ActionKind.WRONG: "👎", ActionKind.OPEN_LONGFORM: "📝",
+             ActionKind.CONSENT: "📝"}  # fmt: skip
 HELPFUL, WRONG, LONGFORM = (REACTIONS[k] for k in (ActionKind.HELPFUL, ActionKind.WRONG,
                                                    ActionKind.OPEN_LONGFORM))  # fmt: skip
 PROMPT_NOTE = "\n(Only you see this.)"
 _HINTS = {ActionKind.HELPFUL: "react 👍 if this helped", ActionKind.WRONG: "👎 if it was wrong",
           ActionKind.OPEN_LONGFORM: "📝 to open a long-form room",
+          ActionKind.CONSENT: "react 📝 to accept",
           ActionKind.WHY: "reply “!longform why” to see why",
           ActionKind.OPT_OUT: "reply “!longform optout” to stop these messages"}  # fmt: skip
 
