@@ -19,9 +19,11 @@ pytest.importorskip(
     "synapse", reason=f"Synapse is not installed; the Matrix tests need it: {INSTALL}"
 )
 
+from bot.core.decisions import OpenLongformSpace  # noqa: E402
 from bot.core.events import MemberJoined, MessageDeleted, MessageEdited, MessagePosted  # noqa: E402
 from bot.runtime import jobs  # noqa: E402
 from bot.runtime.app import StartupError  # noqa: E402
+from bot.storage.codec import decode  # noqa: E402
 from tests.matrix_support import (  # noqa: E402
     Cast,
     Served,
@@ -51,6 +53,9 @@ def homeserver() -> Iterator[tuple[Synapse, Cast]]:
 @pytest.fixture
 async def world(homeserver: tuple[Synapse, Cast]) -> World:
     return await make_world(homeserver[1])
+
+
+POLICIES = Path(__file__).resolve().parents[1] / "policies"
 
 
 def notices(events: list[dict[str, Any]], bot: str) -> list[dict[str, Any]]:
@@ -86,7 +91,7 @@ async def test_pile_on_gets_a_threaded_notice_prompt_slow_mode_long_form_room_an
         assert relation["m.in_reply_to"]["event_id"] in ids.values()
 
         [opened] = [e for e in served.audit("open_longform_space") if e.outcome == "sent"]
-        venue = opened.detail.split()[1]  # "room <id> in space <id>"
+        venue = opened.detail.split()[2]  # the pipeline's "long form <id>"
         assert any(venue in n["content"]["body"] for n in posted), "no link left in the room"
         child = await cast.mod.state(world.space, "m.space.child", venue)
         assert child["via"] == ["localhost"]
@@ -188,6 +193,50 @@ async def test_why_in_reply_to_a_notice_explains_it_and_a_reaction_is_feedback(
             lambda: bool(feedback.feedback_counts()), within=10, what="the 👍 recorded"
         )
         assert list(feedback.feedback_counts().values()) == [(1, 0)]
+
+
+async def test_with_consent_first_the_offer_opens_a_room_when_a_participant_reacts(
+    homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
+) -> None:
+    server, cast = homeserver
+    bot = cast.bot.user_id
+    policy = tmp_path / "consent.toml"  # the strict policy, asking consent first
+    policy.write_text((POLICIES / "strict.toml").read_text() + "\n[longform]\nask_consent = true\n")
+    cfg = config(tmp_path, server, world, policy=str(policy))
+    async with serving(cfg, cast.bot.token) as served:
+        await pile_on(world)
+        await served.settle(cast.mod, *cast.members.values())
+        [offered] = [r for r in served.outbox() if r.kind == "open_longform_space"]
+        [offered_entry] = [e for e in served.audit("open_longform_space") if e.outcome == "sent"]
+        assert offered_entry.detail == "offered; opens when a participant accepts"
+        timeline = await cast.mod.timeline(world.room)
+        [offer] = [
+            n for n in notices(timeline, bot) if "react 📝 to accept" in n["content"]["body"]
+        ]
+        offer_decision = decode(offered.payload)
+        assert isinstance(offer_decision, OpenLongformSpace)
+        authors = served.adapter.roster.authors
+        accepting = {authors.get(m) for m in offer_decision.key_messages} - {None}
+        accepting |= set(offer_decision.participants)
+        # The slow mode's emulation makes the heated authors read-only, reactions too: the
+        # participant accepts once it is lifted.
+        await lift_slow_mode(served)
+        [member] = [m for m in cast.members.values() if m.user_id in accepting][:1]
+        outsider = await server.register(f"outsider{world.room[1:8].lower()}")
+        await server.exempt(outsider.user_id)
+        await outsider.join(world.room)
+        refused = await outsider.react(world.room, offer["event_id"], "📝")
+        await member.react(world.room, offer["event_id"], "📝")
+        await served.settle(member, outsider)
+        assert answers(await cast.mod.timeline(world.room), bot, refused) == [
+            "Only the people in this conversation can accept the offer."
+        ]
+        opened = [
+            e for e in served.audit("open_longform_space") if e.detail.startswith("long form")
+        ]
+        [venue] = [e.detail.split()[2] for e in opened]
+        child = await cast.mod.state(world.space, "m.space.child", venue)
+        assert child["via"] == ["localhost"]
 
 
 async def test_edits_redactions_and_joins_reach_the_runtime_and_the_bot_ignores_itself(

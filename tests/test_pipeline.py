@@ -21,6 +21,7 @@ from bot.runtime.gateway import (
     Gateway,
     MissingPermissionError,
     Notice,
+    Place,
     RetryLaterError,
     SlowMode,
     UnresolvedError,
@@ -173,6 +174,9 @@ async def test_a_slow_mode_only_asked_of_the_moderators_is_downgraded_and_still_
     (slow,) = gateway.called("set_slow_mode")
     assert isinstance(slow, SlowMode)
     assert slow.reason == "heated"
+    # The messages that heated it go along (Matrix mutes just their authors).
+    assert [m.id for m in slow.evidence] == list(WHY.message_ids)
+    assert {m.place for m in slow.evidence} == {Place.of(HERE)}
     lift = LiftSlowMode(HERE, "m2", T0 + MIN, Signal.PILE_ON, "cooled", WHY)
     assert (await pipeline.execute(lift, "k9")).status is Status.SENT
     (restored,) = gateway.called("restore_slow_mode")

@@ -1,6 +1,8 @@
 """The Matrix platform: one matrix-nio client wired to the runtime (``make_adapter``).
 
-How it works: ``start`` checks the access token (``whoami``; a bad one stops start-up with the
+How it works: the adapter is the listener and the wiring; decisions, the digest and reminders go
+through the runtime's ``GatewayAdapter``: the one pipeline over the Matrix gateway (``gateway``).
+``start`` checks the access token (``whoami``; a bad one stops start-up with the
 fix), joins each configured room (a room the bot cannot join stops start-up, naming the room and
 the invitation to send), reports end-to-end encrypted rooms clearly (Longform cannot read them; they
 are left out and the moderators are told), reads the rooms' power levels, and starts the /sync
@@ -22,13 +24,13 @@ from nio import AsyncClient, AsyncClientConfig, ErrorResponse, SyncResponse
 
 from adapters.matrix import translate
 from adapters.matrix.commands import Commands
-from adapters.matrix.execute import MatrixExecutor
 from adapters.matrix.gateway import Community, MatrixGateway
 from bot.config import Config
 from bot.core.decisions import Decision
 from bot.runtime.app import StartupError
 from bot.runtime.control import Control
 from bot.runtime.gateway import Alert, CommunityRef, Gateway, GatewayError
+from bot.runtime.gateway_adapter import GatewayAdapter
 from bot.runtime.platform import ActionResult, EventSink
 
 log = structlog.get_logger()
@@ -70,7 +72,8 @@ class MatrixAdapter:
         self.seen: OrderedDict[str, None] = OrderedDict()  # the latest event ids handled (tests)
         self.started = False
         self.client: AsyncClient | None = None
-        self.executor: MatrixExecutor | None = None
+        self.gateway: MatrixGateway | None = None
+        self.adapter: GatewayAdapter | None = None  # the pipeline over the gateway, once started
         self._sink: EventSink | None = None
         self._commands: Commands | None = None
         self._control: Control | None = None
@@ -87,18 +90,22 @@ class MatrixAdapter:
         client.access_token = self._token
         try:
             await self._check_token(client)
-            gateway = MatrixGateway(client, self.known, control)
+            gateway = self.gateway = MatrixGateway(client, self.known, control, self.roster)
             _typed: Gateway = gateway  # mypy checks it offers every primitive of the Protocol
-            self.executor = MatrixExecutor(gateway, self.roster)
-            self._commands = Commands(self.executor, control, self.roster.rooms)
-            await self._prepare_rooms(gateway)
-            await self._first_sync(client, control)
+            self.adapter = adapter = GatewayAdapter(gateway, _Syncing(self, gateway))
+            await adapter.start(sink, control)  # the pipeline, then _listen
         except BaseException:
-            await self.stop()
+            await self.stop()  # the runtime only stops adapters that started
             raise
-        self._loop = asyncio.create_task(self._sync_forever(client, control))
         self.started = True
         log.info("matrix_started", user=self.user_id, rooms=len(self.roster.rooms))
+
+    async def _listen(self, gateway: MatrixGateway, control: Control) -> None:
+        """The commands, the rooms joined and checked, the first sync; then the sync loop."""
+        self._commands = Commands(gateway, control, self.roster.rooms)
+        await self._prepare_rooms(gateway)
+        await self._first_sync(gateway.client, control)
+        self._loop = asyncio.create_task(self._sync_forever(gateway.client, control))
 
     async def _check_token(self, client: AsyncClient) -> None:
         try:
@@ -190,6 +197,7 @@ class MatrixAdapter:
     async def stop(self) -> None:
         """Stop syncing and close the client; pending work is left to the outbox."""
         loop, self._loop, self.started = self._loop, None, False
+        self.gateway = self.adapter = None
         if loop is not None:
             loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -234,25 +242,38 @@ class MatrixAdapter:
         while len(self.seen) > _SEEN:
             self.seen.popitem(last=False)
 
-    # -- decisions out ------------------------------------------------------------------------
+    # -- decisions out: the pipeline over the gateway ----------------------------------------
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:
-        """Carry out one decision (see ``adapters.matrix.execute``)."""
-        if self.executor is None:
+        """Carry out one decision (see ``bot.runtime.pipeline``)."""
+        if self.adapter is None:
             return ActionResult.failed("the Matrix adapter is not started", retry_after=5.0)
-        return await self.executor.execute(decision, key)
+        return await self.adapter.execute(decision, key)
 
     async def post_to_moderators(self, community: str, text: str) -> ActionResult:
         """Post ``text`` (the daily digest) in the community's moderators' room."""
-        if self.executor is None:
+        if self.adapter is None:
             return ActionResult.failed("the Matrix adapter is not started", retry_after=5.0)
-        return await self.executor.post_to_moderators(community, text)
+        return await self.adapter.post_to_moderators(community, text)
 
     async def remind_longform(self, community: str, reference: str, text: str) -> ActionResult:
         """Post ``text`` in the long-form room ``reference``."""
-        if self.executor is None:
+        if self.adapter is None:
             return ActionResult.failed("the Matrix adapter is not started", retry_after=5.0)
-        return await self.executor.remind_longform(community, reference, text)
+        return await self.adapter.remind_longform(community, reference, text)
+
+
+class _Syncing:
+    """The ``Listener`` the runtime's ``GatewayAdapter`` starts: the rooms and the sync loop."""
+
+    def __init__(self, matrix: MatrixAdapter, gateway: MatrixGateway) -> None:
+        self.matrix, self.gateway = matrix, gateway
+
+    async def start(self, sink: EventSink, control: Control) -> None:
+        await self.matrix._listen(self.gateway, control)
+
+    async def stop(self) -> None:
+        await self.matrix.stop()
 
 
 def make_adapter(config: Config, token: str) -> MatrixAdapter:

@@ -5,7 +5,8 @@ community's room (``why`` and ``optout`` also in the direct room with the bot); 
 moderators only (power level 50 or more, checked through the gateway at the time of asking). The
 answer is a quiet reply to the command. ``why`` explains the notice (or message) the command
 replies to. Reactions on a notice of Longform's: 👍 and 👎 are feedback on its decision, 📝
-asks for a long-form room (moderators only: it opens a room for everyone in the thread).
+asks for a long-form room (moderators only: it opens a room for everyone in the thread); on the
+offer of a long-form room (the policy asks consent first), 📝 from a participant accepts it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 import structlog
 
 from adapters.matrix import translate
-from adapters.matrix.execute import HELPFUL, LONGFORM, WRONG, MatrixExecutor
+from adapters.matrix.gateway import HELPFUL, LONGFORM, WRONG, MatrixGateway
+from bot.core.decisions import OpenLongformSpace
 from bot.core.events import ConversationKey
-from bot.core.requests import ModeratorRequested, Requested
+from bot.core.requests import MemberRequested, ModeratorRequested, Requested
 from bot.runtime.control import Control, ControlError
 from bot.runtime.gateway import GatewayError, MemberRef, MessageRef, Place
 
@@ -30,11 +32,8 @@ HELP = ("Longform commands: !longform status, !longform policy, !longform why (a
 class Commands:
     """Answers commands and reactions; never raises (problems become the reply or a log line)."""
 
-    def __init__(
-        self, executor: MatrixExecutor, control: Control, rooms: Mapping[str, str]
-    ) -> None:
-        self.executor, self.control, self.rooms = executor, control, rooms
-        self.gateway = executor.gateway
+    def __init__(self, gateway: MatrixGateway, control: Control, rooms: Mapping[str, str]) -> None:
+        self.gateway, self.control, self.rooms = gateway, control, rooms
 
     async def on_command(self, raw: translate.Event, room: str) -> None:
         """Answer the ``!longform`` command ``raw`` posted in ``room``."""
@@ -80,7 +79,7 @@ class Commands:
             return (
                 "Reply to one of Longform's notices with “!longform why” to see why it was posted."
             )
-        key = await self.executor.notice_key(replied)
+        key = await self.gateway.notice_key(replied)
         if key is not None:
             return (await self.control.explain(key)).text()
         explained = await self.control.explain_message(translate.PLATFORM, replied)
@@ -98,7 +97,7 @@ class Commands:
         """Feedback or a long-form request from a reaction on one of Longform's notices."""
         related = translate.relation(raw)
         notice, emoji = str(related.get("event_id", "")), str(related.get("key", ""))
-        key = await self.executor.notice_key(notice)
+        key = await self.gateway.notice_key(notice)
         if key is None or emoji not in (HELPFUL, WRONG, LONGFORM):
             return
         try:
@@ -111,16 +110,34 @@ class Commands:
             log.info("matrix_reaction_not_done", room=room, problem=str(error))
 
     async def _longform(self, raw: translate.Event, room: str, key: str, notice: str) -> None:
+        decision = await self.control.decision(key)
+        if isinstance(decision, OpenLongformSpace):  # the notice is the offer of a room
+            await self._consent(raw, room, decision, notice)
+            return
         if not await self._moderator(raw, room):
             await self._answer(
                 raw, room, "Only moderators can open a long-form room from a notice."
             )
             return
-        decision = await self.control.decision(key)
         # Keyed by the notice reacted to (bot.core.requests: every platform keys requests so).
         await self.control.ask(ModeratorRequested(
             Requested.LONGFORM, decision.conversation, str(raw["sender"]), translate.at(raw),
             message_id=notice, about=decision))  # fmt: skip
+
+    async def _consent(
+        self, raw: translate.Event, room: str, offer: OpenLongformSpace, notice: str
+    ) -> None:
+        """A participant (or a moderator) accepts the offer: the core opens the room."""
+        member = str(raw["sender"])
+        authors = {self.gateway.roster.authors.get(m) for m in offer.key_messages}
+        if member not in (*offer.participants, *authors) and not await self._moderator(raw, room):
+            await self._answer(
+                raw, room, "Only the people in this conversation can accept the offer."
+            )
+            return
+        await self.control.ask(MemberRequested(
+            Requested.CONSENT, offer.conversation, member, member, translate.at(raw),
+            message_id=notice, about=offer))  # fmt: skip
 
     async def _moderator(self, raw: translate.Event, room: str) -> bool:
         place = self._place(raw, room)

@@ -6,11 +6,15 @@ becomes a ``GatewayError``: ``M_LIMIT_EXCEEDED`` a ``RetryLaterError`` with the 
 ``M_NOT_FOUND``/``M_UNKNOWN`` an ``UnresolvedError``; network trouble is retried later. Each message
 is sent with a transaction id made from the idempotency key, so the homeserver itself drops a
 repeat of a retried send. What must outlive the process (a member's direct room, a venue opened
-before a crash) is kept through ``Memory`` (the runtime's ``Control.remember``/``recall``).
+before a crash, which decision a notice is about, for the reactions to it) is kept through
+``Memory`` (the runtime's ``Control.remember``/``recall``). Decisions never reach this module: the
+runtime's pipeline (``bot.runtime.pipeline``) turns them into these primitives.
 
 Slow mode has no Matrix equivalent: it is emulated through power levels, lowering the heated
 participants (never moderators) just below the room's ``events_default`` until the lift, which puts
-back exactly each user entry that was there (or removes it if there was none).
+back exactly each user entry that was there (or removes it if there was none). The heated
+participants are the authors of the messages that heated it (``SlowMode.evidence``, their authors
+from the ``Roster``); the moderators get a note when it is set and when it is lifted.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
+import structlog
 from nio import AsyncClient, ErrorResponse, RoomPreset
 
-from adapters.matrix.translate import MODERATOR_LEVEL, PLATFORM, body
+from adapters.matrix.translate import MODERATOR_LEVEL, PLATFORM, Roster, body
 from bot.runtime.gateway import (
     Action,
     ActionKind,
     Alert,
     CommunityRef,
+    GatewayError,
     MemberRef,
     MessageRef,
     MissingPermissionError,
@@ -47,6 +53,7 @@ from bot.runtime.gateway import (
     Venue,
 )
 
+log = structlog.get_logger()
 QUOTE_CHARS = 280  # the least text needed to recognise a key message in a venue
 _PERMISSION = {"m.room.power_levels": "power level for m.room.power_levels (usually 100)",
                "m.space.child": "power level for m.space.child in the space (usually 50)",
@@ -54,16 +61,25 @@ _PERMISSION = {"m.room.power_levels": "power level for m.room.power_levels (usua
 
 
 # Matrix has no buttons: a reaction or a reply command stands in for each (adapters.matrix.commands).
-REACTIONS = {ActionKind.HELPFUL: "👍", ActionKind.WRONG: "👎", ActionKind.OPEN_LONGFORM: "📝"}
+REACTIONS = {ActionKind.HELPFUL: "👍", ActionKind.WRONG: "👎", ActionKind.OPEN_LONGFORM: "📝",
+             ActionKind.CONSENT: "📝"}  # fmt: skip
+HELPFUL, WRONG, LONGFORM = (REACTIONS[k] for k in (ActionKind.HELPFUL, ActionKind.WRONG,
+                                                   ActionKind.OPEN_LONGFORM))  # fmt: skip
+PROMPT_NOTE = "\n(Only you see this.)"
 _HINTS = {ActionKind.HELPFUL: "react 👍 if this helped", ActionKind.WRONG: "👎 if it was wrong",
           ActionKind.OPEN_LONGFORM: "📝 to open a long-form room",
+          ActionKind.CONSENT: "react 📝 to accept",
           ActionKind.WHY: "reply “!longform why” to see why",
           ActionKind.OPT_OUT: "reply “!longform optout” to stop these messages"}  # fmt: skip
 
 
 def hints(actions: tuple[Action, ...]) -> str:
     """What a notice's buttons would be, as a line saying which reaction or reply to use."""
-    said = [_HINTS[a.kind] for a in actions if a.kind in _HINTS]
+    kinds = [a.kind for a in actions]
+    if ActionKind.WRONG in kinds and ActionKind.HELPFUL not in kinds:
+        # A reaction has a pair: where 👎 says it was wrong, 👍 says it helped (both feedback).
+        kinds.insert(kinds.index(ActionKind.WRONG), ActionKind.HELPFUL)
+    said = [_HINTS[kind] for kind in kinds if kind in _HINTS]
     return f"\n({'; '.join(said)}.)" if said else ""
 
 
@@ -114,10 +130,12 @@ class MatrixGateway:
     platform = PLATFORM
 
     def __init__(self, client: AsyncClient, communities: Mapping[str, Community],
-                 memory: Memory) -> None:  # fmt: skip
+                 memory: Memory, roster: Roster) -> None:  # fmt: skip
         self.client, self.communities, self.memory = client, communities, memory
+        self.roster = roster
         self.server = client.user_id.partition(":")[2]
         self._creators: dict[str, frozenset[str]] = {}
+        self.notices: dict[str, str] = {}  # notice event id -> decision key (reactions)
 
     async def _call(self, action: str, call: Any, kind: str = "m.room.message") -> Any:
         try:
@@ -153,7 +171,19 @@ class MatrixGateway:
         elif replied:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": replied}}
         event = await self.send(place.channel, content, key)
+        if notice.actions:  # a reaction or "!longform why" on it is about this decision
+            await self.remember_notice(event, notice.actions[0].key)
         return Sent(event, link=link(place.channel, event))
+
+    async def remember_notice(self, event: str, key: str) -> None:
+        """Keep which decision a notice is about, for the reactions to it (across restarts)."""
+        self.notices[event] = key
+        await self.memory.remember(f"matrix:notice:{event}", key)
+
+    async def notice_key(self, event: str) -> str | None:
+        """The decision key of the notice ``event``, or None if it is not one of Longform's."""
+        key = self.notices.get(event) or await self.memory.recall(f"matrix:notice:{event}")
+        return key if isinstance(key, str) else None
 
     async def reply(self, to: MessageRef, text: str, key: str) -> Sent:
         """Reply to one message, in its thread if it is in one."""
@@ -165,7 +195,9 @@ class MatrixGateway:
         if not room:
             raise UnresolvedError(f"no moderators' room is configured for {alert.community}")
         links = [link(m.place.channel, m.id) for m in alert.evidence[:8]]
-        text = alert.text + (f"\nMessages: {' '.join(links)}" if links else "")
+        why = alert.reason and not alert.could_not  # a downgrade's text says why already
+        text = alert.text + (f"\nWhy: {alert.reason}" if why else "")
+        text += f"\nMessages: {' '.join(links)}" if links else ""
         event = await self.send(room, _notice(text), key)
         return Sent(event, link=link(room, event))
 
@@ -183,7 +215,8 @@ class MatrixGateway:
             room = await self.direct_room(message.member.id)
         except (MissingPermissionError, UnresolvedError) as error:
             return Unreachable(f"no direct room with {message.member.id}: {error}")
-        event = await self.send(room, _notice(message.text + hints(message.actions)), key)
+        text = message.text + PROMPT_NOTE + hints(message.actions)
+        event = await self.send(room, _notice(text), key)
         return Sent(event, link=link(room, event))
 
     async def direct_room(self, member: str) -> str:
@@ -227,7 +260,11 @@ class MatrixGateway:
         muted = int(levels.get("events_default", 0)) - 1
         creators = await self.creators(room)
         before: dict[str, int | None] = {}
-        for member in slow.participants:
+        authors = {self.roster.authors.get(m.id) for m in slow.evidence}
+        heated = slow.participants or tuple(
+            MemberRef(slow.place.community, a) for a in sorted(a for a in authors if a)
+        )
+        for member in heated:
             level = users.get(member.id, int(levels.get("users_default", 0)))
             spared = member.id == self.client.user_id or member.id in creators
             if spared or level >= MODERATOR_LEVEL or level <= muted:
@@ -236,9 +273,12 @@ class MatrixGateway:
             users[member.id] = muted
         if before:
             await self._put_levels(room, {**levels, "users": users})
-        restore = json.dumps({"room": room, "users": before}, sort_keys=True)
-        return SlowModeSet(restore, emulated=True,
-                           detail=f"emulated: {len(before)} participant(s) read-only until the lift")  # fmt: skip
+        # The key makes each lift's note its own transaction (the same levels may be muted twice).
+        restore = json.dumps({"room": room, "users": before, "key": key}, sort_keys=True)
+        detail = f"emulated: {len(before)} participant(s) read-only until the lift"
+        await self._note(slow.place.community, f"Slow mode emulated in {slow.place.channel} until "
+                         f"{slow.until:%H:%M} UTC ({detail}). Why: {slow.reason}", f"{key}.note")  # fmt: skip
+        return SlowModeSet(restore, emulated=True, detail=detail)
 
     async def restore_slow_mode(self, place: Place, restore: str) -> Sent:
         """Put back exactly the user entries ``set_slow_mode`` changed."""
@@ -253,7 +293,17 @@ class MatrixGateway:
                 users[user] = level
         if before:
             await self._put_levels(room, {**levels, "users": users})
-        return Sent(room, detail=f"restored {len(before)} participant(s)")
+        detail = f"restored {len(before)} participant(s)"
+        await self._note(place.community, f"Slow mode lifted in {place.channel}: {detail}.",
+                         _digest(restore, "lift"))  # fmt: skip
+        return Sent(room, detail=detail)
+
+    async def _note(self, community: CommunityRef, text: str, txn: str) -> None:
+        """A note to the moderators that must not fail the step it reports on."""
+        try:
+            await self.alert_moderators(Alert(community, text), txn)
+        except GatewayError as error:
+            log.warning("moderator_note_failed", community=community.key, problem=error.detail)
 
     async def _put_levels(self, room: str, levels: dict[str, Any]) -> None:
         await self._call(f"change the power levels of {room}", self.client.room_put_state(
@@ -324,6 +374,11 @@ class MatrixGateway:
                 if name:
                     names[user] = str(name)
         return names
+
+
+def _digest(*parts: str) -> str:
+    """A stable transaction id for a send that has no key of its own."""
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
 
 
 def _notice(text: str) -> dict[str, Any]:

@@ -217,6 +217,8 @@ class SlowMode:
     until: datetime
     participants: tuple[MemberRef, ...] = ()
     reason: str = ""  # why, for the note a platform leaves its moderators (or its request to them)
+    # The messages that heated it: a platform that knows their authors (Matrix) mutes just them.
+    evidence: tuple[MessageRef, ...] = ()
 
 
 # -- what comes back ----------------------------------------------------------------------------

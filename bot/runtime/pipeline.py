@@ -291,7 +291,8 @@ class Pipeline:
     async def _slow_mode(self, decision: SetSlowMode, key: str) -> ActionResult:
         place = Place.of(decision.conversation)
         reason = await self.readable(place.community, decision.reason)
-        slow = SlowMode(place, decision.seconds, decision.until, reason=reason)
+        evidence = tuple(MessageRef(place, m) for m in decision.evidence.message_ids)
+        slow = SlowMode(place, decision.seconds, decision.until, reason=reason, evidence=evidence)
         steps = await self.steps.load(key)
         done = steps.get("slow")
         if done is None:
