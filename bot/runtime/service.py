@@ -139,6 +139,7 @@ class Runtime:
     _stages: list[asyncio.Task[None]] = field(default_factory=list)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _engine_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one save at a time
     _seq: int = 0  # the last journal sequence number handed out
     _position: int = 0  # the last journal entry the engines have fully dealt with
     _prunable: int = 0  # journal entries up to here are covered by the snapshot before last
@@ -245,22 +246,25 @@ class Runtime:
     async def save_memory(self) -> None:
         """Save every engine's memory (called by the scheduler, and on shutdown).
 
-        Under the engines' lock, so that the snapshot and the journal position it records agree;
-        the journal entries the previous snapshot covered are then pruned (one interval is kept,
-        so that an event delivered again soon after is still recognised). The snapshot is taken
-        in a worker thread too: an engine holding 100,000 messages takes seconds to turn into
-        plain data, and the event loop must go on serving the adapters meanwhile.
+        The snapshots are taken under the engines' lock, so that they and the journal position
+        they record agree, in a worker thread (the event loop goes on serving the adapters); they
+        are written after the lock is released, so judging waits only for the copy, not for the
+        JSON and the database. Saves run one at a time, so an older snapshot never overwrites a
+        newer one. The journal entries the previous snapshot covered are then pruned (one
+        interval is kept, so that an event delivered again soon after is still recognised).
         """
-        async with self._engine_lock:
-            now = self.clock()
-            position, prunable = self._position, self._prunable
-            await asyncio.to_thread(self._save_snapshots, position, prunable, now)
+        async with self._save_lock:
+            async with self._engine_lock:
+                now = self.clock()
+                position, prunable = self._position, self._prunable
+                snapshots = await asyncio.to_thread(self._snapshots)
+            await asyncio.to_thread(self._write_snapshots, snapshots, position, prunable, now)
             self._prunable = position
 
-    def _save_snapshots(self, position: int, prunable: int, now: datetime) -> None:
-        # Under the engines' lock: nothing else touches them while this runs.
-        snapshots = {key: engine.snapshot() for key, engine in self.engines.items()}
-        self._write_snapshots(snapshots, position, prunable, now)
+    def _snapshots(self) -> dict[str, dict[str, Plain]]:
+        # Under the engines' lock: nothing else touches them while this runs. The snapshot is
+        # plain data of its own (no reference into the engine), so it can be written later.
+        return {key: engine.snapshot() for key, engine in self.engines.items()}
 
     def _write_snapshots(
         self, snapshots: dict[str, dict[str, Plain]], position: int, prunable: int, now: datetime
