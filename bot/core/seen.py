@@ -62,10 +62,11 @@ def decode(data: Mapping[str, Any]) -> OrderedDict[str, _Seen]:
     places = [ConversationKey(str(c), str(ch), str(t)) for c, ch, t in data["conversations"]]
     names = [tuple(str(name) for name in keys) for keys in data["score_names"]]
     made: OrderedDict[str, _Seen] = OrderedDict()
-    for message_id, place, author, at, pressed, attack, hostile, score_names, values in data["rows"]:
+    for row in data["rows"]:
+        message_id, place, author, at, pressed, attack, hostile, score_names, values = row
         keys = names[score_names]
         if len(keys) != len(values):
-            raise ValueError(f"message {message_id!r} has {len(values)} scores for {len(keys)} names")
+            raise ValueError(f"message {message_id!r}: {len(values)} scores, {len(keys)} names")
         made[str(message_id)] = _Seen(
             places[place], str(author), datetime.fromisoformat(at), tuple(pressed),
             float(attack), float(hostile), dict(zip(keys, map(float, values), strict=True)),
