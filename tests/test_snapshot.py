@@ -104,7 +104,7 @@ def test_a_damaged_message_table_is_refused() -> None:
     snapshot = json.loads(json.dumps(engine.snapshot()))
     table = snapshot["state"]["_messages"]
     table["rows"][0][8] = table["rows"][0][8][:-1]  # one score fewer than its names
-    with pytest.raises(SnapshotError, match="damaged snapshot.*scores"):
+    with pytest.raises(SnapshotError, match=r"damaged snapshot.*scores"):
         Engine.restore(Policy(), EmbeddedScorer(), snapshot)
     table["rows"][0][1] = len(table["conversations"])  # a conversation that is not there
     with pytest.raises(SnapshotError, match="damaged snapshot"):
