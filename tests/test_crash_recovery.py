@@ -267,12 +267,9 @@ async def test_a_tick_before_a_crash_is_replayed_in_its_place(tmp_path: Path) ->
     try:
         assert restarted.engines[""].snapshot() == calm.engines[""].snapshot()
         assert _outbox_keys(restarted) == _outbox_keys(calm)
-        kinds = {
-            kind
-            for (kind,) in restarted.store.engine.connect().exec_driver_sql(
-                "SELECT kind FROM outbox"
-            )
-        }
+        # Closed at once: a connection left open holds SQLite's lock until gc happens to free it.
+        with restarted.store.engine.connect() as connection:
+            kinds = {kind for (kind,) in connection.exec_driver_sql("SELECT kind FROM outbox")}
         assert "lift_slow_mode" in kinds
     finally:
         for runtime in (calm, restarted):

@@ -62,3 +62,49 @@ def test_damaged_or_foreign_snapshots_are_refused() -> None:
         from_plain({"$object": "Popen", "fields": {}})
     with pytest.raises(SnapshotError, match="not part of"):
         to_plain(random.Random())
+
+
+@pytest.mark.parametrize("old_format", [3, 2])
+def test_a_snapshot_of_an_older_format_still_restores_to_the_same_decisions(
+    old_format: int,
+) -> None:
+    # Formats 2 and 3 stored the remembered messages as tagged objects, not as one table.
+    events = _mixed_stream(900, seed=17)
+    whole = _engine()
+    expected = [whole.feed(event) for event in events]
+    first = _engine()
+    for event in events[:450]:
+        first.feed(event)
+    state = dict(first.snapshot()["state"])  # type: ignore[arg-type]
+    state["_messages"] = to_plain(first._messages)
+    if old_format == 2:
+        del state["_outcomes"]
+    stored = json.loads(json.dumps({"format": old_format, "state": state}))
+    second = Engine.restore(Policy(), EmbeddedScorer(), stored)
+    assert second._messages == first._messages
+    if old_format == 3:
+        assert [second.feed(event) for event in events[450:]] == expected[450:]
+
+
+def test_remembered_messages_are_stored_compactly() -> None:
+    engine = _engine()
+    for event in _mixed_stream(600, seed=3):
+        engine.feed(event)
+    assert engine.size["messages"] > 100, "the stream must leave messages to remember"
+    compact = json.dumps(engine.snapshot()["state"]["_messages"])  # type: ignore[index]
+    tagged = json.dumps(to_plain(engine._messages))
+    assert len(compact) * 2 < len(tagged), (len(compact), len(tagged))
+
+
+def test_a_damaged_message_table_is_refused() -> None:
+    engine = _engine()
+    for event in _mixed_stream(60, seed=4):
+        engine.feed(event)
+    snapshot = json.loads(json.dumps(engine.snapshot()))
+    table = snapshot["state"]["_messages"]
+    table["rows"][0][8] = table["rows"][0][8][:-1]  # one score fewer than its names
+    with pytest.raises(SnapshotError, match=r"damaged snapshot.*scores"):
+        Engine.restore(Policy(), EmbeddedScorer(), snapshot)
+    table["rows"][0][1] = len(table["conversations"])  # a conversation that is not there
+    with pytest.raises(SnapshotError, match="damaged snapshot"):
+        Engine.restore(Policy(), EmbeddedScorer(), snapshot)

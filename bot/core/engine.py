@@ -37,6 +37,8 @@ from bot.core.pile_on import PileOnDetector, message_pressure
 from bot.core.rephrase import split_claim
 from bot.core.responses import Responder
 from bot.core.scoring import Scorer, Scores, hostility
+from bot.core.seen import _Seen
+from bot.core.seen import encode as encode_seen
 from bot.core.settings import Policy, Settings
 from bot.core.snapshot import (
     COMPATIBLE,
@@ -56,19 +58,6 @@ _FULL_SWEEP_INTERVAL = timedelta(minutes=1)
 # Each conversation's last messages as (time, author, heat), for an intervention's "before"
 # (bot.core.outcomes): a thread writing more than this in 15 minutes is rare.
 _HEAT_LOG = 64
-
-
-@dataclass(slots=True)
-class _Seen:
-    """What the engine remembers of a message: never its text."""
-
-    conversation: ConversationKey
-    author: str
-    at: datetime
-    pressed: tuple[str, ...]
-    attack: float
-    hostility: float
-    scores: Scores
 
 
 @dataclass(slots=True)
@@ -192,8 +181,10 @@ class Engine:
 
     def snapshot(self) -> dict[str, Plain]:
         """Everything the engine remembers, as plain data (JSON-ready); never message text."""
-        state = {name: getattr(self, name) for name in _STATE}
-        return {"format": FORMAT, "state": {k: to_plain(v) for k, v in state.items()}}
+        # The remembered messages are most of it: a compact table of their own (bot.core.seen).
+        state = {name: encode_seen(self._messages) if name == "_messages"
+                 else to_plain(getattr(self, name)) for name in _STATE}  # fmt: skip
+        return {"format": FORMAT, "state": state}
 
     @classmethod
     def restore(
@@ -213,7 +204,7 @@ class Engine:
         engine = cls(policy, scorer, forecast)
         state = snapshot.get("state")
         # A format-2 snapshot predates the outcome tracker: it restores with nothing watched.
-        names = _STATE if snapshot.get("format") == FORMAT else _STATE[:-1]
+        names = _STATE if snapshot.get("format") != 2 else _STATE[:-1]
         if not isinstance(state, dict) or set(state) != set(names):
             raise SnapshotError("snapshot does not hold the engine's state")
         for name in names:

@@ -23,9 +23,13 @@ from bot.core.forecast import ForecastDetector, _Turn
 from bot.core.outcomes import OutcomeTracker, _Watch
 from bot.core.pile_on import PileOnDetector, _Pressure, _TargetWindow
 from bot.core.responses import Responder, _SlowMode
+from bot.core.seen import TAG as SEEN_TAG
+from bot.core.seen import decode as decode_seen
 
-FORMAT = 3  # 2: conversations carry a forecast; 3: the outcome tracker (2 restores without it)
-COMPATIBLE = frozenset({2, FORMAT})
+# 2: conversations carry a forecast; 3: the outcome tracker (2 restores without it); 4: the
+# remembered messages as one compact table (bot.core.seen; 2 and 3 restore from tagged objects).
+FORMAT = 4
+COMPATIBLE = frozenset({2, 3, FORMAT})
 
 Plain = None | bool | int | float | str | list["Plain"] | dict[str, "Plain"]
 
@@ -46,8 +50,15 @@ def register(*classes: type) -> None:
     _CLASSES.update({cls.__name__: cls for cls in classes})
 
 
+_SCALARS = frozenset({type(None), bool, int, float, str})
+# Field names per dataclass: dataclasses.fields() is slow, and a snapshot asks it per object.
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def to_plain(value: Any) -> Plain:
     """``value`` as plain data; raises SnapshotError for a type not meant to be stored."""
+    if type(value) in _SCALARS:  # the common case first (a str Enum is not exactly str)
+        return value  # type: ignore[no-any-return]
     if value is None or (
         isinstance(value, bool | int | float | str) and not isinstance(value, Enum)
     ):
@@ -77,7 +88,10 @@ def _object_to_plain(value: Any) -> Plain:
     if _CLASSES.get(name) is not type(value):
         raise SnapshotError(f"{name} is not part of the engine's stored state")
     if is_dataclass(value):
-        attributes = {spec.name: getattr(value, spec.name) for spec in fields(value)}
+        names = _FIELDS.get(type(value))
+        if names is None:
+            names = _FIELDS[type(value)] = tuple(spec.name for spec in fields(value))
+        attributes = {name: getattr(value, name) for name in names}
     else:
         attributes = dict(vars(value))
     return {"$object": name, "fields": {key: to_plain(item) for key, item in attributes.items()}}
@@ -91,11 +105,13 @@ def from_plain(data: Plain) -> Any:
         return [from_plain(item) for item in data]
     try:
         return _tagged(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
         raise SnapshotError(f"damaged snapshot near {str(data)[:80]!r}: {error}") from error
 
 
 def _tagged(data: dict[str, Any]) -> Any:
+    if SEEN_TAG in data:
+        return decode_seen(data)
     if "$datetime" in data:
         return datetime.fromisoformat(str(data["$datetime"]))
     if "$timedelta" in data:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from bot.core.events import ConversationKey, MessagePosted
 from bot.storage.schema import EngineStateRow, FeedbackRow, MemberPrefRow, MessageLogRow, Verdict
@@ -40,12 +41,23 @@ class EngineStates:
 
     def save(self, key: str, blob: Any, *, version: int, now: datetime) -> None:
         """Store ``blob`` (any JSON value) as the snapshot ``key``, replacing any earlier one."""
-        with self._sessions.begin() as session:
-            row = session.get(EngineStateRow, key, with_for_update=True)
-            if row is None:
-                session.add(EngineStateRow(key=key, version=version, saved_at=now, blob=blob))
-            else:
-                row.version, row.saved_at, row.blob = version, now, blob
+        # Core statements, not an ORM row: loading the row to change it parsed the previous
+        # snapshot back into Python objects (hundreds of MiB at 100,000 messages) only to drop it.
+        values = {"version": version, "saved_at": now, "blob": blob}
+        engine = self._sessions.kw["bind"]
+        with engine.connect() as connection:
+            with connection.begin():
+                changed = connection.execute(
+                    update(EngineStateRow).where(EngineStateRow.key == key).values(**values)
+                )
+                if not changed.rowcount:
+                    connection.execute(insert(EngineStateRow).values(key=key, **values))
+            if connection.dialect.name == "sqlite" and not isinstance(engine.pool, StaticPool):
+                # The sqlite3 module keeps a statement's last bound values until it runs again,
+                # so each pooled connection that ever saved would hold its own copy of a snapshot
+                # (tens of MiB each, measured): this one is closed instead of going back. (Not
+                # the one connection of an in-memory database: that would be the database.)
+                connection.invalidate()
 
     def load(self, key: str) -> Snapshot | None:
         """The snapshot saved under ``key``, or ``None`` if there is none."""
