@@ -69,7 +69,7 @@ def test_a_snapshot_of_an_older_format_still_restores_to_the_same_decisions(
     old_format: int,
 ) -> None:
     # Formats 2 and 3 stored the remembered messages as tagged objects, not as one table.
-    events = _mixed_stream(900, seed=17)
+    events = mixed_stream(900, seed=17)
     whole = _engine()
     expected = [whole.feed(event) for event in events]
     first = _engine()
@@ -88,7 +88,7 @@ def test_a_snapshot_of_an_older_format_still_restores_to_the_same_decisions(
 
 def test_remembered_messages_are_stored_compactly() -> None:
     engine = _engine()
-    for event in _mixed_stream(600, seed=3):
+    for event in mixed_stream(600, seed=3):
         engine.feed(event)
     assert engine.size["messages"] > 100, "the stream must leave messages to remember"
     compact = json.dumps(engine.snapshot()["state"]["_messages"])  # type: ignore[index]
@@ -98,7 +98,7 @@ def test_remembered_messages_are_stored_compactly() -> None:
 
 def test_a_damaged_message_table_is_refused() -> None:
     engine = _engine()
-    for event in _mixed_stream(60, seed=4):
+    for event in mixed_stream(60, seed=4):
         engine.feed(event)
     snapshot = json.loads(json.dumps(engine.snapshot()))
     table = snapshot["state"]["_messages"]
