@@ -369,3 +369,45 @@ def test_a_member_who_joined_recently_is_a_newcomer_though_long_in_the_thread() 
     found = _pile_on_explanations(joined=True)
     assert found, "no pile-on"
     assert all(e.endswith(", 1 of them new to the thread or community") for e in found), found
+
+
+def test_a_long_civil_exchange_is_reported_with_its_cue_and_the_other_member() -> None:
+    from bot.core.engine import Engine
+    from bot.core.settings import Policy
+    from bot.scoring.embedded import EmbeddedScorer
+    from tests.builders import message
+    from tests.test_engine import DISAGREE
+
+    engine = Engine(Policy(), EmbeddedScorer())
+    found = []
+    for i in range(16):
+        author, other = ("ana", "bo") if i % 2 == 0 else ("bo", "ana")
+        step = engine.feed(message(author, DISAGREE[i % len(DISAGREE)], T0 + i * MIN,
+                                   reply_to_author=other))  # fmt: skip
+        found += [d for d in step.detections if d.signal is Signal.LONG_EXCHANGE]
+    assert [(d.cue, d.target) for d in found] == [("long civil exchange", "bo")]
+
+
+def test_an_attack_with_no_reply_is_aimed_at_the_last_other_speaker() -> None:
+    from bot.core.engine import Engine
+    from bot.core.settings import Policy
+    from bot.scoring.embedded import EmbeddedScorer
+    from tests.builders import message
+
+    engine = Engine(Policy(), EmbeddedScorer())
+    engine.feed(message("ana", "The trial excluded patients over 65.", T0))
+    step = engine.feed(message("bo", "You're an idiot, did you even finish residency?",
+                               T0 + MIN))  # fmt: skip
+    assert [(d.signal, d.target) for d in step.detections] == [(Signal.AD_HOMINEM, "ana")]
+
+
+def test_a_members_request_opens_a_space_where_they_asked() -> None:
+    from bot.core.decisions import OpenLongformSpace
+    from bot.core.requests import MemberRequested, Requested, decide
+    from bot.core.settings import Settings
+
+    notice = PostNotice(HERE, "m7", T0, Signal.PILE_ON, "r", Evidence(("m5", "m7")), text="Slower?")
+    ask = MemberRequested(Requested.LONGFORM, HERE, "42", "Ana", T0 + MIN, "notice-1", notice)
+    (space,) = decide(ask, Settings())
+    assert isinstance(space, OpenLongformSpace)
+    assert (space.conversation, space.at, space.signal) == (HERE, T0 + MIN, Signal.PILE_ON)
