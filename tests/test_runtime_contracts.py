@@ -495,7 +495,10 @@ async def test_a_digest_queued_from_the_command_line_is_in_the_services_job_tabl
             queued = [job for job in scheduler.get_jobs() if job.id == "digest-now:replay:c"]
         finally:
             scheduler.shutdown(wait=False)
-    assert [(job.func, job.args) for job in queued] == [(jobs.digest, ("replay:c",))]
+    assert [(job.func, job.args, job.name) for job in queued] == [
+        (jobs.digest, ("replay:c",), "digest")
+    ]
+    assert queued[0].next_run_time == NOW  # when it was asked for, not when the CLI wrote it
     # One table, named as the CLI names it: PostgreSQL would keep "LONGFORM_JOBS" apart.
     tables = inspect(service.runtime.store.engine).get_table_names()
     assert [t for t in tables if t.casefold() == "longform_jobs"] == ["longform_jobs"]
@@ -571,3 +574,97 @@ async def test_a_new_engine_scores_its_rephrased_claims_with_the_services_scorer
     claims = [text for text in scorer.texts if text != ATTACK]
     assert claims, "the prompt's rephrased claim was not scored by the service's scorer"
     assert all(claim in ATTACK for claim in claims)
+
+
+def _sample(metrics: Any, name: str, **labels: str) -> float | None:
+    value = metrics.registry.get_sample_value(name, labels)
+    return None if value is None else float(value)
+
+
+async def test_sent_actions_and_events_are_counted_under_their_kind_and_platform(
+    tmp_path: Path,
+) -> None:
+    from bot.core.events import MessageDeleted
+    from bot.runtime.platform import ActionResult
+
+    config = service_config(tmp_path, replay={"enabled": False})
+    service = build_service(config, extra_adapters={"replay": _Platform(ActionResult.sent())})  # type: ignore[dict-item]
+    runtime = service.runtime
+    runtime.clock = lambda: NOW
+    await runtime.open()
+    try:
+        await runtime.on_event(MessageDeleted("gone", NOW))  # no community: no platform
+        await runtime.on_event(_posted(1))
+        from bot.core.decisions import Evidence, PostNotice, Signal
+        from bot.core.events import ConversationKey
+        from bot.storage.audit import Provenance
+
+        notice = PostNotice(ConversationKey("replay:c", "general"), "m1", NOW, Signal.PILE_ON,
+                            "many replies", Evidence(("m1",)), text="hi")  # fmt: skip
+        runtime.store.outbox.enqueue([notice], now=NOW,
+                                     provenance=Provenance("replay", "strict", "v", "live"))  # fmt: skip
+        assert await service.executor.run_due() == 1
+    finally:
+        await runtime.close()
+        runtime.store.close()
+    metrics = runtime.metrics
+    assert _sample(metrics, "longform_events_total", platform="any", kind="MessageDeleted") == 1
+    assert _sample(metrics, "longform_events_total", platform="replay", kind="MessagePosted") == 1
+    assert _sample(metrics, "longform_outcomes_total", kind="post_notice", outcome="sent") == 1
+
+
+async def test_a_restart_logs_that_the_engines_memory_was_restored(
+    tmp_path: Path, caplog_structlog: list[dict[str, Any]]
+) -> None:
+    for _ in range(2):
+        runtime = build_service(service_config(tmp_path)).runtime
+        runtime.clock = lambda: NOW
+        await runtime.open()
+        try:
+            await runtime.on_event(_posted(len(caplog_structlog)))
+        finally:
+            await runtime.close()  # saves the engines' memory
+            runtime.store.close()
+    restored = [e for e in caplog_structlog if e["event"] == "engine_memory_restored"]
+    assert [(e["log_level"], e["engine"]) for e in restored] == [("info", "")]
+    assert restored[0]["journal_seq"] >= 1
+
+
+def test_the_digest_covers_the_day_up_to_now_and_nothing_after(tmp_path: Path) -> None:
+    from bot.core.decisions import Evidence, PostNotice, Signal
+    from bot.core.events import ConversationKey
+    from bot.runtime.digest import digests
+    from bot.storage.audit import AuditEntry, Provenance
+    from bot.storage.schema import Outcome
+    from bot.storage.store import Store
+
+    config = service_config(tmp_path)
+    live = Provenance("replay", "strict", "v", "live")
+    with Store.open(config.storage.url) as store:
+        for i, at in enumerate((NOW - timedelta(days=1, minutes=1), NOW - timedelta(hours=1),
+                                NOW + timedelta(hours=1))):  # fmt: skip
+            notice = PostNotice(ConversationKey("replay:c", "general", "t1"), f"m{i}", at,
+                                Signal.PILE_ON, "r", Evidence((f"m{i}",)), text="t")  # fmt: skip
+            store.audit.append(AuditEntry.of(notice, Outcome.DECIDED, at=at, provenance=live))
+        (digest,) = digests(config, store, NOW, "replay:c")
+    assert "Actions decided: post notice 1" in digest.text.splitlines()
+
+
+async def test_a_private_prompt_carries_the_decisions_text_and_buttons() -> None:
+    from bot.core.decisions import Evidence, PromptKind, PromptMember, Signal
+    from bot.core.events import ConversationKey
+    from bot.runtime.gateway import ActionKind, Private
+    from bot.runtime.pipeline import Pipeline
+    from tests.gateway_support import RecordingGateway
+
+    gateway = RecordingGateway(platform="replay")
+    prompt = PromptMember(ConversationKey("replay:c", "general", "t1"), "m1", NOW,
+                          Signal.AD_HOMINEM, "why", Evidence(("m1",)), member="42",
+                          kind=PromptKind.AD_HOMINEM_AUTHOR, text="A private note.")  # fmt: skip
+    await Pipeline(gateway).execute(prompt, "key-2")
+    (sent,) = gateway.called("send_private")
+    assert isinstance(sent, Private)
+    assert (sent.member.id, sent.text) == ("42", "A private note.")
+    assert [(a.kind, a.key) for a in sent.actions] == [
+        (ActionKind.WHY, "key-2"), (ActionKind.OPT_OUT, "key-2")
+    ]  # fmt: skip
