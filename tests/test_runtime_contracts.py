@@ -487,11 +487,14 @@ async def test_a_digest_queued_from_the_command_line_is_in_the_services_job_tabl
 ) -> None:
     from sqlalchemy import inspect
 
-    jobs.queue_digest(service.runtime.store, "replay:c", now=NOW)
     with time_machine.travel(NOW, tick=False):
         scheduler = jobs.scheduler_for(service.runtime)
-        scheduler.start(paused=True)
+        scheduler.start(paused=True)  # the service's scheduler makes its table first
         try:
+            # One table, named as the CLI names it: PostgreSQL would keep "LONGFORM_JOBS" apart.
+            tables = inspect(service.runtime.store.engine).get_table_names()
+            assert [t for t in tables if t.casefold() == "longform_jobs"] == ["longform_jobs"]
+            jobs.queue_digest(service.runtime.store, "replay:c", now=NOW)
             queued = [job for job in scheduler.get_jobs() if job.id == "digest-now:replay:c"]
         finally:
             scheduler.shutdown(wait=False)
@@ -499,9 +502,6 @@ async def test_a_digest_queued_from_the_command_line_is_in_the_services_job_tabl
         (jobs.digest, ("replay:c",), "digest")
     ]
     assert queued[0].next_run_time == NOW  # when it was asked for, not when the CLI wrote it
-    # One table, named as the CLI names it: PostgreSQL would keep "LONGFORM_JOBS" apart.
-    tables = inspect(service.runtime.store.engine).get_table_names()
-    assert [t for t in tables if t.casefold() == "longform_jobs"] == ["longform_jobs"]
 
 
 def test_the_outcomes_command_counts_only_the_chosen_communitys_alerts(tmp_path: Path) -> None:
