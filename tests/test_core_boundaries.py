@@ -411,3 +411,11 @@ def test_a_members_request_opens_a_space_where_they_asked() -> None:
     (space,) = decide(ask, Settings())
     assert isinstance(space, OpenLongformSpace)
     assert (space.conversation, space.at, space.signal) == (HERE, T0 + MIN, Signal.PILE_ON)
+
+
+def test_single_quotes_alone_mark_a_quoted_span() -> None:
+    from bot.core.language import quoted_spans
+
+    assert quoted_spans("he said 'you idiot' to me") == [(8, 19)]
+    assert quoted_spans('he said "you idiot" to me') == [(8, 19)]
+    assert quoted_spans("no quotes here at all") == []

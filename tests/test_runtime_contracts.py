@@ -668,3 +668,37 @@ async def test_a_private_prompt_carries_the_decisions_text_and_buttons() -> None
     assert [(a.kind, a.key) for a in sent.actions] == [
         (ActionKind.WHY, "key-2"), (ActionKind.OPT_OUT, "key-2")
     ]  # fmt: skip
+
+
+async def test_names_replace_the_longest_id_first_and_a_retried_prompt_reports_what_was_done() -> (
+    None
+):
+    from bot.core.decisions import Evidence, PostNotice, PromptKind, PromptMember, Signal
+    from bot.core.events import ConversationKey
+    from bot.runtime.gateway import CommunityRef, Notice
+    from bot.runtime.pipeline import Pipeline
+    from bot.runtime.platform import Status
+    from tests.gateway_support import RecordingGateway
+
+    gateway = RecordingGateway(platform="replay", names={"12": "Bo", "123": "Ana"})
+    pipeline = Pipeline(gateway)
+    assert await pipeline.readable(CommunityRef.parse("replay:c"), "ask 123 and 12") == (
+        "ask Ana and Bo"
+    )
+    here = ConversationKey("replay:c", "general", "t1")
+    notice = PostNotice(here, "m1", NOW, Signal.PILE_ON, "r", Evidence(("m1",)), text="See 123.")
+    await pipeline.execute(notice, "key-n")
+    (posted,) = gateway.called("post_notice")
+    assert isinstance(posted, Notice)
+    assert posted.text == "See Ana."
+    prompt = PromptMember(here, "m1", NOW, Signal.AD_HOMINEM, "why", Evidence(("m1",)),
+                          member="42", kind=PromptKind.AD_HOMINEM_AUTHOR, text="A note.")  # fmt: skip
+    first = await pipeline.execute(prompt, "key-p")
+    again = await pipeline.execute(prompt, "key-p")  # a retry after a crash: not sent twice
+    assert (first.status, again.status) == (Status.SENT, Status.SENT)
+    assert again.reference == first.reference
+    assert len(gateway.called("send_private")) == 1
+    gateway.unreachable = True
+    note = await pipeline.execute(prompt, "key-q")
+    retried = await pipeline.execute(prompt, "key-q")
+    assert (note.status, retried.status) == (Status.DOWNGRADED, Status.DOWNGRADED)
