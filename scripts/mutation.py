@@ -59,7 +59,8 @@ GROUPS = (
         ("tests/test_engine.py", "tests/test_ad_hominem.py", "tests/test_thresholds.py",
          "tests/test_detection_pairs.py", "tests/test_policy.py", "tests/test_golden_replays.py",
          "tests/test_snapshot.py", "tests/test_forecast.py", "tests/test_explanations.py",
-         "tests/test_mutation_kills_core.py"),
+         "tests/test_mutation_kills_core.py", "tests/test_holdback.py", "tests/test_outcomes.py",
+         "tests/test_rephrase.py", "tests/test_requests.py", "tests/test_core_boundaries.py"),
         0.90,
     ),
     Group(
@@ -77,7 +78,8 @@ GROUPS = (
          "tests/test_scoring_queue.py", "tests/test_service_cli.py",
          "tests/test_logs_and_metrics.py", "tests/test_pipeline.py", "tests/test_intake.py",
          "tests/test_control.py", "tests/test_digest.py", "tests/test_journal_positions.py",
-         "tests/test_runtime_follow_ups.py"),
+         "tests/test_runtime_follow_ups.py", "tests/test_gateway_adapter.py",
+         "tests/test_gateway_types.py", "tests/test_outcome_report.py", "tests/test_runtime_contracts.py"),
         0.80,
     ),
     Group(
