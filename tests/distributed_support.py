@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import create_engine, make_url, text
+
+from tests.postgres_support import EXAMPLE_URL, POSTGRES_ENV, fresh_schema
 
 NATS_URL = "nats://127.0.0.1:4222"
-POSTGRES_ENV = "LONGFORM_TEST_POSTGRES_URL"
 
 
 def _nats_answers() -> bool:
@@ -38,19 +38,11 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL schema (skipped, saying why, when LONGFORM_TEST_POSTGRES_URL is unset)."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        pytest.skip(f"the distributed path needs PostgreSQL: set {POSTGRES_ENV}, e.g. "
-                    "postgresql+psycopg://postgres@127.0.0.1:5432/test")  # fmt: skip
-    schema = f"longform_dist_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        pytest.skip(
+            f"the distributed path needs PostgreSQL: set {POSTGRES_ENV}, e.g. {EXAMPLE_URL}"
+        )
+    with fresh_schema(base, "longform_dist") as url:
+        yield url
 
 
 @pytest_asyncio.fixture

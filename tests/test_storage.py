@@ -8,7 +8,6 @@ import os
 import re
 import threading
 import typing
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import JSON, bindparam, create_engine, inspect, make_url, select, text, update
+from sqlalchemy import JSON, bindparam, inspect, select, text, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -48,8 +47,8 @@ from bot.storage.journal import Tick
 from bot.storage.schema import AuditRow, UTCDateTime
 from bot.storage.store import create, upgrade
 from tests.builders import MIN, T0, message
+from tests.postgres_support import EXAMPLE_URL, POSTGRES_ENV, fresh_schema
 
-POSTGRES_ENV = "LONGFORM_TEST_POSTGRES_URL"
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 HERE = ConversationKey("guild", "general", "t1")
@@ -68,21 +67,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        pytest.skip(
-            f"PostgreSQL variant: set {POSTGRES_ENV}, e.g. "
-            "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        )
-    schema = f"longform_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        pytest.skip(f"PostgreSQL variant: set {POSTGRES_ENV}, e.g. {EXAMPLE_URL}")
+    with fresh_schema(base, "longform_test") as url:
+        yield url
 
 
 @pytest.fixture
