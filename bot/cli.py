@@ -95,7 +95,8 @@ def _run(
         )
     counts = render(steps, console)
     console.print(f"[bold]{counts['messages']} messages, {counts['detections']} noticed, "
-                  f"{counts['actions']} actions.[/bold] {len(bad)} bad lines skipped.")  # fmt: skip
+                  f"{counts['actions']} actions, {counts['outcomes']} outcomes.[/bold] "
+                  f"{len(bad)} bad lines skipped.")  # fmt: skip
 
 
 _SCORER_HELP = "embedded (default, no download) or detoxify (needs its weights)."

@@ -74,6 +74,12 @@ class RecordingGateway:
     async def post_in_venue(self, community: CommunityRef, reference: str, text: str) -> Sent:
         return self._do("post_in_venue", (reference, text))
 
+    def venue_place(self, community: CommunityRef, reference: str) -> Place:
+        return Place(community, "venues", reference)
+
+    async def undo_actions(self, place: Place, key: str) -> Sent:
+        return self._do("undo_actions", place)
+
     async def rights(self, member: MemberRef, place: Place) -> Rights:
         return Rights(moderator=member.id.startswith("mod"))
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.replay.reader import parse_event
+from bot.core.events import ConversationKey, LongformOpened, MessagePosted
+from bot.core.requests import MemberRequested, ModeratorRequested, Requested
 from bot.runtime.app import build_service
 from bot.runtime.control import Control
-from bot.runtime.gateway import Notice
+from bot.runtime.gateway import Notice, Place, Venue
 from bot.runtime.gateway_adapter import GatewayAdapter
 from bot.runtime.platform import EventSink, Status
+from bot.storage.schema import Outcome
 from tests.gateway_support import RecordingGateway
 from tests.runtime_support import recent_lines, service_config
+from tests.waiting import eventually
 
 
 class _Listener:
@@ -83,3 +88,112 @@ def _key_of(runtime: object, kind: str) -> str:
     entries = [e for e in store.audit.entries() if e.kind == kind and e.outcome == "sent"]
     assert entries, f"no {kind} was sent"
     return str(entries[0].decision_key)
+
+
+async def test_an_undo_is_decided_by_the_core_carried_out_by_the_gateway_and_audited(
+    tmp_path: Path,
+) -> None:
+    config = service_config(tmp_path, replay={"enabled": False})
+    adapter, gateway = _adapter()
+    service = build_service(config, extra_adapters={"replay": adapter})
+    runtime = service.runtime
+    control = Control(runtime)
+    await runtime.open()
+    service.executor.start()  # the undo waits for the executor, as it does in a live service
+    try:
+        await adapter.start(runtime.on_event, control)
+        for line in recent_lines("01_pile_on_clinician.jsonl"):
+            event = parse_event(json.loads(line))
+            if hasattr(event, "community"):
+                event = replace(event, community=f"replay:{event.community}")
+            await runtime.on_event(event)
+        alert_key = await _eventually_sent(runtime, "alert_moderators")
+        alert = await control.decision(alert_key)
+        request = ModeratorRequested(Requested.UNDO, alert.conversation, "Dana", runtime.clock(),
+                                     "alert-msg", alert, about_key=alert_key)  # fmt: skip
+        done = await control.undo(request)
+        again = await control.undo(request)  # a second click on the same alert
+    finally:
+        await service.executor.stop()
+        await runtime.close()
+    [undone_in] = gateway.called("undo_actions")
+    assert isinstance(undone_in, Place)
+    assert undone_in.conversation == alert.conversation
+    assert done == again == "undone"  # the pipeline's words when the gateway says nothing more
+    [undone] = [e for e in runtime.store.audit.entries(decision_key=alert_key)
+                if e.outcome == Outcome.UNDONE]  # fmt: skip
+    assert undone.detail.startswith("undone by Dana.")
+    [undo] = [e for e in runtime.store.audit.entries() if e.kind == "undo_actions"
+              and e.outcome == Outcome.SENT]  # fmt: skip
+    assert undo.channel == alert.conversation.channel
+    runtime.store.close()
+
+
+async def test_an_opt_out_asked_of_the_core_is_recorded_and_an_opt_in_reverses_it(
+    tmp_path: Path,
+) -> None:
+    config = service_config(tmp_path, replay={"enabled": False})
+    service = build_service(config, extra_adapters={"replay": _adapter()[0]})
+    runtime, here = service.runtime, ConversationKey("replay:c", "general")
+    control = Control(runtime)
+    await runtime.open()
+    try:
+        out = MemberRequested(Requested.OPT_OUT, here, "ana", "Ana", runtime.clock(), "m1",
+                              scope="replay:c")  # fmt: skip
+        answered = await control.answer(out)
+        opted_out = runtime.store.prefs.is_opted_out("replay", "c", "ana")
+        await control.answer(replace(out, action=Requested.OPT_IN))
+        back_in = not runtime.store.prefs.is_opted_out("replay", "c", "ana")
+    finally:
+        await runtime.close()
+        runtime.store.close()
+    assert answered.opt_out is not None
+    assert answered.opt_out.opted_out
+    assert opted_out
+    assert back_in
+
+
+async def _eventually_sent(runtime: object, kind: str) -> str:
+    async def sent() -> bool:
+        store = runtime.store  # type: ignore[attr-defined]
+        return any(e.kind == kind and e.outcome == "sent" for e in store.audit.entries())
+
+    await eventually(sent, within=20, what=f"a {kind} sent by the executor")
+    return _key_of(runtime, kind)
+
+
+async def test_an_opened_space_is_told_to_the_engine_and_who_writes_there_is_an_outcome(
+    tmp_path: Path,
+) -> None:
+    config = service_config(tmp_path, replay={"enabled": False})
+    adapter, gateway = _adapter()
+    service = build_service(config, extra_adapters={"replay": adapter})
+    runtime = service.runtime
+    await runtime.open()
+    try:
+        await adapter.start(runtime.on_event, Control(runtime))
+        authors: list[str] = []
+        for line in recent_lines("01_pile_on_clinician.jsonl"):
+            event = parse_event(json.loads(line))
+            if isinstance(event, MessagePosted):
+                event = replace(event, community=f"replay:{event.community}")
+                authors.append(event.author)
+            await runtime.on_event(event)
+        await service.executor.run_due()
+        [opened] = [j.entry for j in runtime.store.journal.since(0)
+                    if isinstance(j.entry, LongformOpened)]  # fmt: skip
+        [venue] = [v for v in gateway.called("open_venue") if isinstance(v, Venue)]
+        assert opened.conversation == venue.origin.conversation
+        assert opened.venue.channel == "venues"  # RecordingGateway.venue_place
+        now = datetime.now(UTC)
+        await runtime.on_event(MessagePosted("in-venue-1", now, opened.venue.community,
+                                             opened.venue.channel, authors[0], "My claim: ...",
+                                             opened.venue.thread))  # fmt: skip
+        await runtime.tick(now + timedelta(hours=3))
+        stored = runtime.store.outcomes.read()
+    finally:
+        await runtime.close()
+        runtime.store.close()
+    [space] = [o for o in stored if o.action == "open_longform_space"]
+    assert space.measures["moved"] == 1.0
+    assert space.measures["any_moved"] == 1.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,50 @@ async def test_pile_on_gets_a_threaded_notice_prompt_slow_mode_long_form_room_an
             t.startswith("Slow mode lifted")
             for t in texts(await cast.mod.timeline(world.mods), bot)
         )
+        # A participant moves there and writes: the engine counts it (issue 17's "moved").
+        amara = cast.members["dr_amara"]
+        await amara.join(venue)
+        await amara.say(venue, "My claim: a swab first, then decide.")
+        await served.settle(amara)
+        runtime = served.service.runtime
+        await runtime.tick(runtime.clock() + timedelta(hours=3))
+        [space] = [o for o in runtime.store.outcomes.read() if o.action == "open_longform_space"]
+        assert space.measures["moved"] == 1.0
+
+
+async def test_a_moderators_undo_in_reply_to_the_alert_restores_levels_and_redacts_notices(
+    homeserver: tuple[Synapse, Cast], world: World, tmp_path: Path
+) -> None:
+    server, cast = homeserver
+    bot = cast.bot.user_id
+    before = await cast.mod.state(world.room, "m.room.power_levels")
+    async with serving(config(tmp_path, server, world), cast.bot.token) as served:
+        await pile_on(world)
+        await served.settle(cast.mod, *cast.members.values())
+        assert notices(await cast.mod.timeline(world.room), bot), "no notice to undo"
+        alerts = [n for n in notices(await cast.mod.timeline(world.mods), bot)
+                  if "!longform undo" in n["content"]["body"]]  # fmt: skip
+        assert alerts, "the alert does not say how to undo"
+        notice = next(n for n in notices(await cast.mod.timeline(world.room), bot)
+                      if "!longform why" in n["content"]["body"])  # fmt: skip
+        undo = await cast.mod.say(world.mods, "!longform undo", reply_to=alerts[0]["event_id"])
+        await served.settle(cast.mod)
+        [done] = answers(await cast.mod.timeline(world.mods), bot, undo)
+        assert done.startswith("Undone: 1 slow mode(s) lifted, ")
+        member = cast.members["nurse_priya"]  # free to speak again: the levels are restored
+        refused = await member.say(world.room, "!longform undo", reply_to=notice["event_id"])
+        await served.settle(member)
+        assert answers(await cast.mod.timeline(world.room), bot, refused) == [
+            "Only moderators (power level 50 or more) can undo what Longform did."
+        ]
+        after = await cast.mod.state(world.room, "m.room.power_levels")
+        assert after["users"] == before["users"], "the undo did not restore the levels exactly"
+        left = [n for n in notices(await cast.mod.timeline(world.room), bot)
+                if "!longform why" in n["content"]["body"]]  # fmt: skip
+        assert left == [], "Longform's notices are still there after the undo"
+        undone = [e for e in served.audit("alert_moderators") if e.outcome == "undone"]
+        assert len(undone) == 1
+        assert undone[0].detail.startswith(f"undone by {cast.mod.user_id}.")
 
 
 def answers(events: list[dict[str, Any]], bot: str, to: str) -> list[str]:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 
-from bot.core.decisions import PromptKind, PromptMember, SetSlowMode
+from adapters.replay.reader import parse_event
+from bot.core.decisions import OpenLongformSpace, PromptKind, PromptMember, SetSlowMode
 from bot.core.engine import Engine
-from bot.core.events import MessageDeleted, MessageEdited
+from bot.core.events import (
+    ConversationKey,
+    Event,
+    LongformOpened,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+)
 from bot.core.outcomes import OutcomeRecord
 from bot.core.settings import Policy
 from bot.scoring.embedded import EmbeddedScorer
 from tests.builders import MIN, T0, message
+from tests.runtime_support import DEMO
 from tests.test_engine import DISAGREE, HOSTILE
 
 ATTACK = "You clearly don't understand this. The trial excluded patients over 65, so it says nothing about them."
@@ -166,3 +175,97 @@ def test_outcome_records_hold_no_text() -> None:
     record = engine.tick(T0 + 2 * 60 * MIN).outcomes[0]
     assert "trial" not in repr(record)
     assert "trial" not in json.dumps(engine.snapshot())
+
+
+# -- who moved to the long-form space and wrote there (issue 17) ---------------------------------
+
+
+def _bundled(name: str) -> list[Event]:
+    lines = (DEMO / name).read_text().splitlines()
+    return [parse_event(json.loads(line)) for line in lines if line.strip()]
+
+
+def _space_decided(engine: Engine) -> tuple[OpenLongformSpace, list[str]]:
+    """The pile-on conversation up to the engine's long-form space; its authors so far."""
+    authors: list[str] = []
+    for event in _bundled("01_pile_on_clinician.jsonl"):
+        if isinstance(event, MessagePosted):
+            authors.append(event.author)
+        spaces = [a for a in engine.feed(event).actions if isinstance(a, OpenLongformSpace)]
+        if spaces:
+            return spaces[0], authors
+    raise AssertionError("the bundled pile-on decides no long-form space")
+
+
+def _venue_outcome(opened: bool, writers: list[str], after_minutes: float = 5) -> dict[str, float]:
+    engine = _engine()
+    space, _ = _space_decided(engine)
+    venue = ConversationKey(space.conversation.community, "forum", "post-1")
+    events: list[Event] = []
+    if opened:
+        events.append(LongformOpened(space.at + MIN, space.conversation, space.message_id, venue))
+    for n, author in enumerate(writers):
+        at = space.at + (after_minutes + n) * MIN
+        events.append(MessagePosted(f"v{n}", at, venue.community, venue.channel, author,
+                                    "My claim: the guideline is right here.", venue.thread))  # fmt: skip
+    found = [r for e in events for r in engine.feed(e).outcomes]
+    found += engine.tick(space.at + 24 * 60 * MIN).outcomes
+    [record] = [r for r in found if r.kind == "open_longform_space"]
+    return dict(record.measures)
+
+
+def test_participants_who_write_in_the_long_form_space_are_counted_once_each() -> None:
+    engine = _engine()
+    _, authors = _space_decided(engine)
+    one, two = list(dict.fromkeys(authors))[:2]
+    measures = _venue_outcome(True, [one, two, one, "outsider"])
+    assert measures["moved"] == 2.0  # the outsider is not one of the conversation's
+    assert measures["any_moved"] == 1.0
+
+
+def test_nobody_moving_is_measured_as_nobody_once_the_venue_is_known() -> None:
+    measures = _venue_outcome(True, ["outsider"])
+    assert (measures["moved"], measures["any_moved"]) == (0.0, 0.0)
+
+
+def test_writing_after_the_window_does_not_count_as_moving() -> None:
+    engine = _engine()
+    _, authors = _space_decided(engine)
+    measures = _venue_outcome(True, [authors[0]], after_minutes=61)
+    assert measures["moved"] == 0.0
+
+
+def test_without_the_venue_the_outcome_says_nothing_about_moving() -> None:
+    engine = _engine()
+    _, authors = _space_decided(engine)
+    measures = _venue_outcome(False, [authors[0]])
+    assert "moved" not in measures
+    assert "any_moved" not in measures
+    assert "heat_before" in measures  # the rest is still measured
+
+
+def test_a_venue_being_watched_survives_a_snapshot() -> None:
+    engine = _engine()
+    space, authors = _space_decided(engine)
+    venue = ConversationKey(space.conversation.community, "forum", "post-2")
+    engine.feed(LongformOpened(space.at + MIN, space.conversation, space.message_id, venue))
+    restored = Engine.restore(Policy(), EmbeddedScorer(), json.loads(json.dumps(engine.snapshot())))
+    restored.feed(MessagePosted("w1", space.at + 3 * MIN, venue.community, venue.channel,
+                                authors[0], "Here is my evidence.", venue.thread))  # fmt: skip
+    [record] = [r for r in restored.tick(space.at + 24 * 60 * MIN).outcomes
+                if r.kind == "open_longform_space"]  # fmt: skip
+    assert dict(record.measures)["moved"] == 1.0
+
+
+def test_a_snapshot_from_before_venues_restores_and_leaves_moving_unmeasured() -> None:
+    engine = _engine()
+    space, _ = _space_decided(engine)
+    stored = json.loads(json.dumps(engine.snapshot()))
+    fields = stored["state"]["_outcomes"]["fields"]
+    del fields["_venues"], fields["_by_venue"]  # what a snapshot from before venues holds
+    restored = Engine.restore(Policy(), EmbeddedScorer(), stored)
+    venue = ConversationKey(space.conversation.community, "forum", "post-3")
+    restored.feed(LongformOpened(space.at + MIN, space.conversation, space.message_id, venue))
+    [record] = [r for r in restored.tick(space.at + 24 * 60 * MIN).outcomes
+                if r.kind == "open_longform_space"]  # fmt: skip
+    assert "moved" not in dict(record.measures)  # its space was watched before venues existed

@@ -109,3 +109,14 @@ def test_compare_shows_only_the_decisions_that_differ_in_text_and_jsonl() -> Non
     same = runner.invoke(app, ["replay", "--compare", "strict", "strict", demo,
                                "--sentence-tier", "off"])  # fmt: skip
     assert "Both policies make the same decisions." in same.stdout
+
+
+def test_the_text_timeline_shows_each_outcome_once_its_window_has_passed() -> None:
+    result = runner.invoke(app, ["replay", str(DEMO / "01_pile_on_clinician.jsonl")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())  # rich wraps long lines
+    jsonl = [r for r in _records(DEMO / "01_pile_on_clinician.jsonl") if r["type"] == "outcome"]
+    assert jsonl, "the bundled pile-on settles no outcome"
+    assert text.count("◷ outcome of ") == len(jsonl)
+    assert "outcome of open_longform_space (message po-006" in text
+    assert f"{len(jsonl)} outcomes." in text

@@ -7,6 +7,8 @@ outbox already held for the engine's own slow mode, so the moderator's request w
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core.decisions import (
     AlertModerators,
     Evidence,
@@ -14,9 +16,19 @@ from bot.core.decisions import (
     PostNotice,
     SetSlowMode,
     Signal,
+    UndoActions,
 )
 from bot.core.events import ConversationKey
-from bot.core.requests import MemberRequested, ModeratorRequested, Requested, decide, title
+from bot.core.requests import (
+    MemberRequested,
+    ModeratorRequested,
+    OptOut,
+    Requested,
+    answer,
+    decide,
+    explain,
+    title,
+)
 from bot.core.settings import LongformSettings, Settings
 from bot.storage.codec import decision_key
 from tests.builders import MIN, T0
@@ -103,3 +115,73 @@ def test_consent_to_an_offer_adds_the_member_once_and_marks_it_asked_for() -> No
 def test_consent_to_something_that_is_not_an_offer_decides_nothing() -> None:
     ask = MemberRequested(Requested.CONSENT, HERE, "42", "Ana", T0, "x", _alert())
     assert not decide(ask, SETTINGS).actions
+
+
+# -- undo, why and opt-out: core events too (issue 15) --------------------------------------------
+
+
+def _undo(clicked: str = "alert-1", about: AlertModerators | None = None) -> ModeratorRequested:
+    return ModeratorRequested(Requested.UNDO, HERE, "Mod", T0 + MIN, clicked,
+                              about if about is not None else _alert(), about_key="k" * 32)  # fmt: skip
+
+
+def test_an_undo_is_a_decision_naming_the_decision_undone_and_the_moderator() -> None:
+    (undo,) = decide(_undo(), SETTINGS)
+    assert isinstance(undo, UndoActions)
+    assert (undo.undone, undo.by, undo.conversation) == ("k" * 32, "Mod", HERE)
+    assert undo.message_id == "alert-1"  # keyed by the alert clicked, like every request
+    assert undo.evidence == _alert().evidence
+    assert "Mod" in undo.reason
+
+
+def test_an_undo_keyed_by_its_alert_is_its_own_outbox_item_and_repeats_drop() -> None:
+    (first,) = decide(_undo("alert-1"), SETTINGS)
+    (again,) = decide(_undo("alert-1"), SETTINGS)
+    (other,) = decide(_undo("alert-2"), SETTINGS)
+    assert decision_key(first, "matrix") == decision_key(again, "matrix")
+    assert decision_key(first, "matrix") != decision_key(other, "matrix")
+    assert decision_key(first, "matrix") != decision_key(_alert(), "matrix")
+
+
+def test_an_undo_from_no_decision_decides_nothing() -> None:
+    request = ModeratorRequested(Requested.UNDO, HERE, "Mod", T0, "cmd-1")
+    assert decide(request, SETTINGS).actions == ()
+
+
+def test_why_and_opt_out_act_on_no_conversation_and_are_answered() -> None:
+    why = MemberRequested(Requested.WHY, HERE, "u1", "Ana", T0, "n1", about=_alert())
+    out = MemberRequested(Requested.OPT_OUT, HERE, "u1", "Ana", T0, "c1", scope="discord:1")
+    back = MemberRequested(Requested.OPT_IN, HERE, "u1", "Ana", T0, "c2")
+    assert [decide(r, SETTINGS).actions for r in (why, out, back)] == [(), (), ()]
+    explained = answer(why).explanation
+    assert explained is not None
+    assert (explained.reason, explained.evidence) == ("a pile-on", ("m5", "m7"))
+    assert answer(out).opt_out == OptOut("u1", "discord:1", opted_out=True)
+    assert answer(back).opt_out == OptOut("u1", "", opted_out=False)
+    assert answer(out).explanation is None
+    assert answer(why).opt_out is None
+
+
+def test_why_about_no_decision_explains_nothing() -> None:
+    asked = MemberRequested(Requested.WHY, HERE, "u1", "Ana", T0, "m3")
+    assert answer(asked).explanation is None
+
+
+def test_acting_requests_are_decided_not_answered() -> None:
+    consent = MemberRequested(Requested.CONSENT, HERE, "u1", "Ana", T0, "n1", about=_alert())
+    with pytest.raises(ValueError, match="acts on a conversation"):
+        answer(consent)
+
+
+def test_a_members_long_form_request_from_no_notice_decides_nothing() -> None:
+    asked = MemberRequested(Requested.LONGFORM, HERE, "u1", "Ana", T0, "m3")
+    assert decide(asked, SETTINGS).actions == ()
+
+
+def test_an_explanation_reads_as_one_paragraph_with_at_most_five_messages() -> None:
+    evidence = Evidence(tuple(f"m{i}" for i in range(7)), (("attack", 0.91), ("heat", 0.5)))
+    alert = AlertModerators(HERE, "m6", T0, Signal.AD_HOMINEM, "Personal.", evidence, text="")
+    text = explain(alert).text()
+    assert text.startswith("Personal. Messages considered: m0, m1, m2, m3, m4 and 2 more.")
+    assert "Scores: attack 0.91, heat 0.50." in text
+    assert text.endswith("moderators decide.")

@@ -30,6 +30,7 @@ from bot.core.decisions import (
     PromptMember,
     SetSlowMode,
     Signal,
+    UndoActions,
 )
 from bot.core.events import ConversationKey, MemberJoined, MessageEdited
 from bot.storage import (
@@ -106,6 +107,7 @@ EVERY_KIND: list[Decision] = [
     OpenLongformSpace(HERE, "m1", T0, Signal.LONG_EXCHANGE, "r", EV, title="Long form: t1",
                       template=("claim", "evidence"), participants=("ana", "bo"),
                       key_messages=("m1", "m2"), text="Room.", severity=2),
+    UndoActions(HERE, "alert-1", T0, Signal.PILE_ON, "r", EV, undone="a" * 32, by="Dana"),
     AlertModerators(ConversationKey("g", "c"), "m9", T0, Signal.ESCALATION, "r", Evidence(),
                     text="Heads up"),
 ]  # fmt: skip
@@ -165,6 +167,7 @@ _decisions = st.one_of(
         key_messages=st.lists(_text).map(tuple),
         text=_text,
     ),
+    st.builds(UndoActions, **_base, undone=_text, by=_text),
     st.builds(AlertModerators, **_base, text=_text),
 )
 

@@ -27,7 +27,14 @@ from adapters.discord.app import point_at_api, restore_endpoints
 from adapters.discord.calls import Place
 from adapters.discord.community import Community, communities
 from bot.config import Config, ConfigError, load_config
-from bot.core.decisions import Decision, Detection, LiftSlowMode, SetSlowMode
+from bot.core.decisions import (
+    UNDO_WORDS,
+    Decision,
+    Detection,
+    LiftSlowMode,
+    SetSlowMode,
+    UndoActions,
+)
 from bot.core.engine import Engine
 from bot.core.events import MessagePosted
 from bot.core.scoring import Scorer
@@ -146,6 +153,8 @@ def _what(action: Decision) -> str:
         return f"{action.seconds} s per message in {action.conversation.place}"
     if isinstance(action, LiftSlowMode):
         return f"lift slow mode in {action.conversation.place}"
+    if isinstance(action, UndoActions):
+        return f"{UNDO_WORDS} ({action.conversation.place})"
     return texts.clip(action.text, 300)
 
 

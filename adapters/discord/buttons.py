@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import discord
 import structlog
 
 from adapters.discord import texts
-from adapters.discord.calls import Place
 from adapters.discord.community import PLATFORM
 from adapters.discord.errors import PLATFORM_ERRORS, DowngradeError, UnresolvedError
 from adapters.discord.gateway import DiscordGateway
 from adapters.discord.longform import existing_space
 from adapters.discord.runtime_view import ServiceView
-from adapters.discord.views import custom_ids
 from bot.core.decisions import Decision, OpenLongformSpace, PromptMember
 from bot.core.requests import MemberRequested, ModeratorRequested, Requested
 from bot.runtime.control import Control, ControlError
@@ -95,7 +94,13 @@ class Buttons:
 
     async def _why(self, interaction: discord.Interaction, key: str) -> None:
         decision = await self.control.decision(key)
-        explanation = await self.control.explain(key)
+        answered = await self.control.answer(
+            self._member_request(interaction, Requested.WHY, decision)
+        )
+        explanation = answered.explanation
+        if explanation is None:
+            await reply(interaction, "Longform did not act on that message.")
+            return
         _, guild = self.gateway.community(decision.conversation)
         own = isinstance(decision, PromptMember) and decision.member == who(interaction)[0]
         redact = not (own or is_moderator(interaction))  # members never see who did what
@@ -110,10 +115,19 @@ class Buttons:
 
     async def _optout(self, interaction: discord.Interaction, key: str) -> None:
         decision = await self.control.decision(key)
-        community = decision.conversation.community
-        await self.control.set_opt_out(PLATFORM, community, who(interaction)[0], True)
+        request = self._member_request(interaction, Requested.OPT_OUT, decision)
+        await self.control.answer(replace(request, scope=decision.conversation.community))
         await reply(interaction, "Done: Longform will send you no more private notes here. "
                     "`/longform optout enabled:False` turns them back on.")  # fmt: skip
+
+    def _member_request(
+        self, interaction: discord.Interaction, action: Requested, decision: Decision
+    ) -> MemberRequested:
+        """What a member asked by a button on Longform's message about ``decision``."""
+        member, name = who(interaction)
+        clicked = str(interaction.message.id) if interaction.message else decision.message_id
+        return MemberRequested(action, decision.conversation, member, name, self.service.now(),
+                               clicked, about=decision)  # fmt: skip
 
     async def _note(self, interaction: discord.Interaction, key: str) -> None:
         decision = await self.control.decision(key)
@@ -206,36 +220,13 @@ class Buttons:
         decision = await self.control.decision(key)
         clicked = str(interaction.message.id) if interaction.message else decision.message_id
         return ModeratorRequested(action, decision.conversation, who(interaction)[1],
-                                  self.service.now(), clicked, decision)  # fmt: skip
+                                  self.service.now(), clicked, decision, about_key=key)  # fmt: skip
 
     async def _undo(self, interaction: discord.Interaction, key: str) -> None:
-        decision = await self.control.decision(key)
         await interaction.response.defer()
-        member, name = who(interaction)
+        request = await self._moderator_request(interaction, key, Requested.UNDO)
         try:
-            done = await self._undo_in_place(decision)
-        except DowngradeError as downgrade:
-            done = f"could not finish: {downgrade.problem}"
-        await self.control.record_undone(key, by=member, detail=done)
-        await self._note_on_alert(interaction, f"Undone by {name}: {done}.")
-
-    async def _undo_in_place(self, decision: Decision) -> str:
-        """Lift the slow mode and delete Longform's notices in the decision's thread."""
-        _, guild, channel = await self.gateway.place(decision.conversation)
-        done: list[str] = []
-        if channel.slowmode_delay:
-            await self.gateway.set_delay(channel, 0, "lift slow mode")
-            done.append("slow mode lifted")
-        removed = 0
-        for message in await self.gateway.call(_recent(channel, 50)):
-            ids = custom_ids(message)
-            if message.author.id == guild.me.id and any(i.startswith("lf:") for i in ids):
-                await self.gateway.call(message.delete())
-                removed += 1
-        done.append(f"{removed} notice(s) removed")
-        return ", ".join(done)
-
-
-async def _recent(channel: Place, limit: int) -> list[discord.Message]:
-    """The last ``limit`` messages of ``channel``, newest first."""
-    return [message async for message in channel.history(limit=limit)]
+            done = await self.control.undo(request)
+        except ControlError as error:
+            done = f"could not finish: {error}"
+        await self._note_on_alert(interaction, f"Undone by {who(interaction)[1]}: {done}.")

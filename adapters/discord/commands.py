@@ -27,7 +27,7 @@ from adapters.discord.gateway import DiscordGateway
 from adapters.discord.runtime_view import ServiceView
 from adapters.discord.translate import place
 from bot.core.events import ConversationKey
-from bot.core.requests import ModeratorRequested, Requested
+from bot.core.requests import MemberRequested, ModeratorRequested, Requested
 from bot.runtime.control import Control, ControlError
 
 log = structlog.get_logger()
@@ -161,7 +161,12 @@ class LongformCommands(app_commands.Group):
     @app_commands.describe(enabled="True: no more private notes. False: receive them again.")
     async def optout(self, interaction: discord.Interaction, enabled: bool = True) -> None:
         async def work(community: Community) -> str:
-            await self.control.set_opt_out(PLATFORM, community.key, who(interaction)[0], enabled)
+            member, name = who(interaction)
+            here = ConversationKey(community.key, str(interaction.channel_id or ""))
+            action = Requested.OPT_OUT if enabled else Requested.OPT_IN
+            await self.control.answer(MemberRequested(action, here, member, name,
+                                      self.service.now(), str(interaction.id),
+                                      scope=community.key))  # fmt: skip
             if enabled:
                 return "Done: Longform will send you no more private notes in this server."
             return "Done: Longform may send you private notes again in this server."

@@ -29,7 +29,9 @@ class Community:
         """True if a message in ``channel_id`` (a thread under ``parent_id``) is watched."""
         if not self.channels:
             return True
-        return channel_id in self.channels or (parent_id is not None and parent_id in self.channels)
+        # The long-form forum is watched too: its posts are where conversations move to.
+        watched = (*self.channels, self.longform_space)
+        return channel_id in watched or (parent_id is not None and parent_id in watched)
 
 
 def _snowflake(value: str) -> int | None:

@@ -74,6 +74,9 @@ def send_permission(channel: object) -> tuple[str, str]:
     return "send_messages", "Send Messages"
 
 
+_UNDO_REACH = 50  # recent messages an undo looks through for Longform's notices
+
+
 class DiscordGateway:
     """``Gateway`` over a connected client. ``service`` is set once the adapter starts."""
 
@@ -287,6 +290,33 @@ class DiscordGateway:
 
     async def open_venue(self, venue: Venue, key: str) -> Sent:
         return await self._translated(open_post(self, venue, key))
+
+    def venue_place(self, community: CommunityRef, reference: str) -> Where:
+        """A forum post: its messages are in the long-form forum, in the post's thread."""
+        found, _ = self._guild(community)
+        if found.longform_space is None or not reference.isdigit():
+            raise UnresolvedError(f"{reference!r} is not a forum post of {community}")
+        return Where(community, str(found.longform_space), reference)
+
+    async def undo_actions(self, place: Where, key: str) -> Sent:
+        return await self._translated(self._undo(place))
+
+    async def _undo(self, place: Where) -> Sent:
+        """Lift the slow mode and delete Longform's notices (its messages with buttons) among the
+        place's last 50 messages."""
+        _, guild, channel = await self.place(place.conversation)
+        done: list[str] = []
+        if channel.slowmode_delay:
+            await self.set_delay(channel, 0, "lift slow mode")
+            done.append("slow mode lifted")
+        removed = 0
+        async for message in channel.history(limit=_UNDO_REACH):
+            mine = message.author.id == guild.me.id
+            if mine and any(i.startswith("lf:") for i in views.custom_ids(message)):
+                await self.call(message.delete())
+                removed += 1
+        done.append(f"{removed} notice(s) removed")
+        return Sent(str(channel.id), ", ".join(done))
 
     async def alert_moderators(self, alert: Alert, key: str) -> Sent:
         return await self._translated(self._alert(alert, key))

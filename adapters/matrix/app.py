@@ -130,6 +130,8 @@ class MatrixAdapter:
             for room in (community.moderators, community.space):
                 if room:
                     await self._join(client, room, community.ref.key)
+            for venue in await gateway.venues(community.ref):  # long-form rooms it opened
+                self.roster.rooms.setdefault(venue, community.ref.key)
         for room, key in dict(self.roster.rooms).items():
             await self._join(client, room, key)
             if not isinstance(await client.room_get_state_event(room, "m.room.encryption"),

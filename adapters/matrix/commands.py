@@ -26,7 +26,8 @@ from bot.runtime.gateway import GatewayError, MemberRef, MessageRef, Place
 
 log = structlog.get_logger()
 HELP = ("Longform commands: !longform status, !longform policy, !longform why (as a reply to a "
-        "notice), !longform optout, and for moderators !longform mode shadow|live.")  # fmt: skip
+        "notice), !longform optout, and for moderators !longform mode shadow|live and "
+        "!longform undo (as a reply to an alert).")  # fmt: skip
 
 
 class Commands:
@@ -48,7 +49,8 @@ class Commands:
 
     def _handlers(self) -> dict[str, Callable[[Any, str, list[str]], Awaitable[str]]]:
         return {"status": self._status, "policy": self._policy, "mode": self._mode,
-                "why": self._why, "optout": self._optout, "help": self._help}  # fmt: skip
+                "why": self._why, "optout": self._optout, "undo": self._undo,
+                "help": self._help}  # fmt: skip
 
     def _community(self, room: str) -> str:
         community = self.rooms.get(room)
@@ -81,14 +83,36 @@ class Commands:
             )
         key = await self.gateway.notice_key(replied)
         if key is not None:
-            return (await self.control.explain(key)).text()
+            member = str(raw["sender"])
+            asked = MemberRequested(Requested.WHY, self._place(raw, room).conversation, member,
+                                    member, translate.at(raw), str(raw["event_id"]),
+                                    about=await self.control.decision(key))  # fmt: skip
+            explained = (await self.control.answer(asked)).explanation
+            return explained.text() if explained else "Longform did not act on that message."
         explained = await self.control.explain_message(translate.PLATFORM, replied)
         return explained.text() if explained else "Longform did not act on that message."
 
+    async def _undo(self, raw: translate.Event, room: str, args: list[str]) -> str:
+        """A moderator's ``!longform undo`` in reply to an alert (or notice) of Longform's."""
+        replied = translate.reply_to(raw)
+        key = await self.gateway.notice_key(replied) if replied else None
+        if key is None:
+            return "Reply to one of Longform's alerts with “!longform undo” to undo what it did."
+        if not await self._moderator(raw, room):
+            return "Only moderators (power level 50 or more) can undo what Longform did."
+        decision = await self.control.decision(key)
+        done = await self.control.undo(ModeratorRequested(
+            Requested.UNDO, decision.conversation, str(raw["sender"]), translate.at(raw),
+            message_id=str(raw["event_id"]), about=decision, about_key=key))  # fmt: skip
+        return f"Undone: {done}."
+
     async def _optout(self, raw: translate.Event, room: str, args: list[str]) -> str:
         back = bool(args) and args[0].lower() in ("in", "back", "undo")
-        await self.control.set_opt_out(translate.PLATFORM, self.rooms.get(room, ""),
-                                       str(raw["sender"]), opted_out=not back)  # fmt: skip
+        member = str(raw["sender"])
+        action = Requested.OPT_IN if back else Requested.OPT_OUT
+        await self.control.answer(MemberRequested(
+            action, self._place(raw, room).conversation, member, member, translate.at(raw),
+            str(raw["event_id"]), scope=self.rooms.get(room, "")))  # fmt: skip
         if back:
             return "Longform may send you private notes again."
         return "Longform will send you no more private notes (“!longform optout undo” to undo)."

@@ -57,7 +57,8 @@ log = structlog.get_logger()
 QUOTE_CHARS = 280  # the least text needed to recognise a key message in a venue
 _PERMISSION = {"m.room.power_levels": "power level for m.room.power_levels (usually 100)",
                "m.space.child": "power level for m.space.child in the space (usually 50)",
-               "m.room.message": "membership and power level for m.room.message"}  # fmt: skip
+               "m.room.message": "membership and power level for m.room.message",
+               "m.room.redaction": "power level for redacting others' events (usually 50)"}  # fmt: skip
 
 
 # Matrix has no buttons: a reaction or a reply command stands in for each (adapters.matrix.commands).
@@ -70,7 +71,8 @@ _HINTS = {ActionKind.HELPFUL: "react 👍 if this helped", ActionKind.WRONG: "�
           ActionKind.OPEN_LONGFORM: "📝 to open a long-form room",
           ActionKind.CONSENT: "react 📝 to accept",
           ActionKind.WHY: "reply “!longform why” to see why",
-          ActionKind.OPT_OUT: "reply “!longform optout” to stop these messages"}  # fmt: skip
+          ActionKind.OPT_OUT: "reply “!longform optout” to stop these messages",
+          ActionKind.UNDO: "moderators: reply “!longform undo” to undo what Longform did there"}  # fmt: skip
 
 
 def hints(actions: tuple[Action, ...]) -> str:
@@ -173,12 +175,26 @@ class MatrixGateway:
         event = await self.send(place.channel, content, key)
         if notice.actions:  # a reaction or "!longform why" on it is about this decision
             await self.remember_notice(event, notice.actions[0].key)
+            await self._remember_in(place.channel, "notices", event)
         return Sent(event, link=link(place.channel, event))
 
     async def remember_notice(self, event: str, key: str) -> None:
         """Keep which decision a notice is about, for the reactions to it (across restarts)."""
         self.notices[event] = key
         await self.memory.remember(f"matrix:notice:{event}", key)
+
+    async def _remember_in(self, room: str, what: str, item: str, keep: bool = True) -> None:
+        """Add ``item`` to (or, ``keep`` False, take it from) the room's remembered ``what``:
+        Longform's notices and slow modes there, for an undo (across restarts)."""
+        name = f"matrix:{what}:{room}"
+        known = await self._remembered(room, what)
+        changed = [*known, item] if keep else [i for i in known if i != item]
+        if changed != known:
+            await self.memory.remember(name, changed)
+
+    async def _remembered(self, room: str, what: str) -> list[str]:
+        known = await self.memory.recall(f"matrix:{what}:{room}")
+        return [str(i) for i in known] if isinstance(known, list) else []
 
     async def notice_key(self, event: str) -> str | None:
         """The decision key of the notice ``event``, or None if it is not one of Longform's."""
@@ -198,7 +214,10 @@ class MatrixGateway:
         why = alert.reason and not alert.could_not  # a downgrade's text says why already
         text = alert.text + (f"\nWhy: {alert.reason}" if why else "")
         text += f"\nMessages: {' '.join(links)}" if links else ""
-        event = await self.send(room, _notice(text), key)
+        undo = [a for a in alert.actions if a.kind is ActionKind.UNDO]
+        event = await self.send(room, _notice(text + hints(tuple(undo))), key)
+        if undo:  # "!longform undo" in reply to it undoes what Longform did there
+            await self.remember_notice(event, undo[0].key)
         return Sent(event, link=link(room, event))
 
     async def post_in_venue(self, community: CommunityRef, reference: str, text: str) -> Sent:
@@ -275,6 +294,8 @@ class MatrixGateway:
             await self._put_levels(room, {**levels, "users": users})
         # The key makes each lift's note its own transaction (the same levels may be muted twice).
         restore = json.dumps({"room": room, "users": before, "key": key}, sort_keys=True)
+        if before:
+            await self._remember_in(room, "slowed", restore)
         detail = f"emulated: {len(before)} participant(s) read-only until the lift"
         await self._note(slow.place.community, f"Slow mode emulated in {slow.place.channel} until "
                          f"{slow.until:%H:%M} UTC ({detail}). Why: {slow.reason}", f"{key}.note")  # fmt: skip
@@ -293,10 +314,30 @@ class MatrixGateway:
                 users[user] = level
         if before:
             await self._put_levels(room, {**levels, "users": users})
+        await self._remember_in(room, "slowed", restore, keep=False)
         detail = f"restored {len(before)} participant(s)"
         await self._note(place.community, f"Slow mode lifted in {place.channel}: {detail}.",
                          _digest(restore, "lift"))  # fmt: skip
         return Sent(room, detail=detail)
+
+    async def undo_actions(self, place: Place, key: str) -> Sent:
+        """Restore the power levels of every slow mode Longform emulated in the room and redact
+        its notices there."""
+        room = place.channel
+        slowed = await self._remembered(room, "slowed")
+        for restore in slowed:
+            await self.restore_slow_mode(place, restore)
+        removed = 0
+        for event in await self._remembered(room, "notices"):
+            try:
+                await self._call(f"redact a notice in {room}", self.client.room_redact(
+                    room, event, reason="undone by a moderator", tx_id=_digest(key, event)),
+                    "m.room.redaction")  # fmt: skip
+                removed += 1
+            except UnresolvedError:  # gone already
+                pass
+            await self._remember_in(room, "notices", event, keep=False)
+        return Sent(room, f"{len(slowed)} slow mode(s) lifted, {removed} notice(s) removed")
 
     async def _note(self, community: CommunityRef, text: str, txn: str) -> None:
         """A note to the moderators that must not fail the step it reports on."""
@@ -321,6 +362,9 @@ class MatrixGateway:
         if not isinstance(room, str):  # a retry after a crash does not open a second room
             room = await self._new_room(venue, community.space)
             await self.memory.remember(name, room)
+        # Watched from now on (and after a restart): who moves there and writes is an outcome.
+        self.roster.rooms.setdefault(room, community.ref.key)
+        await self._remember_in(community.ref.key, "venues", room)
         await self._call(f"add the long-form room to the space {community.space}",
                          self.client.room_put_state(community.space, "m.space.child",
                                                     {"via": [self.server]}, state_key=room),
@@ -332,6 +376,16 @@ class MatrixGateway:
         text = "\n".join([*quotes, f"Where it started: {back}"])
         await self.send(room, _notice(text), f"{key}.quotes")
         return Sent(room, detail=f"room {room} in space {community.space}", link=link(room))
+
+    def venue_place(self, community: CommunityRef, reference: str) -> Place:
+        """A long-form room: its messages are the room's (watched since ``open_venue``)."""
+        if not reference.startswith("!"):
+            raise UnresolvedError(f"not a Matrix room id: {reference!r}")
+        return Place(community, reference)
+
+    async def venues(self, community: CommunityRef) -> list[str]:
+        """The long-form rooms opened for ``community`` (watched like its own rooms)."""
+        return await self._remembered(community.key, "venues")
 
     async def _new_room(self, venue: Venue, space: str) -> str:
         parent = {"type": "m.space.parent", "state_key": space,

@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.replay.reader import BadLine, read_events
 from bot.core.decisions import (
+    UNDO_WORDS,
     AlertModerators,
     Decision,
     Detection,
@@ -20,6 +21,7 @@ from bot.core.decisions import (
     PostNotice,
     PromptMember,
     SetSlowMode,
+    UndoActions,
     recipient,
 )
 from bot.core.engine import Engine
@@ -33,6 +35,7 @@ _ACTION_NAMES: dict[type, str] = {
     SetSlowMode: "slow_mode",
     LiftSlowMode: "slow_mode",
     OpenLongformSpace: "open_longform",
+    UndoActions: "undo",
     AlertModerators: "alert_moderators",
 }
 
@@ -104,6 +107,8 @@ def action_text(action: Decision) -> str:
         )
     if isinstance(action, LiftSlowMode):
         return "Slow mode lifted."
+    if isinstance(action, UndoActions):
+        return UNDO_WORDS
     return action.text
 
 

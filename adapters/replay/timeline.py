@@ -1,4 +1,5 @@
-"""A readable timeline of a replay: each message, and under it what Longform noticed and would do."""
+"""A readable timeline of a replay: each message, and under it what Longform noticed and would do,
+and, once an intervention's window has passed, what became of it (its outcomes)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from rich.text import Text
 from adapters.replay.runner import Step, action_record
 from bot.core.events import MemberJoined, MessageDeleted, MessageEdited, MessagePosted
 from bot.core.explain import quoted
+from bot.core.outcomes import OutcomeRecord
 
 _PREVIEW = 140
 
 
 def render(steps: Iterable[Step], console: Console) -> dict[str, int]:
-    """Print the timeline; return counts of messages, detections and actions."""
-    counts = {"messages": 0, "detections": 0, "actions": 0}
+    """Print the timeline; return counts of messages, detections, actions and outcomes."""
+    counts = {"messages": 0, "detections": 0, "actions": 0, "outcomes": 0}
     place = None
     for step in steps:
         event = step.event
@@ -60,4 +62,15 @@ def render(steps: Iterable[Step], console: Console) -> dict[str, int]:
             console.print(
                 Text(f"    ➜ would {record['action']}{to}: {record['text']}", style="cyan")
             )
+        for outcome in step.outcomes:
+            counts["outcomes"] += 1
+            console.print(Text(f"    ◷ {outcome_line(outcome)}", style="magenta"))
     return counts
+
+
+def outcome_line(outcome: OutcomeRecord) -> str:
+    """One settled outcome in words: what, on which message, and its measures."""
+    to = f" to {outcome.recipient}" if outcome.recipient and outcome.prompt else ""
+    measures = ", ".join(f"{name} {value:g}" for name, value in outcome.measures)
+    return (f"outcome of {outcome.action}{to} (message {outcome.message_id}, "
+            f"settled {outcome.settled_at:%H:%M}): {measures or 'nothing measured'}")  # fmt: skip

@@ -83,7 +83,13 @@ class Buttons:
 
     async def why(self, query: CallbackQuery, decision: Decision, key: str) -> Answer:
         """The reason, what it rests on and the strongest scores, to the member who asked."""
-        explanation = await self.control.explain(key)
+        user = query.from_user
+        asked = MemberRequested(Requested.WHY, decision.conversation, str(user.id),
+                                user.first_name, self.control.now(), _pressed(query, decision),
+                                about=decision)  # fmt: skip
+        explanation = (await self.control.answer(asked)).explanation
+        if explanation is None:
+            return Answer("Longform did not act on that message.", alert=True)
         count = len(explanation.evidence)
         scores = ", ".join(f"{name} {value:.2f}" for name, value in explanation.scores[:2])
         text = texts.lines([
@@ -141,8 +147,11 @@ class Buttons:
 
     async def undo(self, query: CallbackQuery, decision: Decision, key: str) -> Answer:
         """End Longform's slow mode there and remove its notices; recorded in the audit."""
-        done = await self.gateway.undo(decision.conversation)
-        await self.control.record_undone(key, by=str(query.from_user.id), detail=done)
+        request = _moderator(query, decision, Requested.UNDO, self.control, key)
+        try:
+            done = await self.control.undo(request)
+        except ControlError as error:
+            return Answer(str(error), alert=True)
         return Answer(f"Undone: {done}.", alert=True)
 
 
@@ -155,11 +164,12 @@ def _pressed(query: CallbackQuery, decision: Decision) -> str:
 
 
 def _moderator(
-    query: CallbackQuery, decision: Decision, action: Requested, control: Control
+    query: CallbackQuery, decision: Decision, action: Requested, control: Control, key: str = ""
 ) -> ModeratorRequested:
-    """The request an admin made from the alert of ``decision``."""
+    """The request an admin made from the alert of ``decision`` (outbox key ``key``)."""
     return ModeratorRequested(action, decision.conversation, query.from_user.first_name,
-                              control.now(), _pressed(query, decision), decision)  # fmt: skip
+                              control.now(), _pressed(query, decision), decision,
+                              about_key=key)  # fmt: skip
 
 
 _HANDLERS: dict[Press, Handler] = {

@@ -26,6 +26,7 @@ from adapters.telegram.errors import PLATFORM_ERRORS
 from adapters.telegram.translate import reply_of
 from bot.core.decisions import PromptMember
 from bot.core.events import ConversationKey
+from bot.core.requests import MemberRequested, Requested
 from bot.runtime.control import ControlError
 
 log = structlog.get_logger()
@@ -117,7 +118,12 @@ class Commands:
         assert message.from_user is not None
         back_in = bool(args) and args[0].lower() in ("off", "undo", "no")
         where = community.key if community is not None and message.chat.type != "private" else ""
-        await self.control.set_opt_out(PLATFORM, where, str(message.from_user.id), not back_in)
+        user = message.from_user
+        here = ConversationKey(where or f"{PLATFORM}:private", str(message.chat.id))
+        action = Requested.OPT_IN if back_in else Requested.OPT_OUT
+        await self.control.answer(MemberRequested(action, here, str(user.id), user.first_name,
+                                  self.control.now(), message_ref(message.chat.id,
+                                  message.message_id), scope=where))  # fmt: skip
         scope = "in this group" if where else "in any group"
         if back_in:
             return f"Longform may send you private notes again {scope}."

@@ -355,6 +355,19 @@ class TelegramGateway:
             found = await self.bot.get_chat_member(int(place.channel), user)
         return Rights(found.status in ADMIN_STATUSES, found.user.first_name)
 
+    def venue_place(self, community: CommunityRef, reference: str) -> Place:
+        """A forum topic (``<chat>:<topic>``): its messages are in that chat, in the topic."""
+        parsed = parse_message_ref(reference)
+        if parsed is None:
+            raise UnresolvedError(f"not a Telegram topic reference: {reference!r}")
+        chat, topic = parsed
+        return Place(CommunityRef(PLATFORM, str(chat)), str(chat), str(topic))
+
+    async def undo_actions(self, place: Place, key: str) -> Sent:
+        with translated():
+            done = await self.undo(place.conversation)
+        return Sent(place.id, done)
+
     async def undo(self, conversation: ConversationKey) -> str:
         """Undo what Longform did in ``conversation``: end its slow modes, remove its notices."""
         lifted = await self.slow.end_all(conversation)

@@ -127,6 +127,19 @@ class OpenLongformSpace(_Decision):
     requested_by: str = ""  # the member or moderator who asked for it; "" when Longform decided
 
 
+UNDO_WORDS = "Undo Longform's slow mode and notices here."  # what an undo does, as timelines say
+
+
+@dataclass(frozen=True, slots=True)
+class UndoActions(_Decision):
+    """Undo what Longform did in the conversation: end its slow mode there (restoring what it
+    replaced) and remove its notices. A moderator asked (``by``); ``undone`` is the outbox key of
+    the decision whose alert they undid it from, so the audit can say so."""
+
+    undone: str
+    by: str
+
+
 @dataclass(frozen=True, slots=True)
 class AlertModerators(_Decision):
     """Tell the human moderators, with the evidence; they decide what happens next."""
@@ -135,7 +148,13 @@ class AlertModerators(_Decision):
 
 
 Decision = (
-    PostNotice | PromptMember | SetSlowMode | LiftSlowMode | OpenLongformSpace | AlertModerators
+    PostNotice
+    | PromptMember
+    | SetSlowMode
+    | LiftSlowMode
+    | OpenLongformSpace
+    | UndoActions
+    | AlertModerators
 )
 
 

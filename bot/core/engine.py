@@ -24,6 +24,7 @@ from bot.core.escalation import EscalationDetector
 from bot.core.events import (
     ConversationKey,
     Event,
+    LongformOpened,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -137,6 +138,9 @@ class Engine:
         elif isinstance(event, MessageDeleted):
             self._on_delete(event)
             decided = Decisions()
+        elif isinstance(event, LongformOpened):
+            self._outcomes.opened(event.conversation, event.message_id, event.venue)
+            decided = Decisions()
         else:
             self._joins[(event.community, event.user)] = event.at
             self._joins.move_to_end((event.community, event.user))
@@ -164,9 +168,12 @@ class Engine:
             target = next((d.target for d in decided.detections
                            if d.message_id == action.message_id and d.signal == action.signal), None)  # fmt: skip
             before = self._heat_before(action.conversation, action.at, member)
+            known = self._conversations.get(action.conversation)
+            authors = frozenset(known.first_seen) if known is not None else frozenset()
             self._outcomes.start(action, target=target, threshold=settings.ad_hominem.detect_at,
                                  before=before, window_minutes=experiment.window_minutes,
-                                 edit_minutes=experiment.edit_minutes)  # fmt: skip
+                                 edit_minutes=experiment.edit_minutes,
+                                 participants=authors)  # fmt: skip
 
     def _heat_before(self, key: ConversationKey, at: datetime, author: str | None) -> float:
         """The thread's heat in the 15 minutes up to ``at``; for ``author``, their mean heat over
@@ -237,6 +244,8 @@ class Engine:
         )
         conversation.first_seen.setdefault(message.author, message.at)
         conversation.last_author, conversation.last_at = message.author, message.at
+        if self._outcomes.in_venue(message.conversation):
+            self._outcomes.wrote_in_venue(message.conversation, message.author, message.at)
         if not settings.exempt_roles or message.author_roles.isdisjoint(settings.exempt_roles):
             return self._judge(message, scores, settings, conversation, last_other)
         self._remember(message, (), 0.0, 0.0, {})

@@ -105,4 +105,16 @@ class MemberJoined(Compact):
     user: str
 
 
-Event = MessagePosted | MessageEdited | MessageDeleted | MemberJoined
+@dataclass(frozen=True, slots=True)
+class LongformOpened(Compact):
+    """The long-form space Longform decided for ``conversation`` (on ``message_id``) is open, and
+    its messages live at ``venue``. The runtime feeds it back from the platform's result, so that
+    the engine can count who moved there and wrote (bot.core.outcomes)."""
+
+    at: datetime
+    conversation: ConversationKey
+    message_id: str
+    venue: ConversationKey
+
+
+Event = MessagePosted | MessageEdited | MessageDeleted | MemberJoined | LongformOpened

@@ -20,6 +20,10 @@ Outcomes by kind (rates are 0 or 1 per intervention; the others are means):
 - prompt to a pile-on's target: ``stayed`` (wrote in the thread again).
 - notice, slow mode, long-form space: ``heat_before``, ``heat_15``, ``heat_60``, ``change_15``,
   ``change_60``, ``cooled_15`` (heat at 15 below heat before) and ``detected_again``.
+- long-form space, once the platform has said where it is (a ``LongformOpened`` event): ``moved``
+  (how many of the conversation's participants wrote there within the window) and ``any_moved``
+  (at least one did). Without that event (a platform that cannot say, a held-back space) the two
+  are left out rather than counted as nobody.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ KINDS: dict[type, str] = {
     OpenLongformSpace: "open_longform_space",
 }
 RATES = frozenset({"edited", "edit_below_threshold", "deleted", "posted_again",
-                   "replied_to_target", "stayed", "cooled_15", "detected_again"})  # fmt: skip
+                   "replied_to_target", "stayed", "cooled_15", "detected_again",
+                   "any_moved"})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,15 @@ class _Watch:
     detections: int = 0
 
 
+@dataclass(slots=True)
+class _Venue:
+    """Where a watched long-form space is, once known, and who of the conversation wrote there."""
+
+    participants: frozenset[str]
+    venue: ConversationKey | None = None
+    moved: frozenset[str] = frozenset()
+
+
 class OutcomeTracker:
     """Watches interventions and settles their outcomes when their windows end."""
 
@@ -109,6 +123,13 @@ class OutcomeTracker:
         self._by_conversation: dict[ConversationKey, list[int]] = {}
         self._due: list[tuple[datetime, int]] = []  # a heap of (ends_at, watch id)
         self._next = 0
+        self._venues: dict[int, _Venue] = {}  # long-form spaces' watches: where, who moved
+        self._by_venue: dict[ConversationKey, list[int]] = {}
+
+    def _after_restore(self) -> None:
+        # A snapshot from before venues were tracked (format 4) has neither.
+        self.__dict__.setdefault("_venues", {})
+        self.__dict__.setdefault("_by_venue", {})
 
     @property
     def size(self) -> int:
@@ -124,9 +145,11 @@ class OutcomeTracker:
         before: float,
         window_minutes: float,
         edit_minutes: float,
+        participants: frozenset[str] = frozenset(),
     ) -> None:
         """Watch ``decision`` from its time on. ``before``: the thread's heat before it, or for a
-        prompt to an author their mean heat so far; ``threshold``: an attack's detection score."""
+        prompt to an author their mean heat so far; ``threshold``: an attack's detection score;
+        ``participants``: for a long-form space, who had written in the conversation."""
         kind = KINDS.get(type(decision))
         if kind is None:
             return
@@ -142,6 +165,32 @@ class OutcomeTracker:
         self._watches[self._next] = watch
         self._by_conversation.setdefault(decision.conversation, []).append(self._next)
         heapq.heappush(self._due, (watch.ends_at, self._next))
+        if isinstance(decision, OpenLongformSpace):
+            self._venues[self._next] = _Venue(participants | frozenset(decision.participants))
+
+    def opened(
+        self, conversation: ConversationKey, message_id: str, venue: ConversationKey
+    ) -> None:
+        """The long-form space decided on ``message_id`` in ``conversation`` is at ``venue``. A
+        space opened on a participant's consent (another message) is the conversation's latest
+        space still without a venue."""
+        waiting = [key for key in self._by_conversation.get(conversation, ())
+                   if key in self._venues and self._venues[key].venue is None]  # fmt: skip
+        exact = [key for key in waiting if self._watches[key].message_id == message_id]
+        for key in exact or waiting[-1:]:
+            self._venues[key].venue = venue
+            self._by_venue.setdefault(venue, []).append(key)
+
+    def in_venue(self, conversation: ConversationKey) -> bool:
+        """True if ``conversation`` is a watched long-form space (the cheap check)."""
+        return conversation in self._by_venue
+
+    def wrote_in_venue(self, venue: ConversationKey, author: str, at: datetime) -> None:
+        """``author`` wrote in the long-form space ``venue`` at ``at``."""
+        for key in self._by_venue.get(venue, ()):
+            watch, space = self._watches[key], self._venues[key]
+            if watch.decided_at <= at <= watch.ends_at and author in space.participants:
+                space.moved = space.moved | {author}
 
     def watching(self, conversation: ConversationKey) -> bool:
         """True if an intervention in ``conversation`` is being watched (the cheap check)."""
@@ -203,17 +252,29 @@ class OutcomeTracker:
             keys.remove(key)
             if not keys:
                 del self._by_conversation[watch.conversation]
-            settled.append(_record(watch))
+            settled.append(_record(watch, self._forget_venue(key)))
         return tuple(settled)
+
+    def _forget_venue(self, key: int) -> _Venue | None:
+        space = self._venues.pop(key, None)
+        if space is not None and space.venue is not None:
+            keys = self._by_venue[space.venue]
+            keys.remove(key)
+            if not keys:
+                del self._by_venue[space.venue]
+        return space
 
     def _in(self, conversation: ConversationKey) -> list[_Watch]:
         return [self._watches[key] for key in self._by_conversation.get(conversation, ())]
 
 
-def _record(watch: _Watch) -> OutcomeRecord:
+def _record(watch: _Watch, space: _Venue | None = None) -> OutcomeRecord:
+    measures = _measures(watch)
+    if space is not None and space.venue is not None:
+        measures |= {"moved": float(len(space.moved)), "any_moved": float(bool(space.moved))}
     return OutcomeRecord(
         watch.kind, watch.conversation, watch.message_id, watch.signal, watch.recipient,
-        watch.prompt, watch.decided_at, watch.ends_at, tuple(sorted(_measures(watch).items())),
+        watch.prompt, watch.decided_at, watch.ends_at, tuple(sorted(measures.items())),
     )  # fmt: skip
 
 

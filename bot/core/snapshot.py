@@ -20,7 +20,7 @@ from bot.core.decisions import PromptKind, Signal
 from bot.core.escalation import EscalationDetector, _Exchange, _Recent
 from bot.core.events import ConversationKey
 from bot.core.forecast import ForecastDetector, _Turn
-from bot.core.outcomes import OutcomeTracker, _Watch
+from bot.core.outcomes import OutcomeTracker, _Venue, _Watch
 from bot.core.pile_on import PileOnDetector, _Pressure, _TargetWindow
 from bot.core.responses import Responder, _SlowMode
 from bot.core.seen import TAG as SEEN_TAG
@@ -37,7 +37,7 @@ _CLASSES: dict[str, type] = {
     cls.__name__: cls
     for cls in (ConversationKey, PileOnDetector, _TargetWindow, _Pressure, EscalationDetector,
                 _Recent, _Exchange, Responder, _SlowMode, Signal, PromptKind, ForecastDetector,
-                _Turn, OutcomeTracker, _Watch)
+                _Turn, OutcomeTracker, _Watch, _Venue)
 }  # fmt: skip
 
 
@@ -135,6 +135,9 @@ def _tagged(data: dict[str, Any]) -> Any:
         made = object.__new__(cls)
         for key, value in data["fields"].items():
             object.__setattr__(made, key, from_plain(value))
+        upgrade = getattr(made, "_after_restore", None)
+        if upgrade is not None:  # state from an older format fills in what it lacked
+            upgrade()
         return made
     raise SnapshotError(f"unknown tag in snapshot: {sorted(data)[:3]}")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import zlib
 
-from bot.core.events import Event, MemberJoined, MessagePosted
+from bot.core.events import Event, LongformOpened, MemberJoined, MessagePosted
 from bot.storage import journal
 from bot.storage.errors import StorageError
 
@@ -28,6 +28,8 @@ def partitions_for(event: Event, partitions: int) -> list[int]:
     """The partitions ``event`` is published to: its community's, or all (edits, deletions)."""
     if isinstance(event, MessagePosted | MemberJoined):
         return [partition_of(event.community, partitions)]
+    if isinstance(event, LongformOpened):
+        return [partition_of(event.conversation.community, partitions)]
     return list(range(partitions))
 
 

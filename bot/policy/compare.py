@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from bot.core.decisions import Decision, LiftSlowMode, SetSlowMode, recipient
+from bot.core.decisions import (
+    UNDO_WORDS,
+    Decision,
+    LiftSlowMode,
+    SetSlowMode,
+    UndoActions,
+    recipient,
+)
 from bot.core.engine import Engine
 from bot.core.events import Event, MessageEdited, MessagePosted
 from bot.core.scoring import Scorer, Scores
@@ -152,4 +159,6 @@ def _text(decision: Decision) -> str:
                 f"{decision.until:%H:%M}.")  # fmt: skip
     if isinstance(decision, LiftSlowMode):
         return "Slow mode lifted."
+    if isinstance(decision, UndoActions):
+        return UNDO_WORDS
     return decision.text

@@ -13,46 +13,33 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.decisions import AlertModerators, Decision, Decisions, Evidence, Signal
-from bot.core.events import ConversationKey
-from bot.core.requests import Request, decide
+from bot.core.decisions import Decision, Decisions, UndoActions
+from bot.core.requests import (
+    Answer,
+    Explanation,
+    MemberRequested,
+    ModeratorRequested,
+    Request,
+    Requested,
+    answer,
+    decide,
+    explain,
+)
 from bot.core.settings import Settings
 from bot.runtime.gateway import CommunityRef
 from bot.runtime.reload import reload_policies
 from bot.runtime.service import Runtime
-from bot.storage.audit import AuditEntry
-from bot.storage.schema import Outcome, Verdict
+from bot.runtime.undo import record_undone, stored_decision
+from bot.storage.codec import decision_key
+from bot.storage.schema import OutboxState, Verdict
 
 MODES = ("shadow", "live")
+UNDO_WAIT = 40.0  # seconds a moderator's undo waits to be carried out (one attempt and its margin)
+_UNDO_POLL = 0.05  # seconds between looks at the outbox while waiting
 
 
 class ControlError(ValueError):
     """A request that cannot be done; the message can be shown to whoever asked."""
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """Why a decision was made, in words a member would accept, and what it rests on."""
-
-    reason: str
-    signal: str
-    evidence: tuple[str, ...]  # message ids
-    scores: tuple[tuple[str, float], ...]
-
-    def text(self, max_messages: int = 5) -> str:
-        """One short paragraph: the reason, the messages it rests on, the strongest scores."""
-        shown = ", ".join(self.evidence[:max_messages])
-        more = (
-            f" and {len(self.evidence) - max_messages} more"
-            if len(self.evidence) > max_messages
-            else ""
-        )
-        scores = ", ".join(f"{name} {value:.2f}" for name, value in self.scores[:3])
-        parts = [self.reason, f"Messages considered: {shown}{more}." if shown else ""]
-        if scores:
-            parts.append(f"Scores: {scores}.")
-        parts.append("Longform never removes anything; moderators decide.")
-        return " ".join(part for part in parts if part)
 
 
 @dataclass
@@ -86,21 +73,14 @@ class Control:
 
     async def decision(self, key: str) -> Decision:
         """The decision stored under ``key``."""
-        item = await asyncio.to_thread(self.runtime.store.outbox.get, key)
-        if item is None:
-            entries = await asyncio.to_thread(
-                self.runtime.store.audit.entries, decision_key=key, limit=1
-            )
-            if not entries:
-                raise ControlError("This notice is too old: Longform no longer has its details.")
-            return _from_audit(entries[0])
-        return item.decision
+        found = await asyncio.to_thread(stored_decision, self.runtime.store, key)
+        if found is None:
+            raise ControlError("This notice is too old: Longform no longer has its details.")
+        return found
 
     async def explain(self, key: str) -> Explanation:
         """Why the decision ``key`` was made."""
-        decision = await self.decision(key)
-        return Explanation(decision.reason, str(decision.signal), decision.evidence.message_ids,
-                           decision.evidence.scores)  # fmt: skip
+        return explain(await self.decision(key))
 
     async def explain_message(self, platform: str, message_id: str) -> Explanation | None:
         """Why Longform acted on a message (``/why`` in reply to it), or None if it did not."""
@@ -198,15 +178,55 @@ class Control:
             await self.runtime.submit(decisions, key, moderator=True)
         return decisions
 
+    async def answer(self, request: MemberRequested) -> Answer:
+        """A member's "why", opt-out or opt-in: the core says what it means; a preference it
+        changes is recorded here. The platform words the reply (its own command syntax)."""
+        answered = answer(request)
+        if answered.opt_out is not None:
+            choice = answered.opt_out
+            await self.set_opt_out(CommunityRef.of(request.conversation.community).platform,
+                                   choice.scope, choice.member, choice.opted_out)  # fmt: skip
+        return answered
+
+    async def undo(self, request: ModeratorRequested, within: float = UNDO_WAIT) -> str:
+        """A moderator's undo: the core decides it (``UndoActions``), the outbox carries it out
+        through the platform's pipeline, and this waits for it; what was done, in words.
+        Raises ControlError when there is nothing to undo or it is not done within ``within``
+        seconds (it stays in the outbox and is still carried out)."""
+        if request.action is not Requested.UNDO:
+            raise ValueError(f"undo() takes an undo request, not {request.action}")
+        decisions = await self.ask(request)
+        undos = [a for a in decisions.actions if isinstance(a, UndoActions)]
+        if not undos:
+            raise ControlError("There is nothing of Longform's to undo there.")
+        platform = CommunityRef.of(undos[0].conversation.community).platform
+        return await self._carried_out(decision_key(undos[0], platform), within)
+
+    async def _carried_out(self, key: str, within: float) -> str:
+        """Wait until outbox item ``key`` is done; its audit detail (what was done)."""
+        store = self.runtime.store
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    item = await asyncio.to_thread(store.outbox.get, key)
+                    state = item.state if item is not None else None
+                    if state is OutboxState.DONE:
+                        entries = await asyncio.to_thread(store.audit.entries, decision_key=key)
+                        return entries[-1].detail if entries else ""
+                    if item is not None and state in (OutboxState.FAILED, OutboxState.EXPIRED):
+                        problem = item.last_error or str(state)
+                        raise ControlError(f"Longform could not undo it: {problem}.")
+                    await asyncio.sleep(_UNDO_POLL)
+        except TimeoutError:
+            raise ControlError(
+                "The undo is queued but not done yet (the platform is slow or unreachable); it "
+                "will be, and the audit will say so."
+            ) from None
+
     async def record_undone(self, key: str, by: str, detail: str = "") -> None:
         """Record in the audit that a moderator undid decision ``key``."""
-        decision = await self.decision(key)
-        engine_key = self.runtime.community(decision.conversation.community).engine_key
-        platform = CommunityRef.of(decision.conversation.community).platform
-        provenance = self.runtime.provenance(platform, engine_key, decision.conversation.community)
-        entry = AuditEntry.of(decision, Outcome.UNDONE, at=self.runtime.clock(), provenance=provenance,
-                              detail=f"undone by {by}. {detail}".strip(), decision_key=key)  # fmt: skip
-        await asyncio.to_thread(self.runtime.store.audit.append, entry)
+        if not await asyncio.to_thread(record_undone, self.runtime, key, by, detail):
+            raise ControlError("This notice is too old: Longform no longer has its details.")
 
 
 def experiment_text(holdback: float) -> str:
@@ -216,14 +236,3 @@ def experiment_text(holdback: float) -> str:
     return (f" Experiment: {holdback:.0%} of eligible interventions are held back as a control "
             "group (recorded, not sent; alerts and moderator requests never are); "
             "`longform outcomes` compares the two.")  # fmt: skip
-
-
-def _from_audit(entry: AuditEntry) -> Decision:
-    # Old decisions survive only as audit lines: enough to explain them, not to act on them.
-    ids = entry.evidence.get("message_ids", ()) if isinstance(entry.evidence, dict) else ()
-    return AlertModerators(
-        conversation=ConversationKey(entry.community, entry.channel, entry.thread),
-        message_id=entry.message_id, at=entry.at, signal=Signal(entry.signal), reason=entry.reason,
-        evidence=Evidence(tuple(ids)),
-        text="",
-    )  # fmt: skip

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from bot.core.decisions import LiftSlowMode, OpenLongformSpace, SetSlowMode
+from bot.core.decisions import LiftSlowMode, OpenLongformSpace, SetSlowMode, UndoActions
 from bot.runtime.gateway import CommunityRef
 from bot.runtime.pipeline import setting_key
 from bot.runtime.platform import ActionResult, Status
 from bot.runtime.service import Runtime
+from bot.runtime.undo import record_undo
 from bot.storage.codec import kind_name
 from bot.storage.outbox import OutboxItem
 from bot.storage.schema import Outcome
@@ -111,6 +112,9 @@ class Executor:
             except Exception as error:  # an adapter bug is a failed attempt, not a crash
                 log.exception("adapter_raised", kind=kind_name(decision))
                 result = ActionResult.failed(f"{type(error).__name__}: {error}", retry_after=0)
+        if isinstance(decision, UndoActions) and result.status is not Status.FAILED:
+            # Before the undo's own line: whoever waits for the undo then finds both.
+            await asyncio.to_thread(record_undo, self.runtime, decision, result.detail)
         await asyncio.to_thread(self._record, item, result)
         if result.status is Status.SENT:
             self._follow_up(decision, result)

@@ -335,8 +335,19 @@ class Gateway(Protocol):
         """Post ``alert`` where the community's moderators read (UnresolvedError if nowhere)."""
         ...
 
+    async def undo_actions(self, place: Place, key: str) -> Sent:
+        """Undo what Longform did in ``place``: end its slow mode there (restoring what it
+        replaced) and remove its notices; ``Sent.detail`` says what was done, in words."""
+        ...
+
     async def post_in_venue(self, community: CommunityRef, reference: str, text: str) -> Sent:
         """Post ``text`` in a venue opened earlier (``reference`` from ``open_venue``)."""
+        ...
+
+    def venue_place(self, community: CommunityRef, reference: str) -> Place:
+        """Where the messages written in venue ``reference`` (from ``open_venue``) arrive, as
+        their core events name it; UnresolvedError if ``reference`` is not one of the platform's
+        venues. From then on the gateway's listener hands those messages in."""
         ...
 
     async def rights(self, member: MemberRef, place: Place) -> Rights:

@@ -4,16 +4,22 @@ How it works: ``GatewayAdapter`` is the runtime's ``PlatformAdapter`` for any pl
 offers a ``Gateway`` (primitives out) and a ``Listener`` (translated events and requests in). On
 start it builds the one ``Pipeline`` with a step store kept through ``Control`` (so steps survive
 a restart) and the service's settings; decisions, the digest and long-form reminders all go
-through the gateway, with the pipeline's error handling. Nothing here is platform code.
+through the gateway, with the pipeline's error handling. Once a long-form space is open, the
+engine is told where (a ``LongformOpened`` event through the sink, as the platform's events come),
+so its outcomes can count who moved there. Nothing here is platform code.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Protocol
 
-from bot.core.decisions import Decision
+import structlog
+
+from bot.core.decisions import Decision, OpenLongformSpace
+from bot.core.events import LongformOpened
 from bot.runtime.control import Control
 from bot.runtime.gateway import (
     Alert,
@@ -26,7 +32,9 @@ from bot.runtime.gateway import (
     Steps,
 )
 from bot.runtime.pipeline import Pipeline
-from bot.runtime.platform import ActionResult, EventSink
+from bot.runtime.platform import ActionResult, EventSink, Status
+
+log = structlog.get_logger()
 
 
 class Listener(Protocol):
@@ -65,6 +73,8 @@ class GatewayAdapter:
     def __init__(self, gateway: Gateway, listener: Listener) -> None:
         self.gateway, self.listener = gateway, listener
         self.pipeline: Pipeline | None = None
+        self._sink: EventSink | None = None
+        self._now: Callable[[], datetime] | None = None
 
     @property
     def platform(self) -> str:
@@ -72,12 +82,30 @@ class GatewayAdapter:
 
     async def start(self, sink: EventSink, control: Control) -> None:
         self.pipeline = Pipeline(self.gateway, ControlSteps(control), control.settings)
+        self._sink, self._now = sink, control.now
         await self.listener.start(sink, control)
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:
         if self.pipeline is None:
             return ActionResult.failed(f"the {self.platform} adapter has not started", 0.0)
-        return await self.pipeline.execute(decision, key)
+        result = await self.pipeline.execute(decision, key)
+        if isinstance(decision, OpenLongformSpace) and result.status is Status.SENT:
+            await self._opened(decision, result.reference)
+        return result
+
+    async def _opened(self, decision: OpenLongformSpace, reference: str) -> None:
+        """Tell the engine where the space it decided is (outcomes: who moved there and wrote).
+        A consent offer has no venue yet (no reference); a platform that cannot say is logged."""
+        if not reference or self._sink is None or self._now is None:
+            return
+        community = CommunityRef.parse(decision.conversation.community)
+        try:
+            venue = self.gateway.venue_place(community, reference)
+        except GatewayError as error:
+            log.warning("venue_unknown", platform=self.platform, problem=error.detail)
+            return
+        await self._sink(LongformOpened(self._now(), decision.conversation, decision.message_id,
+                                        venue.conversation))  # fmt: skip
 
     async def post_to_moderators(self, community: str, text: str) -> ActionResult:
         key = hashlib.sha256(f"{community}\n{text}".encode()).hexdigest()[:32]

@@ -33,6 +33,7 @@ from bot.core.decisions import (
     PostNotice,
     PromptMember,
     SetSlowMode,
+    UndoActions,
 )
 from bot.core.holdback import held_back
 from bot.core.settings import LongformSettings, Settings
@@ -213,6 +214,8 @@ class Pipeline:
             return await self._lift(decision, key)
         if isinstance(decision, OpenLongformSpace):
             return await self._longform(decision, key)
+        if isinstance(decision, UndoActions):
+            return await self._undo(decision, key)
         return await self._alert(decision, key)
 
     # -- steps and names ------------------------------------------------------------------------
@@ -342,6 +345,11 @@ class Pipeline:
         link = CONTINUES.format(link=opened.link or opened.reference)
         await self.step(key, "link", lambda: self.gateway.reply(origin, link, f"{key}.link"))
         return _result(opened, f"long form {opened.reference}")
+
+    async def _undo(self, decision: UndoActions, key: str) -> ActionResult:
+        place = Place.of(decision.conversation)
+        step = await self.step(key, "undo", lambda: self.gateway.undo_actions(place, key))
+        return _result(step, step.detail or "undone")
 
     async def _alert(self, decision: AlertModerators, key: str) -> ActionResult:
         alert = await self._alert_of(decision, key, decision.text)

@@ -52,7 +52,14 @@ import structlog
 from bot.config import Config
 from bot.core.decisions import Decision, Decisions
 from bot.core.engine import Engine
-from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
+from bot.core.events import (
+    Event,
+    LongformOpened,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+)
 from bot.core.scoring import Scorer, Scores
 from bot.core.settings import Policy
 from bot.core.snapshot import Plain, SnapshotError
@@ -592,6 +599,8 @@ def _sanitised(event: Event) -> Event:
 def _community_of(event: Event) -> str | None:
     if isinstance(event, MessagePosted | MemberJoined):
         return event.community
+    if isinstance(event, LongformOpened):
+        return event.conversation.community
     return None
 
 

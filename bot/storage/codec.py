@@ -27,6 +27,7 @@ from bot.core.decisions import (
     PromptMember,
     SetSlowMode,
     Signal,
+    UndoActions,
     recipient,
 )
 from bot.core.events import ConversationKey
@@ -39,6 +40,7 @@ KINDS: dict[str, type[Decision]] = {
     "set_slow_mode": SetSlowMode,
     "lift_slow_mode": LiftSlowMode,
     "open_longform_space": OpenLongformSpace,
+    "undo_actions": UndoActions,
     "alert_moderators": AlertModerators,
 }
 _NAMES = {cls: name for name, cls in KINDS.items()}

@@ -22,7 +22,15 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
+from bot.core.events import (
+    ConversationKey,
+    Event,
+    LongformOpened,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+)
 from bot.core.scoring import Scores
 from bot.storage.errors import StorageError
 from bot.storage.schema import JournalRow
@@ -66,6 +74,9 @@ def encode(entry: Entry, scores: Scores | None) -> dict[str, Any]:
         out |= {"_kind": "edit", "id": entry.id, "text": entry.text}
     elif isinstance(entry, MessageDeleted):
         out |= {"_kind": "delete", "id": entry.id}
+    elif isinstance(entry, LongformOpened):
+        out |= {"_kind": "opened", "message_id": entry.message_id,
+                "conversation": _place(entry.conversation), "venue": _place(entry.venue)}  # fmt: skip
     else:
         out |= {"_kind": "join", "community": entry.community, "user": entry.user}
     if scores is not None:
@@ -101,6 +112,10 @@ def _entry(raw: Mapping[str, Any]) -> Entry:
         return MessageDeleted(raw["id"], at)
     if kind == "join":
         return MemberJoined(at, raw["community"], raw["user"])
+    if kind == "opened":
+        origin, venue = raw["conversation"], raw["venue"]
+        return LongformOpened(at, ConversationKey(*origin), raw["message_id"],
+                              ConversationKey(*venue))  # fmt: skip
     raise ValueError(f"unknown kind {kind!r}")
 
 
@@ -111,6 +126,10 @@ def digest(payload: Mapping[str, Any]) -> str | None:
     content = {key: value for key, value in payload.items() if key != "scores"}
     raw = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
+
+
+def _place(key: ConversationKey) -> list[str]:
+    return [key.community, key.channel, key.thread]
 
 
 def _member(entry: Entry) -> str:
