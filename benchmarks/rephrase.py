@@ -7,8 +7,10 @@ Sources: the bundled demo conversations (bot/demo/0*.jsonl), the tests' tricky a
 skipped with a note when absent). Every message the engine flags as ad hominem is split by
 ``bot.core.rephrase.split_claim`` on its cue spans (``Detection.words``); the claim alone is then
 judged by the same detector and scorer (the embedded scorer's fast tier: the shipped attack model
-with the language cues, no sentence tier) against the policy's ``ad_hominem.detect_at``. The prompt
-shows the claim only when it passes (the engine checks the same), so "shown" is what members see.
+with the language cues, no sentence tier) against the policy's ``ad_hominem.detect_at``, and while it
+still reads as an attack the words that do may be set aside too (``--rounds``; the engine ships
+one: ``Engine.claim_check``, what the engine itself does). "claim found" is the first split;
+"shown" is the claim that passes, what members see.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adapters.replay.runner import load, replay
-from bot.core.ad_hominem import AdHominemDetector
 from bot.core.decisions import Signal
 from bot.core.engine import Engine
 from bot.core.events import MessageEdited, MessagePosted
-from bot.core.rephrase import split_claim
+from bot.core.rephrase import MAX_ROUNDS
 from bot.policy.loader import load_policy
 from bot.scoring.embedded import EmbeddedScorer
 
@@ -39,7 +40,7 @@ class _Counts:
     under: int = 0
 
 
-def measure(paths: list[Path], policy: str) -> _Counts:
+def measure(paths: list[Path], policy: str, rounds: int = MAX_ROUNDS) -> _Counts:
     """Counts for the messages flagged as ad hominem in ``paths``."""
     settings = load_policy(policy)
     scorer = EmbeddedScorer()
@@ -49,8 +50,7 @@ def measure(paths: list[Path], policy: str) -> _Counts:
         if isinstance(event, MessageEdited) and event.id in texts:
             texts[event.id] = replace(texts[event.id], text=event.text)
     counts = _Counts()
-    detector = AdHominemDetector()
-    threshold = settings.settings.ad_hominem.detect_at
+    judge = Engine(settings, scorer)  # a second engine, only for its claim check
     for step in replay(Engine(settings, scorer), events):
         for detection in step.detections:
             if detection.signal is not Signal.AD_HOMINEM or detection.message_id not in texts:
@@ -58,19 +58,21 @@ def measure(paths: list[Path], policy: str) -> _Counts:
             counts.flagged += 1
             counts.with_words += bool(detection.words)
             original = texts[detection.message_id]
-            claim = split_claim(original.text, detection.words).claim
-            if claim is None:
-                continue
-            counts.claim += 1
-            alone = replace(original, text=claim)
-            finding = detector.judge(alone, scorer.score([claim])[0], None, claim)
-            counts.under += finding is None or finding.score < threshold
+            check = judge.claim_check(original, original.text, detection.words, rounds=rounds)
+            counts.claim += check.found is not None
+            counts.under += check.shown is not None
     return counts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--policy", default="professional")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=MAX_ROUNDS,
+        help="splits tried (the engine ships MAX_ROUNDS; more was tried)",
+    )
     args = parser.parse_args()
     sources = [("bundled demo conversations", sorted(DEMO.glob("0*.jsonl"))),
                ("tricky attacks (tests)", [DEMO / "tricky_positives.jsonl"])]  # fmt: skip
@@ -79,11 +81,11 @@ def main() -> None:
     else:
         print(f"note: {HABERNAL} not found (the team's shared data); Habernal's row is skipped")
     print(
-        "| source | flagged as ad hominem | with cue words | claim found | claim alone under threshold | shown in the prompt |"
+        "| source | flagged as ad hominem | with cue words | claim found | passes alone | shown in the prompt |"
     )
     print("|---|---|---|---|---|---|")
     for name, paths in sources:
-        c = measure(paths, args.policy)
+        c = measure(paths, args.policy, args.rounds)
         share = f"{c.claim / c.flagged:.0%}" if c.flagged else "-"
         under = f"{c.under / c.claim:.0%}" if c.claim else "-"
         print(f"| {name} | {c.flagged} | {c.with_words} | {c.claim} ({share}) | {c.under} of {c.claim} ({under}) "

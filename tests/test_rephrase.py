@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.engine import Engine
-from bot.core.rephrase import split_claim
+from bot.core.rephrase import claim_alone, split_claim
 from bot.core.settings import Policy
 from bot.scoring.embedded import EmbeddedScorer
 from tests.builders import T0, message
@@ -72,3 +72,25 @@ def test_prompt_offers_no_claim_when_the_rest_is_personal_too() -> None:
     assert prompts
     assert "Your point" not in prompts[0].text
     assert "Would you rephrase it around the claim?" in prompts[0].text
+
+
+def test_claim_alone_shows_the_claim_only_when_the_judge_lets_it_pass() -> None:
+    text = "You clearly don't understand. The trial excluded patients over 65, idiot, so it says nothing about them."
+
+    def judge(claim: str) -> tuple[str, ...] | None:  # "idiot" still reads as personal
+        return ("idiot",) if "idiot" in claim else None
+
+    once = claim_alone(text, ("You clearly don't understand",), judge)
+    assert once.found is not None
+    assert "idiot" in once.found
+    assert once.shown is None  # one split (shipped): the jab left in keeps it out
+    twice = claim_alone(text, ("You clearly don't understand",), judge, rounds=2)
+    assert twice.found == once.found
+    assert twice.shown == "The trial excluded patients over 65 … it says nothing about them"
+
+
+def test_claim_alone_stops_when_the_judge_names_no_words() -> None:
+    text = "You clearly don't understand. The trial excluded patients over 65, so it says nothing."
+    check = claim_alone(text, ("You clearly don't understand",), lambda claim: (), rounds=3)
+    assert check.found is not None
+    assert check.shown is None

@@ -35,7 +35,7 @@ from bot.core.language import analyse
 from bot.core.outcomes import HEAT_WINDOW, OutcomeTracker
 from bot.core.outcomes import KINDS as TRACKED
 from bot.core.pile_on import PileOnDetector, message_pressure
-from bot.core.rephrase import split_claim
+from bot.core.rephrase import MAX_ROUNDS, ClaimCheck, claim_alone
 from bot.core.responses import Responder
 from bot.core.scoring import Scorer, Scores, hostility
 from bot.core.seen import _Seen
@@ -412,13 +412,28 @@ class Engine:
     def _claim(
         self, message: MessagePosted, text: str, words: tuple[str, ...], settings: Settings
     ) -> str | None:
-        """The claim left beside the personal words (bot.core.rephrase), offered only when it,
-        judged alone, no longer reads as an attack (one more scoring, for flagged messages only)."""
-        claim = split_claim(text, words).claim
-        if claim is None:
-            return None
-        finding = self._ad_hominem.judge(message, self._score(claim), None, claim)
-        return claim if finding is None or finding.score < settings.ad_hominem.detect_at else None
+        return self.claim_check(message, text, words, settings).shown
+
+    def claim_check(
+        self,
+        message: MessagePosted,
+        text: str,
+        words: tuple[str, ...],
+        settings: Settings | None = None,
+        rounds: int = MAX_ROUNDS,
+    ) -> ClaimCheck:
+        """The claim left beside the personal words ``words`` of ``text`` (bot.core.rephrase),
+        shown only when it, judged alone, no longer reads as an attack (one more scoring a round,
+        for flagged messages only; ``rounds``: see bot.core.rephrase)."""
+        threshold = (settings or self.settings_for(message.channel)).ad_hominem.detect_at
+
+        def still_personal(claim: str) -> tuple[str, ...] | None:
+            finding = self._ad_hominem.judge(message, self._score(claim), None, claim)
+            if finding is None or finding.score < threshold:
+                return None
+            return self._words(claim, finding)
+
+        return claim_alone(text, words, still_personal, rounds)
 
     def _score(self, text: str) -> Scores:
         if self._scorer is None:

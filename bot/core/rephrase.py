@@ -8,14 +8,21 @@ spelling, are the claim. A leading joint word ("but the data shows ...") and the
 around the claim are trimmed, and non-adjacent pieces are joined with " … ", so the claim only
 ever holds the author's words, in order. A claim needs at least ``MIN_CLAIM_WORDS`` words and none
 of the cue spans; otherwise there is no claim and the prompt only names the personal words.
+
+A claim is shown only if, judged alone, it no longer reads as an attack (``claim_alone``). Setting
+aside, in further rounds, the words that still read as personal was tried and is off
+(``MAX_ROUNDS`` 1): each round is one more chance for the detector to miss a jab, and a missed jab
+was then offered as "your point" (benchmarks/README.md, rephrasing).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 MIN_CLAIM_WORDS = 4
+MAX_ROUNDS = 1  # splits tried before giving up on a claim that still reads as personal
 MAX_CLAIM_CHARS = 280
 _MIN_PIECE_WORDS = 3
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -32,6 +39,39 @@ class Rephrasing:
 
     personal: tuple[str, ...]
     claim: str | None
+
+
+# What still reads as personal in a text judged alone: its words, or None when it passes.
+Judge = Callable[[str], tuple[str, ...] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCheck:
+    """The first claim split off (``found``) and the one that passes alone (``shown``, or None)."""
+
+    found: str | None
+    shown: str | None
+
+
+def claim_alone(
+    text: str, words: tuple[str, ...], judge: Judge, rounds: int = MAX_ROUNDS
+) -> ClaimCheck:
+    """Split the claim off ``text`` and judge it alone; while it still reads as personal, set the
+    words that do aside too, up to ``rounds`` splits. Pure: ``judge`` is the engine's detector."""
+    found: str | None = None
+    current, personal = text, words
+    for _ in range(rounds):
+        claim = split_claim(current, personal).claim
+        if claim is None:
+            break
+        found = found or claim
+        still = judge(claim)
+        if still is None:
+            return ClaimCheck(found, claim)
+        if not still:  # flagged, but no words to set aside: nothing more to try
+            break
+        current, personal = claim, still
+    return ClaimCheck(found, None)
 
 
 def split_claim(text: str, words: tuple[str, ...]) -> Rephrasing:
