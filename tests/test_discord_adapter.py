@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from adapters.discord import backfill
 from adapters.discord.app import DiscordStartupError
+from bot.core.events import LongformOpened
 from bot.policy.loader import load_policy
 from bot.runtime import jobs
 from bot.scoring.embedded import EmbeddedScorer
@@ -32,6 +33,7 @@ from tests.discord_support import (
 )
 from tests.fakes.discord_gateway import GUILD_MEMBERS, GUILD_PRESENCES
 from tests.fakes.discord_server import FakeDiscordServer, Ids
+from tests.waiting import eventually
 
 pytest_plugins = ("tests.fakes.discord_fixtures",)
 
@@ -91,6 +93,27 @@ async def test_a_pile_on_becomes_notice_dm_slow_mode_forum_post_and_alert(
                                   slowed.message_id, slowed.signal, lift_at)  # fmt: skip
         await live.settle()
         assert server.channel(Ids.THREAD).rate_limit_per_user == 0
+
+        # Ana moves to the forum post and writes there: the engine counts it (issue 17).
+        moved = await server.send_message(
+            Ids.FORUM, Ids.ANA, "My claim: a swab first.", thread=int(post["id"])
+        )
+
+        def seen() -> bool:
+            return any(
+                getattr(j.entry, "id", None) == moved["id"] for j in live.store.journal.since(0)
+            )
+
+        await eventually(
+            seen, within=10, what="Ana's message in the forum post reaching the engine"
+        )
+        await live.settle()
+        journal = [j.entry for j in live.store.journal.since(0)]
+        [opened] = [e for e in journal if isinstance(e, LongformOpened)]
+        assert opened.venue.thread == post["id"]
+        await live.service.runtime.tick(datetime.now(UTC) + timedelta(hours=3))
+        [space] = [o for o in live.store.outcomes.read() if o.action == "open_longform_space"]
+        assert space.measures["moved"] == 1.0
 
 
 async def test_buttons_explain_record_feedback_and_find_the_open_space(

@@ -4,11 +4,13 @@ python-telegram-bot Application, polling or behind a webhook, against the fake B
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from adapters.telegram.options import Updates
+from bot.core.events import LongformOpened
 from bot.runtime import jobs
 from bot.runtime.app import StartupError
 from bot.storage.schema import Outcome
@@ -29,6 +31,7 @@ from tests.telegram_support import (
     serving,
     setup_forum,
 )
+from tests.waiting import eventually
 
 pytest_plugins = ("tests.fakes.telegram_fixtures",)
 
@@ -94,6 +97,23 @@ async def test_pile_on_gets_notice_topic_copies_pauses_alert_and_the_lift(
         assert any(m["text"].startswith("Slow mode lifted") for m in server.sent_messages(MODS))
         member = next(u for u in USERS.values() if u.id in paused)
         server.user_sends(FORUM, member, "Back to the evidence, then.", thread_id=thread)
+        # A participant moves to the long-form topic and writes there (issue 17's "moved").
+        moved = server.user_sends(FORUM, member, "My claim, with sources.",
+                                  thread_id=made.message_thread_id)  # fmt: skip
+        journal = served.service.runtime.store.journal
+
+        def seen() -> bool:
+            wanted = str(moved["message_id"])
+            return any(getattr(j.entry, "id", "").endswith(wanted) for j in journal.since(0))
+
+        await eventually(seen, within=10, what="the message in the long-form topic judged")
+        await served.settle()
+        [opened] = [j.entry for j in journal.since(0) if isinstance(j.entry, LongformOpened)]
+        assert opened.venue.thread == str(made.message_thread_id)
+        runtime = served.service.runtime
+        await runtime.tick(runtime.clock() + timedelta(hours=3))
+        [space] = [o for o in runtime.store.outcomes.read() if o.action == "open_longform_space"]
+        assert space.measures["moved"] == 1.0
     if updates == "webhook":
         assert server.calls("setWebhook")[0].params["secret_token"] == "s3cret-token"
         assert server.webhook.deliveries
