@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.replay.reader import parse_event
-from bot.core.events import ConversationKey, LongformOpened, MessagePosted
+from bot.core.events import ConversationKey, LongformOpened, MemberJoined, MessagePosted
 from bot.core.requests import MemberRequested, ModeratorRequested, Requested
 from bot.runtime.app import build_service
 from bot.runtime.control import Control
 from bot.runtime.gateway import Notice, Place, Venue
 from bot.runtime.gateway_adapter import GatewayAdapter
 from bot.runtime.platform import EventSink, Status
+from bot.runtime.service import Runtime
 from bot.storage.schema import Outcome
 from tests.gateway_support import RecordingGateway
 from tests.runtime_support import recent_lines, service_config
@@ -33,6 +34,19 @@ class _Listener:
         self.started = False
 
 
+async def pile_on(runtime: Runtime) -> list[str]:
+    """The bundled pile-on (as the ``replay`` platform's) handed to the runtime; its authors."""
+    authors: list[str] = []
+    for line in recent_lines("01_pile_on_clinician.jsonl"):
+        event = parse_event(json.loads(line))
+        if isinstance(event, MessagePosted | MemberJoined):
+            event = replace(event, community=f"replay:{event.community}")
+        if isinstance(event, MessagePosted):
+            authors.append(event.author)
+        await runtime.on_event(event)
+    return authors
+
+
 def _adapter() -> tuple[GatewayAdapter, RecordingGateway]:
     gateway = RecordingGateway(platform="replay")
     return GatewayAdapter(gateway, _Listener()), gateway
@@ -48,11 +62,7 @@ async def test_a_pile_on_reaches_the_gateway_and_each_step_survives_a_restart(
     await runtime.open()
     try:
         await adapter.start(runtime.on_event, Control(runtime))
-        for line in recent_lines("01_pile_on_clinician.jsonl"):
-            event = parse_event(json.loads(line))
-            if hasattr(event, "community"):
-                event = replace(event, community=f"replay:{event.community}")
-            await runtime.on_event(event)
+        await pile_on(runtime)
         await service.executor.run_due()
         assert runtime.store.outbox.pending() == 0
     finally:
@@ -102,11 +112,7 @@ async def test_an_undo_is_decided_by_the_core_carried_out_by_the_gateway_and_aud
     service.executor.start()  # the undo waits for the executor, as it does in a live service
     try:
         await adapter.start(runtime.on_event, control)
-        for line in recent_lines("01_pile_on_clinician.jsonl"):
-            event = parse_event(json.loads(line))
-            if hasattr(event, "community"):
-                event = replace(event, community=f"replay:{event.community}")
-            await runtime.on_event(event)
+        await pile_on(runtime)
         alert_key = await _eventually_sent(runtime, "alert_moderators")
         alert = await control.decision(alert_key)
         request = ModeratorRequested(Requested.UNDO, alert.conversation, "Dana", runtime.clock(),
@@ -172,13 +178,7 @@ async def test_an_opened_space_is_told_to_the_engine_and_who_writes_there_is_an_
     await runtime.open()
     try:
         await adapter.start(runtime.on_event, Control(runtime))
-        authors: list[str] = []
-        for line in recent_lines("01_pile_on_clinician.jsonl"):
-            event = parse_event(json.loads(line))
-            if isinstance(event, MessagePosted):
-                event = replace(event, community=f"replay:{event.community}")
-                authors.append(event.author)
-            await runtime.on_event(event)
+        authors = await pile_on(runtime)
         await service.executor.run_due()
         [opened] = [j.entry for j in runtime.store.journal.since(0)
                     if isinstance(j.entry, LongformOpened)]  # fmt: skip

@@ -3,7 +3,6 @@ waits for, what it says when the platform refuses or is slow, and what the audit
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -11,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.replay.reader import parse_event
 from bot.core.decisions import Decision, UndoActions
-from bot.core.events import MessagePosted
 from bot.core.requests import MemberRequested, ModeratorRequested, Requested
 from bot.runtime.app import Service, build_service
 from bot.runtime.control import Control, ControlError
@@ -21,8 +18,8 @@ from bot.runtime.gateway import UnresolvedError
 from bot.runtime.gateway_adapter import GatewayAdapter
 from bot.storage.schema import OutboxState, Outcome
 from tests.gateway_support import RecordingGateway
-from tests.runtime_support import recent_lines, service_config
-from tests.test_gateway_adapter import _Listener
+from tests.runtime_support import service_config
+from tests.test_gateway_adapter import _Listener, pile_on
 
 
 @dataclass
@@ -52,11 +49,7 @@ async def _live(tmp_path: Path, executing: bool = True) -> AsyncIterator[_Live]:
     await runtime.open()
     try:
         await adapter.start(runtime.on_event, control)
-        for line in recent_lines("01_pile_on_clinician.jsonl"):
-            event = parse_event(json.loads(line))
-            if isinstance(event, MessagePosted):
-                event = replace(event, community=f"replay:{event.community}")
-            await runtime.on_event(event)
+        await pile_on(runtime)
         await service.executor.run_due()
         [key] = [e.decision_key for e in runtime.store.audit.entries()
                  if e.kind == "alert_moderators" and e.outcome == Outcome.SENT][:1]  # fmt: skip
