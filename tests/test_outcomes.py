@@ -269,3 +269,38 @@ def test_a_snapshot_from_before_venues_restores_and_leaves_moving_unmeasured() -
     [record] = [r for r in restored.tick(space.at + 24 * 60 * MIN).outcomes
                 if r.kind == "open_longform_space"]  # fmt: skip
     assert "moved" not in dict(record.measures)  # its space was watched before venues existed
+
+
+def _target_outcome(writer: str | None) -> dict[str, float]:
+    """The bundled pile-on; its long-form space opens after it; ``writer`` writes there."""
+    engine = _engine()
+    events = _bundled("01_pile_on_clinician.jsonl")
+    actions = [a for e in events for a in engine.feed(e).actions]
+    [space] = [a for a in actions if isinstance(a, OpenLongformSpace)][:1]
+    [target] = [a for a in actions if isinstance(a, PromptMember)
+                and a.kind is PromptKind.PILE_ON_TARGET][:1]  # fmt: skip
+    after = max(e.at for e in events) + MIN
+    venue = ConversationKey(space.conversation.community, "forum", "post-9")
+    engine.feed(LongformOpened(after, space.conversation, space.message_id, venue))
+    if writer is not None:
+        author = target.member if writer == "target" else writer
+        engine.feed(MessagePosted("t1", after + MIN, venue.community, venue.channel, author,
+                                  "I'll set out my evidence here.", venue.thread))  # fmt: skip
+    found = engine.tick(after + 24 * 60 * MIN).outcomes
+    [record] = [r for r in found if r.action == "prompt_member:pile_on_target"]
+    return dict(record.measures)
+
+
+def test_a_target_who_moves_to_the_long_form_space_is_measured_as_moved() -> None:
+    assert _target_outcome("target")["moved_to_longform"] == 1.0
+    assert _target_outcome("someone_else")["moved_to_longform"] == 0.0
+    assert _target_outcome(None)["moved_to_longform"] == 0.0
+
+
+def test_a_target_whose_thread_had_no_known_space_is_not_measured_for_moving() -> None:
+    engine = _engine()
+    found = [r for e in _bundled("01_pile_on_clinician.jsonl") for r in engine.feed(e).outcomes]
+    found += engine.tick(T0 + 10 * 365 * 24 * 60 * MIN).outcomes
+    [record] = [r for r in found if r.action == "prompt_member:pile_on_target"]
+    assert "moved_to_longform" not in dict(record.measures)
+    assert "stayed" in dict(record.measures)

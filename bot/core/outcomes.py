@@ -17,7 +17,8 @@ Outcomes by kind (rates are 0 or 1 per intervention; the others are means):
   they did, ``later_heat`` (mean over their later messages) against ``earlier_heat``.
 - prompt to a late joiner: ``replied_to_target`` (still replied to or mentioned the target) and,
   when they did, ``reply_heat``.
-- prompt to a pile-on's target: ``stayed`` (wrote in the thread again).
+- prompt to a pile-on's target: ``stayed`` (wrote in the thread again) and, once a long-form
+  space for the thread is known, ``moved_to_longform`` (wrote there within the window).
 - notice, slow mode, long-form space: ``heat_before``, ``heat_15``, ``heat_60``, ``change_15``,
   ``change_60``, ``cooled_15`` (heat at 15 below heat before) and ``detected_again``.
 - long-form space, once the platform has said where it is (a ``LongformOpened`` event): ``moved``
@@ -56,7 +57,7 @@ KINDS: dict[type, str] = {
 }
 RATES = frozenset({"edited", "edit_below_threshold", "deleted", "posted_again",
                    "replied_to_target", "stayed", "cooled_15", "detected_again",
-                   "any_moved"})  # fmt: skip
+                   "any_moved", "moved_to_longform"})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +126,17 @@ class OutcomeTracker:
         self._next = 0
         self._venues: dict[int, _Venue] = {}  # long-form spaces' watches: where, who moved
         self._by_venue: dict[ConversationKey, list[int]] = {}
+        # Threads with a known space (and back), and the prompted targets who wrote there.
+        self._venue_of: dict[ConversationKey, ConversationKey] = {}
+        self._origin_of: dict[ConversationKey, ConversationKey] = {}
+        self._target_moved: dict[int, bool] = {}
 
     def _after_restore(self) -> None:
         # A snapshot from before venues were tracked (format 4) has neither.
         self.__dict__.setdefault("_venues", {})
         self.__dict__.setdefault("_by_venue", {})
+        for name in ("_venue_of", "_origin_of", "_target_moved"):
+            self.__dict__.setdefault(name, {})
 
     @property
     def size(self) -> int:
@@ -180,10 +187,12 @@ class OutcomeTracker:
         for key in exact or waiting[-1:]:
             self._venues[key].venue = venue
             self._by_venue.setdefault(venue, []).append(key)
+        if conversation in self._by_conversation:
+            self._venue_of[conversation], self._origin_of[venue] = venue, conversation
 
     def in_venue(self, conversation: ConversationKey) -> bool:
         """True if ``conversation`` is a watched long-form space (the cheap check)."""
-        return conversation in self._by_venue
+        return conversation in self._origin_of
 
     def wrote_in_venue(self, venue: ConversationKey, author: str, at: datetime) -> None:
         """``author`` wrote in the long-form space ``venue`` at ``at``."""
@@ -191,6 +200,16 @@ class OutcomeTracker:
             watch, space = self._watches[key], self._venues[key]
             if watch.decided_at <= at <= watch.ends_at and author in space.participants:
                 space.moved = space.moved | {author}
+        origin = self._origin_of.get(venue)
+        for target in self._targets(origin) if origin is not None else ():
+            prompt = self._watches[target]
+            if prompt.member == author and prompt.decided_at <= at <= prompt.ends_at:
+                self._target_moved[target] = True
+
+    def _targets(self, conversation: ConversationKey) -> list[int]:
+        """The watched prompts to a pile-on's target in ``conversation``."""
+        return [key for key in self._by_conversation.get(conversation, ())
+                if self._watches[key].prompt == PromptKind.PILE_ON_TARGET]  # fmt: skip
 
     def watching(self, conversation: ConversationKey) -> bool:
         """True if an intervention in ``conversation`` is being watched (the cheap check)."""
@@ -248,11 +267,18 @@ class OutcomeTracker:
         while self._due and self._due[0][0] <= now:
             _, key = heapq.heappop(self._due)
             watch = self._watches.pop(key)
+            moved = self._target_moved.pop(key, False)
+            known = (
+                watch.conversation in self._venue_of and watch.prompt == PromptKind.PILE_ON_TARGET
+            )
+            settled.append(_record(watch, self._forget_venue(key), moved if known else None))
             keys = self._by_conversation[watch.conversation]
             keys.remove(key)
-            if not keys:
+            if not keys:  # nothing watched there any more: forget the thread and its space
                 del self._by_conversation[watch.conversation]
-            settled.append(_record(watch, self._forget_venue(key)))
+                venue = self._venue_of.pop(watch.conversation, None)
+                if venue is not None:
+                    self._origin_of.pop(venue, None)
         return tuple(settled)
 
     def _forget_venue(self, key: int) -> _Venue | None:
@@ -268,10 +294,14 @@ class OutcomeTracker:
         return [self._watches[key] for key in self._by_conversation.get(conversation, ())]
 
 
-def _record(watch: _Watch, space: _Venue | None = None) -> OutcomeRecord:
+def _record(
+    watch: _Watch, space: _Venue | None = None, target_moved: bool | None = None
+) -> OutcomeRecord:
     measures = _measures(watch)
     if space is not None and space.venue is not None:
         measures |= {"moved": float(len(space.moved)), "any_moved": float(bool(space.moved))}
+    if target_moved is not None:
+        measures["moved_to_longform"] = float(target_moved)
     return OutcomeRecord(
         watch.kind, watch.conversation, watch.message_id, watch.signal, watch.recipient,
         watch.prompt, watch.decided_at, watch.ends_at, tuple(sorted(measures.items())),
