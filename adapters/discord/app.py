@@ -248,8 +248,14 @@ class DiscordAdapter:
 
     def _check_setup(self, client: discord.Client) -> None:
         """Log what in the config does not match Discord (missing guild, forum, channel)."""
+        shards = client.shard_ids if isinstance(client, discord.AutoShardedClient) else None
         for guild_id, community in self.known.items():
             guild = client.get_guild(guild_id)
+            if guild is None and shards is not None and client.shard_count:
+                shard = (guild_id >> 22) % client.shard_count  # Discord's routing of guilds
+                if shard not in shards:  # another ingest process owns it
+                    log.info("discord_guild_elsewhere", guild=guild_id, shard=shard)
+                    continue
             if guild is None:
                 log.warning("discord_guild_missing", guild=guild_id,
                             hint="invite the bot to this server or fix communities.id")  # fmt: skip

@@ -5,7 +5,8 @@ GUILD_CREATE) or RESUME (the session's missed dispatches are replayed, then RESU
 keeps its sequence number and a buffer of dispatches, so events sent while the socket is down reach
 the client after it resumes. Dispatches are filtered by the session's intents as Discord does, and
 message content is blanked for a session without MESSAGE_CONTENT unless the bot is mentioned.
-discord.py asks for zlib-stream compression but accepts uncompressed text frames.
+A sharded IDENTIFY (``shard: [id, count]``) gets only the guilds of its shard, as Discord routes
+them (``(guild_id >> 22) % count``; direct messages go to shard 0). discord.py asks for zlib-stream compression but accepts uncompressed text frames.
 """
 
 from __future__ import annotations
@@ -55,10 +56,22 @@ class Session:
     seq: int = 0
     ws: web.WebSocketResponse | None = None
     sent: deque[Json] = field(default_factory=lambda: deque(maxlen=1000))
+    shard: tuple[int, int] | None = None  # (shard id, shard count) from IDENTIFY, if sharded
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this session's shard gets the guild's events (DMs go to shard 0), as Discord
+        routes them: shard = (guild_id >> 22) % shard count."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        return (0 if guild_id is None else (guild_id >> 22) % count) == shard_id
 
     def wants(self, event: str, data: Json) -> bool:
         table = _GUILD_EVENT_INTENTS if "guild_id" in data else _DM_EVENT_INTENTS
         needed = table.get(event)
+        guild = data.get("guild_id")
+        if not self.owns(int(guild) if guild else None):
+            return False
         return needed is None or bool(self.intents & needed)
 
 
@@ -87,6 +100,7 @@ class Gateway:
         self.received: list[Json] = []  # every op the clients sent (heartbeats included)
         self.close_codes: list[int] = []  # codes the fake closed sockets with
         self.identifies = 0
+        self.shards_identified: list[tuple[int, int] | None] = []  # each IDENTIFY's shard
         self.resumes = 0
         self._sockets: set[web.WebSocketResponse] = set()
 
@@ -129,13 +143,18 @@ class Gateway:
             await self._close(ws, 4014, "Disallowed intent(s).")
             return
         self.identifies += 1
-        session = Session(id=uuid.uuid4().hex, intents=intents, ws=ws)
+        shard = data.get("shard")
+        session = Session(id=uuid.uuid4().hex, intents=intents, ws=ws,
+                          shard=(int(shard[0]), int(shard[1])) if shard else None)  # fmt: skip
         self.sessions[session.id] = session
+        self.shards_identified.append(session.shard)
         world = self._world
+        owned = session.owns(world.guild_id)
         ready = {
             "v": 10,
             "user": world.bot.user_payload() | {"verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(world.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(world.guild_id), "unavailable": True}] if owned else [],
+            "shard": list(session.shard) if session.shard else None,
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self._url(),
@@ -149,7 +168,8 @@ class Gateway:
             "_trace": ['["fake-discord",{"micros":0}]'],
         }
         await self._dispatch_to(session, "READY", ready)
-        await self._dispatch_to(session, "GUILD_CREATE", world.guild_payload())
+        if owned:  # a shard gets only its own guilds
+            await self._dispatch_to(session, "GUILD_CREATE", world.guild_payload())
 
     async def _resume(self, ws: web.WebSocketResponse, data: Json) -> None:
         session = self.sessions.get(str(data.get("session_id")))
