@@ -35,9 +35,16 @@ from adapters.replay.runner import load
 from bot.config import Config, ConfigError, load_config
 from bot.core.decisions import SetSlowMode
 from bot.core.engine import Engine
-from bot.core.events import Event, MemberJoined, MessageDeleted, MessageEdited, MessagePosted
+from bot.core.events import (
+    Event,
+    LongformOpened,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+)
 from bot.distributed import partitioning
-from bot.distributed.app import Distributed, build
+from bot.distributed.app import Distributed, build, results_only
 from bot.distributed.ingest import Publisher
 from bot.distributed.judge import Judge
 from bot.distributed.ownership import Ownership
@@ -446,3 +453,26 @@ def test_a_judge_that_lost_its_partition_cannot_overwrite_its_successors_memory(
             store.partitions.claim("s", 3, now=T0).stream_seq == 10
         )  # the old one changed nothing
         assert store.partitions.claim("s", 4, now=T0).epoch == 1  # partitions are apart
+
+
+async def test_an_execute_only_process_publishes_what_execution_learns_and_nothing_else(
+    tmp_path: Path,
+    nats_url: str,
+    stream_name: str,
+) -> None:
+    settings = _config(tmp_path, "sqlite:///x.db", stream_name).distributed
+    connection = await nats.connect(nats_url)
+    js = connection.jetstream()
+    await ensure_stream(js, settings)
+    sink = results_only(Publisher(js, stream_name, settings.partitions))
+    [message] = [
+        _prefixed(e) for e in _demo("01_pile_on_clinician") if isinstance(e, MessagePosted)
+    ][:1]
+    assert isinstance(message, MessagePosted)
+    here = message.conversation
+    opened = LongformOpened(T0, here, message.id, replace(here, channel="forum", thread="p1"))
+    await sink(message)  # the ingest's to publish: dropped here
+    await sink(opened)
+    info = await js.stream_info(stream_name)
+    await connection.close()
+    assert info.state.messages == 1

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ import structlog
 from nats.aio.client import Client
 
 from bot.config import Config, Role
-from bot.core.events import Event
+from bot.core.events import Event, LongformOpened
 from bot.distributed.ingest import Publisher
 from bot.distributed.judge import Judge
 from bot.distributed.ownership import Ownership
@@ -89,7 +89,7 @@ class Distributed:
                 scheduler = await self._start_executor()
             publisher = Publisher(js, settings.stream, settings.partitions, runtime.metrics)
             self.publisher = publisher
-            sink = publisher.publish if "ingest" in self.roles else _ignored
+            sink = publisher.publish if "ingest" in self.roles else results_only(publisher)
             for adapter in runtime.adapters.values():
                 await _start_adapter(adapter, sink, Control(runtime), "ingest" in self.roles)
                 started.append(adapter)
@@ -138,8 +138,16 @@ class Distributed:
         return scheduler
 
 
-async def _ignored(event: Event) -> None:
-    """The sink of a process that executes but does not ingest: its events are another's."""
+def results_only(publisher: Publisher) -> Callable[[Event], Awaitable[None]]:
+    """The sink of a process that executes but does not ingest: the platform's events are the
+    ingest's to publish, but what execution learns (a long-form space's place: LongformOpened)
+    is published from here, so that the judges' outcomes can count who moved there."""
+
+    async def sink(event: Event) -> None:
+        if isinstance(event, LongformOpened):
+            await publisher.publish(event)
+
+    return sink
 
 
 async def _start_adapter(
