@@ -132,10 +132,8 @@ class OutcomeTracker:
         self._target_moved: dict[int, bool] = {}
 
     def _after_restore(self) -> None:
-        # A snapshot from before venues were tracked (format 4) has neither.
-        self.__dict__.setdefault("_venues", {})
-        self.__dict__.setdefault("_by_venue", {})
-        for name in ("_venue_of", "_origin_of", "_target_moved"):
+        # A snapshot from before venues were tracked (format 4) has none of these.
+        for name in ("_venues", "_by_venue", "_venue_of", "_origin_of", "_target_moved"):
             self.__dict__.setdefault(name, {})
 
     @property
