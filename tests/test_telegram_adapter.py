@@ -408,3 +408,33 @@ async def test_an_admins_slow_down_is_keyed_by_the_alert_as_on_discord(
         (slowed,) = served.audit("set_slow_mode")[-1:]
         assert slowed.message_id == f"{MODS}:{alert['message_id']}"
         assert slowed.outcome in (Outcome.SENT, Outcome.DOWNGRADED)
+
+
+async def test_a_group_watching_some_topics_watches_its_long_form_topics_too_after_a_restart(
+    telegram_server: FakeTelegramServer, tmp_path: Any
+) -> None:
+    server = telegram_server
+    thread = setup_forum(server)
+    cfg = config(tmp_path, server, community(FORUM, channels=[str(thread)]))  # type: ignore[arg-type]
+
+    def judged(sent: dict[str, Any], served: Served) -> bool:
+        wanted = f":{sent['message_id']}"
+        entries = served.service.runtime.store.journal.since(0)
+        return any(getattr(j.entry, "id", "").endswith(wanted) for j in entries)
+
+    async with serving(server, cfg) as served:
+        pile_on(server, FORUM, thread)
+        await served.settle()
+        [made] = [t for t in server.topics(FORUM) if t.created_by_bot]
+        member = MOD  # the slow mode pauses the conversation's members; an admin can still post
+        outside = server.add_topic(FORUM, "Holiday rota", by=AMARA).message_thread_id
+        ignored = server.user_sends(FORUM, member, "Who covers the 24th?", thread_id=outside)
+        moved = server.user_sends(FORUM, member, "My claim, with sources.",
+                                  thread_id=made.message_thread_id)  # fmt: skip
+        await eventually(lambda: judged(moved, served), within=10, what="the long-form topic seen")
+        assert not judged(ignored, served), "a topic the config does not watch was judged"
+    async with serving(server, cfg) as again:
+        later = server.user_sends(FORUM, member, "And a question for the other side.",
+                                  thread_id=made.message_thread_id)  # fmt: skip
+        await eventually(lambda: judged(later, again), within=10,
+                         what="the long-form topic still watched after a restart")  # fmt: skip

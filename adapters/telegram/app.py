@@ -90,6 +90,7 @@ class TelegramAdapter:
         gateway = TelegramGateway(app.bot, self.known, self.roster, RuntimeService(control),
                                   self.options.slow_mode, ControlSteps(control))  # fmt: skip
         self.gateway = gateway
+        await gateway.watch_venue_topics()
         self.adapter = adapter = GatewayAdapter(gateway, _Receiving(self, app, gateway))
         try:
             await adapter.start(sink, control)  # the pipeline, then _listen

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 import structlog
 from telegram import Bot, ChatMember, InlineKeyboardMarkup, Message, ReplyParameters
@@ -23,7 +24,6 @@ from adapters.telegram import keyboards, texts
 from adapters.telegram.community import (
     PLATFORM,
     Community,
-    Known,
     chat_number,
     community_of,
     message_ref,
@@ -71,10 +71,11 @@ class TelegramGateway:
 
     platform = PLATFORM
 
-    def __init__(self, bot: Bot, known: Known, roster: Roster, service: Service,
+    def __init__(self, bot: Bot, known: dict[int, Community], roster: Roster, service: Service,
                  default_emulation: Emulation = "restrict",
                  steps: StepStore | None = None) -> None:  # fmt: skip
         self.bot, self.known, self.roster, self.service = bot, known, roster, service
+        self._configured_topics = {chat: c.topics for chat, c in known.items()}
         self.default_emulation: Emulation = default_emulation
         self.slow = SlowModes(bot, roster, service)
         self.steps: StepStore = steps if steps is not None else MemorySteps()
@@ -332,8 +333,27 @@ class TelegramGateway:
         title = self.in_place(venue.title, venue.origin)
         with translated():
             opening = await self.spaces.open(venue, key, community, title, intro)
+        await self._watch_topic(opening.chat_id, opening.topic_id)
         detail = f"topic {opening.topic_id} in {opening.chat_id}"
         return Sent(opening.reference, detail, opening.link or "")
+
+    async def _watch_topic(self, chat: int, topic: int, save: bool = True) -> None:
+        """A group that watches only some topics (``channels``) watches its long-form topics too:
+        who moves there and writes is an outcome. Kept across restarts (``watch_venue_topics``)."""
+        served = self.known.get(chat)
+        if served is None or not served.topics or topic in served.topics:
+            return
+        self.known[chat] = replace(served, topics=served.topics | {topic})
+        if save:
+            await self.service.save(f"telegram:venue_topics:{chat}", sorted(
+                self.known[chat].topics - self._configured_topics.get(chat, frozenset())))  # fmt: skip
+
+    async def watch_venue_topics(self) -> None:
+        """At start: the long-form topics opened before the restart are watched again."""
+        for chat in list(self.known):
+            saved = await self.service.load(f"telegram:venue_topics:{chat}")
+            for topic in saved if isinstance(saved, list) else ():
+                await self._watch_topic(chat, int(topic), save=False)
 
     async def post_in_venue(self, community: CommunityRef, reference: str, text: str) -> Sent:
         parsed = parse_message_ref(reference)
