@@ -25,6 +25,7 @@ from bot.runtime.control import Control, ControlError
 from bot.runtime.gateway import GatewayError, MemberRef, MessageRef, Place
 
 log = structlog.get_logger()
+UNDO_WAIT = 15.0  # seconds a command waits for its undo (the sync loop waits with it)
 HELP = ("Longform commands: !longform status, !longform policy, !longform why (as a reply to a "
         "notice), !longform optout, and for moderators !longform mode shadow|live and "
         "!longform undo (as a reply to an alert).")  # fmt: skip
@@ -101,7 +102,7 @@ class Commands:
         if not await self._moderator(raw, room):
             return "Only moderators (power level 50 or more) can undo what Longform did."
         decision = await self.control.decision(key)
-        done = await self.control.undo(ModeratorRequested(
+        done = await self.control.undo(within=UNDO_WAIT, request=ModeratorRequested(
             Requested.UNDO, decision.conversation, str(raw["sender"]), translate.at(raw),
             message_id=str(raw["event_id"]), about=decision, about_key=key))  # fmt: skip
         return f"Undone: {done}."

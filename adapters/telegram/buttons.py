@@ -42,6 +42,11 @@ class Answer:
 Handler = Callable[["Buttons", CallbackQuery, Decision, str], Awaitable[Answer]]
 
 
+# A callback query must be answered within seconds (then it is "too old"): a slower undo is
+# reported as queued, and still done.
+UNDO_WAIT = 10.0
+
+
 class Buttons:
     """The callback-query handler; one per adapter."""
 
@@ -149,7 +154,7 @@ class Buttons:
         """End Longform's slow mode there and remove its notices; recorded in the audit."""
         request = _moderator(query, decision, Requested.UNDO, self.control, key)
         try:
-            done = await self.control.undo(request)
+            done = await self.control.undo(request, within=UNDO_WAIT)
         except ControlError as error:
             return Answer(str(error), alert=True)
         return Answer(f"Undone: {done}.", alert=True)
