@@ -7,13 +7,17 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import structlog
+
 from adapters.replay.reader import parse_event
-from bot.core.events import ConversationKey, LongformOpened, MemberJoined, MessagePosted
+from bot.core.decisions import Evidence, OpenLongformSpace, Signal
+from bot.core.events import ConversationKey, Event, LongformOpened, MemberJoined, MessagePosted
 from bot.core.requests import MemberRequested, ModeratorRequested, Requested
 from bot.runtime.app import build_service
 from bot.runtime.control import Control
-from bot.runtime.gateway import Notice, Place, Venue
+from bot.runtime.gateway import CommunityRef, Notice, Place, UnresolvedError, Venue
 from bot.runtime.gateway_adapter import GatewayAdapter
+from bot.runtime.pipeline import Pipeline
 from bot.runtime.platform import EventSink, Status
 from bot.runtime.service import Runtime
 from bot.storage.schema import Outcome
@@ -197,3 +201,45 @@ async def test_an_opened_space_is_told_to_the_engine_and_who_writes_there_is_an_
     [space] = [o for o in stored if o.action == "open_longform_space"]
     assert space.measures["moved"] == 1.0
     assert space.measures["any_moved"] == 1.0
+
+
+class _NoVenues(RecordingGateway):
+    def venue_place(self, community: CommunityRef, reference: str) -> Place:
+        raise UnresolvedError(f"{reference!r} is not a venue here")
+
+
+def _space() -> OpenLongformSpace:
+    here = ConversationKey("replay:c", "general", "t1")
+    return OpenLongformSpace(here, "m1", datetime.now(UTC), Signal.ESCALATION, "heated",
+                             Evidence(("m1",)), title="Long form", template=("Claim",),
+                             participants=(), key_messages=("m1",), text="Room.")  # fmt: skip
+
+
+async def _opened_with(gateway: RecordingGateway, sink: EventSink) -> tuple[Status, list[str]]:
+    adapter = GatewayAdapter(gateway, _Listener())
+    with structlog.testing.capture_logs() as logs:
+        adapter.pipeline = Pipeline(gateway)
+        adapter._sink, adapter._now = sink, lambda: datetime.now(UTC)
+        result = await adapter.execute(_space(), "k" * 32)
+    return result.status, [str(entry["event"]) for entry in logs]
+
+
+async def test_a_venue_the_platform_cannot_place_still_leaves_the_space_opened() -> None:
+    seen: list[Event] = []
+
+    async def sink(event: Event) -> None:
+        seen.append(event)
+
+    status, logged = await _opened_with(_NoVenues(platform="replay"), sink)
+    assert status is Status.SENT
+    assert seen == []
+    assert "venue_unknown" in logged
+
+
+async def test_a_sink_that_fails_does_not_fail_the_opened_space() -> None:
+    async def broken(event: Event) -> None:
+        raise RuntimeError("the runtime is closing")
+
+    status, logged = await _opened_with(RecordingGateway(platform="replay"), broken)
+    assert status is Status.SENT  # not retried: a retry would open nothing new, only re-tell
+    assert "venue_not_recorded" in logged

@@ -104,8 +104,12 @@ class GatewayAdapter:
         except GatewayError as error:
             log.warning("venue_unknown", platform=self.platform, problem=error.detail)
             return
-        await self._sink(LongformOpened(self._now(), decision.conversation, decision.message_id,
-                                        venue.conversation))  # fmt: skip
+        opened = LongformOpened(self._now(), decision.conversation, decision.message_id,
+                                venue.conversation)  # fmt: skip
+        try:
+            await self._sink(opened)
+        except Exception:  # the space is open: a lost outcome must not fail (and redo) the action
+            log.exception("venue_not_recorded", platform=self.platform)
 
     async def post_to_moderators(self, community: str, text: str) -> ActionResult:
         key = hashlib.sha256(f"{community}\n{text}".encode()).hexdigest()[:32]
