@@ -326,14 +326,16 @@ async def test_the_backlog_warning_rearms_only_below_a_fifth_of_the_limit(
 
     async def drain_to(depth: int) -> None:
         while waiting() > depth:
-            taken = scorer.calls
+            taken = scorer.calls + 1
             scorer.permits.release()
-            await eventually(lambda: scorer.calls == taken + 1, within=30,
+            await eventually(lambda taken=taken: scorer.calls == taken, within=30,
                              what="the scorer to take the next event")  # fmt: skip
         assert waiting() == depth
 
     def warnings() -> list[tuple[int, int]]:
-        return [(e["waiting"], e["limit"]) for e in caplog_structlog if e["event"] == "event_backlog"]
+        return [
+            (e["waiting"], e["limit"]) for e in caplog_structlog if e["event"] == "event_backlog"
+        ]
 
     try:
         await arrive(1)
