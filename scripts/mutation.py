@@ -68,7 +68,7 @@ GROUPS = (
         ("bot/storage/*",),
         ("tests/test_storage.py", "tests/test_executor_retry.py", "tests/test_jobs.py",
          "tests/test_storage_boundaries.py", "tests/test_journal_and_erasure.py",
-         "tests/test_signin_storage.py"),
+         "tests/test_signin_storage.py", "tests/test_storage_contracts2.py"),
         0.80,
     ),
     Group(
