@@ -11,6 +11,7 @@ import asyncio
 import threading
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -412,3 +413,192 @@ async def test_an_alert_about_what_could_not_be_done_carries_the_decisions_key_o
     assert alert.actions
     assert {a.key for a in alert.actions} == {"key-s"}
     assert result.status is Status.DOWNGRADED
+
+
+# -- seed 33's survivors ---------------------------------------------------------------------------
+
+
+def test_a_written_pid_file_is_logged_with_its_path_and_the_process_id(
+    tmp_path: Path, caplog_structlog: list[dict[str, Any]]
+) -> None:
+    import os
+
+    written = tmp_path / "longform.pid"
+    assert commands._write_pid(written) is True
+    (logged,) = [e for e in caplog_structlog if e["event"] == "pid_file_written"]
+    assert (logged["pid_file"], logged["pid"]) == (str(written.resolve()), os.getpid())
+    assert written.read_text() == str(os.getpid())
+
+
+def test_erase_member_with_a_storage_url_it_cannot_open_says_why_and_exits_2(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    path = tmp_path / "config.toml"
+    path.write_text('[storage]\nurl = "://nowhere"\n[replay]\nenabled = true\n')
+    result = CliRunner().invoke(app, ["erase-member", "discord", "42", "--config", str(path)],
+                                env={"COLUMNS": "400"})  # fmt: skip
+    assert result.exit_code == 2
+    assert "cannot open the database '://nowhere': not a URL" in result.output
+
+
+def test_the_digest_command_prints_names_with_square_brackets_as_written(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[storage]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n[replay]\nenabled = true\n'
+        '[[communities]]\nplatform = "replay"\nid = "c"\nmoderators = "m"\nname = "Ward [b]"\n'
+    )
+    result = CliRunner().invoke(app, ["digest", "--config", str(path)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "Longform daily digest for Ward [b]: nothing noticed" in result.output
+
+
+async def test_an_action_before_the_gateway_adapter_started_fails_and_is_retried(
+    tmp_path: Path, caplog_structlog: list[dict[str, Any]]
+) -> None:
+    from bot.runtime.gateway_adapter import GatewayAdapter
+    from tests.gateway_support import RecordingGateway
+
+    class _Idle:
+        async def start(self, sink: object, control: object) -> None: ...
+        async def stop(self) -> None: ...
+
+    adapter = GatewayAdapter(RecordingGateway(platform="replay"), _Idle())
+    service = build_service(service_config(tmp_path, replay={"enabled": False}),
+                            extra_adapters={"replay": adapter})  # fmt: skip
+    runtime = service.runtime
+    runtime.clock = lambda: NOW
+    notice = PostNotice(ConversationKey("replay:c", "general"), "m1", NOW, Signal.PILE_ON,
+                        "many replies", Evidence(("m1",)), text="hi")  # fmt: skip
+    try:
+        (key,) = runtime.store.outbox.enqueue([notice], now=NOW, provenance=LIVE)
+        assert await service.executor.run_due() == 1  # the adapter was never started
+    finally:
+        runtime.store.close()
+    assert [e for e in caplog_structlog if e["event"] == "adapter_raised"] == []
+    (failed,) = [e for e in caplog_structlog if e["event"] == "action_failed"]
+    assert (failed["key"], failed["problem"]) == (key, "the replay adapter has not started")
+    assert failed["retry"] is not None  # tried again once it has started
+
+
+def test_the_share_of_helpful_alerts_is_given_with_its_interval_to_three_places() -> None:
+    from bot.runtime.outcome_report import alert_lines, wilson
+    from bot.storage.outcomes import AlertOutcome
+
+    alerts = [AlertOutcome("replay:c", "pile_on", 5.0, "helpful"),
+              AlertOutcome("replay:c", "pile_on", 7.0, "wrong")]  # fmt: skip
+    (line,) = alert_lines(alerts)
+    low, high = wilson(1, 2)
+    assert (line["helpful_rate"], line["helpful_low"], line["helpful_high"]) == (
+        0.5, round(low, 3), round(high, 3)
+    )  # fmt: skip
+    assert 0 < line["helpful_low"] < 0.5 < line["helpful_high"] < 1
+
+
+async def test_a_long_form_space_links_back_to_the_message_it_started_from() -> None:
+    from bot.core.decisions import OpenLongformSpace
+    from bot.runtime.gateway import Venue
+    from bot.runtime.pipeline import Pipeline
+    from tests.gateway_support import RecordingGateway
+
+    gateway = RecordingGateway(platform="replay")
+    space = OpenLongformSpace(ConversationKey("replay:c", "general", "t1"), "m5", NOW,
+                              Signal.LONG_EXCHANGE, "r", Evidence(("m5",)), title="Long form",
+                              template=("claim",), participants=("ana", "bo"),
+                              key_messages=("m5",), text="Room.", requested_by="Mo")  # fmt: skip
+    await Pipeline(gateway).execute(space, "key-v")
+    (venue,) = gateway.called("open_venue")
+    assert isinstance(venue, Venue)
+    assert venue.started_from == "m5"
+
+
+async def test_an_alert_without_a_summary_states_its_reason_once() -> None:
+    from bot.core.decisions import AlertModerators
+    from bot.runtime.gateway import Alert
+    from bot.runtime.pipeline import Pipeline
+    from tests.gateway_support import RecordingGateway
+
+    gateway = RecordingGateway(platform="replay")
+    here = ConversationKey("replay:c", "general", "t1")
+    bare = AlertModerators(here, "m1", NOW, Signal.PILE_ON, "Five replies to ana.", Evidence(),
+                           text="")  # fmt: skip
+    summed = replace(bare, text="Pile-on in #general.")
+    await Pipeline(gateway).execute(bare, "key-a")
+    await Pipeline(gateway).execute(summed, "key-b")
+    first, second = gateway.called("alert_moderators")
+    assert isinstance(first, Alert)
+    assert isinstance(second, Alert)
+    assert (first.text, first.reason) == ("Five replies to ana.", "")
+    assert (second.text, second.reason) == ("Pile-on in #general.", "Five replies to ana.")
+
+
+async def test_a_restart_logs_how_much_the_restored_memory_holds(
+    tmp_path: Path, caplog_structlog: list[dict[str, Any]]
+) -> None:
+    for number in (1, 2):
+        runtime = build_service(service_config(tmp_path)).runtime
+        runtime.clock = lambda: NOW
+        await runtime.open()
+        try:
+            await runtime.on_event(_posted(number))
+        finally:
+            await runtime.close()
+            runtime.store.close()
+    (restored,) = [e for e in caplog_structlog if e["event"] == "engine_memory_restored"]
+    assert (restored["engine"], restored["messages"], restored["conversations"]) == ("", 1, 1)
+
+
+async def test_memory_is_saved_in_the_services_one_snapshot_thread(tmp_path: Path) -> None:
+    runtime = build_service(service_config(tmp_path)).runtime
+    runtime.clock = lambda: NOW
+    await runtime.open()
+    seen: list[str] = []
+    engine = runtime.engines[""]
+    real = engine.snapshot
+
+    def recording() -> Any:
+        seen.append(threading.current_thread().name)
+        return real()
+
+    engine.snapshot = recording  # type: ignore[method-assign]
+    try:
+        await runtime.on_event(_posted(1))
+        await runtime.save_memory()
+        await runtime.save_memory()
+    finally:
+        await runtime.close()  # a third save, on shutdown
+        runtime.store.close()
+    assert len(seen) == 3
+    assert len(set(seen)) == 1
+    assert seen[0].startswith("longform-snapshot")
+
+
+async def test_a_batch_the_store_cannot_take_is_logged_with_its_size_and_its_callers_return(
+    tmp_path: Path, caplog_structlog: list[dict[str, Any]]
+) -> None:
+    from bot.storage.errors import StorageError
+
+    runtime = build_service(service_config(tmp_path)).runtime
+    runtime.clock = lambda: NOW
+    await runtime.open()
+
+    def broken(*args: object, **kwargs: object) -> Any:
+        raise StorageError("the database is read-only")
+
+    real = runtime.store.batch
+    runtime.store.batch = broken  # type: ignore[method-assign]
+    try:
+        await runtime.on_event(_posted(1))  # returns: the event is lost to the log, not the loop
+    finally:
+        runtime.store.batch = real  # type: ignore[method-assign]
+        await runtime.close()
+        runtime.store.close()
+    (failed,) = [e for e in caplog_structlog if e["event"] == "events_failed"]
+    assert (failed["log_level"], failed["count"]) == ("error", 1)
