@@ -171,3 +171,91 @@ def test_a_journal_digest_of_a_text_with_half_a_surrogate_pair_is_still_made() -
 def test_a_journal_digest_differs_with_the_text(text: str) -> None:
     base = encode(message("ana", "x", T0, id="m3"), None)
     assert digest({**base, "text": text}) != digest(base)
+
+
+# -- seed 35's survivors ------------------------------------------------------------------------------
+
+
+def test_an_audit_line_written_once_in_a_batch_is_stored_once(store: Store) -> None:
+    entry = AuditEntry.of(prompt(), Outcome.SENT, at=T0, provenance=LIVE, decision_key="k2")
+    with store.batch() as batch:
+        assert batch.audit_once(entry) is True
+    with store.batch() as batch:
+        assert batch.audit_once(entry) is False
+    assert [e.decision_key for e in store.audit.entries()] == ["k2"]
+
+
+def test_an_acknowledgement_is_timed_in_minutes(store: Store) -> None:
+    key = _sent(store, _alert("replay:c", "m1"))
+    assert store.outcomes.acknowledge(key, by_platform="replay", at=T0 + 6 * MIN) == 6.0
+
+
+def test_a_stored_outcome_keeps_its_signal_and_community(store: Store) -> None:
+    record = OutcomeRecord("post_notice", HERE, "m1", Signal.ESCALATION, None, "", T0, T0 + MIN,
+                           (("heat_15", 0.5),))  # fmt: skip
+    store.outcomes.add([record], "discord")
+    (stored,) = store.outcomes.read()
+    assert (stored.community, stored.signal, stored.action) == (
+        HERE.community, "escalation", "post_notice"
+    )  # fmt: skip
+
+
+def test_forgetting_a_stream_drops_its_partitions_only(store: Store) -> None:
+    store.partitions.claim("events", 0, now=T0)
+    store.partitions.claim("events", 1, now=T0)
+    store.partitions.claim("kept", 0, now=T0)
+    assert store.partitions.forget("events") == 2
+    assert store.partitions.claim("kept", 0, now=T0).epoch == 2  # still there: claimed again
+    assert store.partitions.claim("events", 0, now=T0).epoch == 1  # gone: starts afresh
+
+
+def test_erasure_rewrites_another_members_pending_prompt_that_names_the_member(
+    store: Store,
+) -> None:
+    [key] = store.outbox.enqueue([prompt(member="bo", reason="ana and bo argued.")], now=T0,
+                                 provenance=LIVE)  # fmt: skip
+    erased = store.erase_member("discord", "ana", now=T0 + MIN)
+    item = store.outbox.get(key)
+    assert item is not None
+    assert item.decision.reason == f"{erased.marker} and bo argued."
+    assert item.decision.member == "bo"  # bo's own prompt is still to be sent
+
+
+def test_an_erased_members_expired_prompt_is_audited_under_a_pseudonymous_key(
+    store: Store,
+) -> None:
+    [key] = store.outbox.enqueue([prompt(member="ana")], now=T0, provenance=LIVE)
+    store.erase_member("discord", "ana", now=T0 + MIN)
+    (expired,) = [e for e in store.audit.entries() if e.outcome is Outcome.EXPIRED]
+    assert expired.decision_key not in (None, "", key)
+
+
+def test_erasure_on_one_platform_leaves_another_platforms_audit_rows(store: Store) -> None:
+    from bot.storage.audit import Provenance
+
+    on_telegram = Provenance("telegram", "professional", "1", "live")
+    store.audit.append(AuditEntry.of(prompt(member="ana"), Outcome.SENT, at=T0,
+                                     provenance=on_telegram, decision_key="t1"))  # fmt: skip
+    store.erase_member("discord", "ana", now=T0 + MIN)
+    (kept,) = store.audit.entries()
+    assert (kept.recipient, kept.decision_key) == ("ana", "t1")
+
+
+def test_a_conversation_is_read_in_time_order_whatever_the_ids(store: Store) -> None:
+    for id_, minute in (("m-a", 2), ("m-b", 0), ("m-c", 1)):
+        store.messages.record("discord", message("bo", "x", T0 + minute * MIN, id=id_), {})
+    read = store.messages.conversation("discord", HERE_T1, since=T0)
+    assert [m.message_id for m in read] == ["m-b", "m-c", "m-a"]
+
+
+def test_feedback_given_without_a_community_names_none(store: Store) -> None:
+    store.feedback.add("discord", "pile_on", Verdict.HELPFUL, by="mod", at=T0, message_id="m1")
+    assert store.feedback.communities() == []
+    assert store.feedback.feedback_counts() == {"pile_on": (1, 0)}
+
+
+def test_an_in_memory_store_keeps_what_it_wrote() -> None:
+    with Store.open("sqlite://") as memory:
+        [key] = memory.outbox.enqueue([prompt()], now=T0, provenance=LIVE)
+        assert memory.outbox.get(key) is not None
+        assert memory.outbox.pending() == 1
