@@ -60,7 +60,8 @@ GROUPS = (
          "tests/test_detection_pairs.py", "tests/test_policy.py", "tests/test_golden_replays.py",
          "tests/test_snapshot.py", "tests/test_forecast.py", "tests/test_explanations.py",
          "tests/test_mutation_kills_core.py", "tests/test_holdback.py", "tests/test_outcomes.py",
-         "tests/test_rephrase.py", "tests/test_requests.py", "tests/test_core_boundaries.py"),
+         "tests/test_rephrase.py", "tests/test_requests.py", "tests/test_core_boundaries.py",
+         "tests/test_core_contracts2.py"),
         0.90,
     ),
     Group(
@@ -68,7 +69,7 @@ GROUPS = (
         ("bot/storage/*",),
         ("tests/test_storage.py", "tests/test_executor_retry.py", "tests/test_jobs.py",
          "tests/test_storage_boundaries.py", "tests/test_journal_and_erasure.py",
-         "tests/test_signin_storage.py"),
+         "tests/test_signin_storage.py", "tests/test_storage_contracts2.py"),
         0.80,
     ),
     Group(
@@ -79,7 +80,8 @@ GROUPS = (
          "tests/test_logs_and_metrics.py", "tests/test_pipeline.py", "tests/test_intake.py",
          "tests/test_control.py", "tests/test_digest.py", "tests/test_journal_positions.py",
          "tests/test_runtime_follow_ups.py", "tests/test_gateway_adapter.py",
-         "tests/test_gateway_types.py", "tests/test_outcome_report.py", "tests/test_runtime_contracts.py"),
+         "tests/test_gateway_types.py", "tests/test_outcome_report.py", "tests/test_runtime_contracts.py",
+         "tests/test_runtime_contracts2.py"),
         0.80,
     ),
     Group(
