@@ -9,8 +9,9 @@ skipped with a note when absent). Every message the engine flags as ad hominem i
 judged by the same detector and scorer (the embedded scorer's fast tier: the shipped attack model
 with the language cues, no sentence tier) against the policy's ``ad_hominem.detect_at``, and while it
 still reads as an attack the words that do may be set aside too (``--rounds``; the engine ships
-one: ``Engine.claim_check``, what the engine itself does). "claim found" is the first split;
-"shown" is the claim that passes, what members see.
+one: ``Engine.claim_check``, what the engine itself does); when the first claim fails, the strict
+claim (only the clauses that do not address the person) is judged instead. "claim found" is the
+first split; "shown" is the claim that passes, what members see.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class _Counts:
     flagged: int = 0
     with_words: int = 0
     claim: int = 0
+    first_passes: int = 0
     under: int = 0
 
 
@@ -60,6 +62,7 @@ def measure(paths: list[Path], policy: str, rounds: int = MAX_ROUNDS) -> _Counts
             original = texts[detection.message_id]
             check = judge.claim_check(original, original.text, detection.words, rounds=rounds)
             counts.claim += check.found is not None
+            counts.first_passes += check.found is not None and check.shown == check.found
             counts.under += check.shown is not None
     return counts
 
@@ -81,15 +84,18 @@ def main() -> None:
     else:
         print(f"note: {HABERNAL} not found (the team's shared data); Habernal's row is skipped")
     print(
-        "| source | flagged as ad hominem | with cue words | claim found | passes alone | shown in the prompt |"
+        "| source | flagged as ad hominem | with cue words | claim found | first claim passes alone "
+        "| passes alone (first or strict) | shown in the prompt |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for name, paths in sources:
         c = measure(paths, args.policy, args.rounds)
         share = f"{c.claim / c.flagged:.0%}" if c.flagged else "-"
+        first = f"{c.first_passes / c.claim:.0%}" if c.claim else "-"
         under = f"{c.under / c.claim:.0%}" if c.claim else "-"
-        print(f"| {name} | {c.flagged} | {c.with_words} | {c.claim} ({share}) | {c.under} of {c.claim} ({under}) "
-              f"| {c.under} ({c.under / c.flagged:.0%}) |" if c.flagged else f"| {name} | 0 | - | - | - | - |")  # fmt: skip
+        print(f"| {name} | {c.flagged} | {c.with_words} | {c.claim} ({share}) "
+              f"| {c.first_passes} of {c.claim} ({first}) | {c.under} of {c.claim} ({under}) "
+              f"| {c.under} ({c.under / c.flagged:.0%}) |" if c.flagged else f"| {name} | 0 | - | - | - | - | - |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -94,3 +94,37 @@ def test_claim_alone_stops_when_the_judge_names_no_words() -> None:
     check = claim_alone(text, ("You clearly don't understand",), lambda claim: (), rounds=3)
     assert check.found is not None
     assert check.shown is None
+
+
+def test_strict_claim_leaves_out_every_clause_that_speaks_to_the_person() -> None:
+    text = "You clearly don't understand. Your argument ignores the base rate, and you've never read a trial."
+    strict = split_claim(text, ("You clearly don't understand",), impersonal=True)
+    assert strict.claim == "Your argument ignores the base rate"  # "your" + an idea stays
+    loose = split_claim(text, ("You clearly don't understand",))
+    assert loose.claim is not None
+    assert "you've never read a trial" in loose.claim
+
+
+def test_claim_alone_falls_back_to_the_strict_claim_when_the_first_still_reads_as_personal() -> (
+    None
+):
+    text = "Where did you get your PhD? The cohort was 40 patients, and I've read more papers than you have."
+
+    def judge(claim: str) -> tuple[str, ...] | None:  # anything that still says "you" is personal
+        return ("you",) if re.search(r"\byou", claim, re.IGNORECASE) else None
+
+    check = claim_alone(text, ("Where did you get your PhD",), judge)
+    assert check.found is not None
+    assert "than you have" in check.found
+    assert check.shown == "The cohort was 40 patients"
+
+
+def test_no_strict_claim_is_offered_when_it_too_reads_as_personal() -> None:
+    text = "Where did you get your PhD? The cohort was tiny, you fraud, and frankly clowns run this lab."
+
+    def judge(claim: str) -> tuple[str, ...] | None:  # the clowns stay personal, strict or not
+        return ("clowns",) if "clowns" in claim or "you" in claim else None
+
+    check = claim_alone(text, ("Where did you get your PhD",), judge)
+    assert check.found is not None
+    assert check.shown is None

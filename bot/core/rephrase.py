@@ -12,7 +12,12 @@ of the cue spans; otherwise there is no claim and the prompt only names the pers
 A claim is shown only if, judged alone, it no longer reads as an attack (``claim_alone``). Setting
 aside, in further rounds, the words that still read as personal was tried and is off
 (``MAX_ROUNDS`` 1): each round is one more chance for the detector to miss a jab, and a missed jab
-was then offered as "your point" (benchmarks/README.md, rephrasing).
+was then offered as "your point" (benchmarks/README.md, rephrasing). What is tried instead, when the
+first claim still reads as personal, is the strict claim: the clauses that do not address the
+person at all ("you", "you're", "yourself"; "your" unless an idea follows: "your argument"). A
+point that stands on its own is about the idea, so a clause that speaks to the person is not needed
+for it, and a jab the detector would miss ("I've read more papers than you have") still speaks to
+the person, so it is never offered as the point.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from bot.core.lexicon import IDEA_NOUNS
 
 MIN_CLAIM_WORDS = 4
 MAX_ROUNDS = 1  # splits tried before giving up on a claim that still reads as personal
@@ -31,6 +38,12 @@ _CLAUSE = re.compile(r"\s*[,;:()\u2013\u2014]\s*|\s+-{1,2}\s+|\s+(?=(?:but|becau
 _JOINT = re.compile(r"^(?:but|because|since|so|yet|and)\b[\s,]*", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _EDGE = " \t\n,;:.-\u2013\u2014\"'()"
+# Speaking to the person: "you" in any form, and "your" unless an idea follows ("your argument").
+_ADDRESS = re.compile(
+    r"\b(?:you(?:['\u2019](?:re|ve|d|ll))?|youre|yourself|yourselves|yours|ur|u)\b"
+    rf"|\byour\b(?!\s+(?:{'|'.join(IDEA_NOUNS)})\b)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +84,16 @@ def claim_alone(
         if not still:  # flagged, but no words to set aside: nothing more to try
             break
         current, personal = claim, still
+    if found is not None:  # the strict claim: only the clauses that do not address the person
+        strict = split_claim(text, words, impersonal=True).claim
+        if strict is not None and strict != found and judge(strict) is None:
+            return ClaimCheck(found, strict)
     return ClaimCheck(found, None)
 
 
-def split_claim(text: str, words: tuple[str, ...]) -> Rephrasing:
-    """The claim left in ``text`` once the clauses holding ``words`` (cue spans) are set aside.
+def split_claim(text: str, words: tuple[str, ...], impersonal: bool = False) -> Rephrasing:
+    """The claim left in ``text`` once the clauses holding ``words`` (cue spans) are set aside,
+    and with ``impersonal`` every clause that addresses the person too.
 
     Guarantees: the claim is made of ``text``'s own words in their order (pieces that were not
     adjacent are joined with " … "); it contains no cue span; None when no cue span is found in
@@ -89,6 +107,8 @@ def split_claim(text: str, words: tuple[str, ...]) -> Rephrasing:
     kept: list[tuple[int, int]] = []
     for start, end in _clauses(text):
         if any(start < cue_end and cue_start < end for cue_start, cue_end in cues):
+            continue
+        if impersonal and _ADDRESS.search(text, start, end):
             continue
         kept.append((start, end))
     return Rephrasing(spans, _claim(text, kept, spans))
