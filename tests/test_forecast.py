@@ -275,3 +275,19 @@ def test_presets_map_the_forecast_to_offers_never_alerts(preset: str) -> None:
         assert "alert_moderators" not in level.actions
         assert level.actions
         assert set(level.actions) <= {"notice", "open_longform"}
+
+
+def test_a_forecast_below_every_level_is_detected_but_offers_nothing() -> None:
+    quiet = replace(DEFAULTS, levels=(Level(0.999, ("notice",)),))
+    steps = _replay(_engine(quiet))
+    assert [d.signal for d in steps[1].detections if d.signal is Signal.FORECAST] == [
+        Signal.FORECAST
+    ]
+    assert not [a for step in steps for a in step.actions if a.signal is Signal.FORECAST]
+
+
+@pytest.mark.parametrize("preset", ["gentle", "professional", "strict"])
+def test_presets_detect_forecasts_before_they_notice_members(preset: str) -> None:
+    forecast = load_policy(preset).settings.forecast
+    assert forecast.detect_at <= min(level.at for level in forecast.levels)
+    assert forecast.detect_at <= 0.7  # the early warning warns: CV accuracy falls below 0.66 above

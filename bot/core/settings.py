@@ -112,7 +112,7 @@ class ForecastSettings:
     __pydantic_config__ = _STRICT
     enabled: bool = knob(True, "forecast derailment from an exchange's wording, before any attack")
     detect_at: Unit = knob(
-        0.85, "forecast probability from which a gentle offer is made (0.5: even odds)"
+        0.65, "forecast probability from which a forecast is detected (0.5: even odds)"
     )
     cooldown_minutes: Positive = knob(
         240.0, "after a forecast, none again in the same conversation for N min"
