@@ -32,6 +32,19 @@ PERSON_ADJECTIVES = (
     "out of your mind", "a disgrace", "a danger to patients", "a liability", "unbelievably condescending",
 )  # fmt: skip
 
+# Who a message may talk *about* rather than to: "that guy", "the minister", "this referee". An
+# insult with one of these as its subject is about someone absent (bot.core.language).
+THIRD_PARTIES = (
+    "guy", "guys", "man", "men", "woman", "women", "dude", "dudes", "bloke", "person", "people",
+    "girl", "boy", "lady", "fella", "chap", "minister", "president", "senator", "governor",
+    "mayor", "politician", "politicians", "ceo", "boss", "manager", "ref", "referee", "coach",
+    "author", "writer", "journalist", "reporter", "host", "presenter", "player", "teacher",
+    "professor", "judge", "cop", "officer", "leader", "chancellor", "mp", "candidate", "king",
+    "queen", "prime minister", "owner", "landlord", "neighbour", "neighbor", "driver", "customer",
+    "streamer", "youtuber", "influencer", "celebrity", "actor", "actress", "singer", "rapper",
+    "government", "administration", "party", "secretary", "spokesman", "spokesperson",
+)  # fmt: skip
+
 # Nouns of a person's mind or standing: "your ignorance", "your reading comprehension".
 PERSONAL_NOUNS = (
     "stupidity", "ignorance", "incompetence", "arrogance", "brain", "brains", "iq", "intelligence",

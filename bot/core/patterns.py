@@ -238,3 +238,31 @@ IDENTITY_ATTACK = (
     r"\b(?:all\s+|those\s+|these\s+|most\s+)?" + any_of(lexicon.IDENTITY_GROUPS)
     + r"\s+(?:are|r)\s+(?:all\s+|just\s+|so\s+)?(?:" + NAME + "|" + ADJECTIVE + r")"
 )  # fmt: skip
+
+# An insult about someone not addressed: "he's an idiot", "that guy is a clown", "the minister is
+# a moron", "what a clown he is". Not an attack on a participant (bot.core.ad_hominem); a policy
+# may alert moderators about it. Nouns that are literal of a third person ("she's a baby", "he's
+# just a child", "an amateur") are left out; "they" takes only names, since adjectives after it
+# are as often about things ("they're useless", said of tools).
+_ABSENT_NAME = any_of(w for w in lexicon.NAME_NOUNS if w not in {"child", "baby", "amateur"})
+_THIRD_PARTY = (
+    r"(?:(?:that|this|the|these|those|our|their|his|her)\s+(?:[a-z'\-]+\s+)?"
+    + any_of(lexicon.THIRD_PARTIES)
+    + r")"
+)
+_IS = r"(?:'s|s|\s+is|\s+was|'re|\s+are|\s+were|\s+seems|\s+sounds|\s+looks|\s+must\s+be)"
+_ABSENT_REST = r"(?P<neg>\s+not|n't|\s+never|\s+no)?(?:\s+" + _FILLERS + r")*\s+"
+ABSENT_INSULT_TRIGGERS = "he he's hes she she's shes they they're theyre what " + " ".join(
+    w for w in lexicon.THIRD_PARTIES if " " not in w
+)
+# Three forms, each its own pattern: "he/she/that guy is <name or adjective>", "they/those
+# people are <names>", "what an idiot he is".
+ABSENT_INSULTS = (
+    r"\b(?:he|she|" + _THIRD_PARTY + r")" + _IS + _ABSENT_REST + r"(?:(?P<name>" + _ABSENT_NAME
+    + r")s?|(?P<adj>" + ADJECTIVE + r"))(?![\w'\-])",
+    r"\b(?:they|" + _THIRD_PARTY + r")" + _IS + _ABSENT_REST + r"(?P<name>" + _ABSENT_NAME
+    + r")s?(?![\w'\-])",
+    r"\bwhat\s+(?:an?|a\s+complete|an\s+absolute|a\s+total)\s+(?:" + _VOCATIVE_ADJECTIVES
+    + r"\s+)*(?P<name>" + _ABSENT_NAME + r")\s+(?:he|she|they|" + _THIRD_PARTY
+    + r")\s+(?:is|are|was|were)\b",
+)  # fmt: skip
