@@ -130,11 +130,14 @@ _QUOTED_SPAN = re.compile(
     r"\"[^\"\n]{1,300}\"|(?:(?<=[\s(\[:])|^)'(?:[^'\n]|'(?=[a-z])){1,80}'(?=[\s.,!?;:)\]]|$)"
 )
 _NEGATION_BEFORE = re.compile(
-    r"\b(?:not|never|no\s+one|nobody|isn't|wasn't|aren't|don't|doesn't|didn't|won't|wouldn't|"
+    # "Nobody asked you" and "no one cares what you think" dismiss; they deny nothing.
+    r"\b(?:not|never|(?:no\s+one|nobody)(?!\s+(?:here\s+)?(?:cares|asked|likes|respects|wants|takes|"
+    r"gives))|isn't|wasn't|aren't|don't|doesn't|didn't|won't|wouldn't|"
     r"without|hardly|nor)\b[^.!?]{0,24}$"
 )
 _REPORTED_BEFORE = re.compile(
-    r"\b(?:called|calls|call|calling|labelled|labeled|branded|accused|said|says|told|tells|thinks|"
+    r"\b(?:called|calls|call|calling|labelled|labeled|branded|accused|said|says|told|tells|telling|"
+    r"tell|asked|asking|thinks|"
     r"thought|claimed|claims|wrote|writes|heard|being\s+called|get\s+called|got\s+called)\s+"
     r"(?:that\s+)?(?:me|us|him|her|them|i|we|he|she|they|my|our|his|their|people|someone)\b"
     r"[^.!?]{0,30}$"
