@@ -26,9 +26,10 @@ def test_jsonl_schema_is_stable() -> None:
                 "escalation",
                 "long_exchange",
                 "forecast",
+                "absent_insult",
             }
-            # The words an attack rests on, as written; other signals rest on no words.
-            assert bool(record["words"]) == (record["signal"] == "ad_hominem")
+            # The words an insult rests on, as written; other signals rest on no words.
+            assert bool(record["words"]) == (record["signal"] in {"ad_hominem", "absent_insult"})
         elif record["type"] == "outcome":  # issue 17: after the events that settle them
             assert set(record) == {"type", "action", "signal", "message", "to", "decided_at",
                                    "settled_at", "measures"}  # fmt: skip

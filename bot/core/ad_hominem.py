@@ -9,7 +9,10 @@ is not an attack on a participant. A scorer's ``attack`` (a trained model's prob
 message attacks the person, which catches what no cue names) can raise it too, where the rules saw
 no attack, when the message is aimed at someone (a reply, a mention, or "you") and the model is
 confident; surer still for a short message. It counts for less when the message is warm or denies
-or reports an attack phrase ("nobody thinks you're lazy"). The target is the person addressed: a
+or reports an attack phrase ("nobody thinks you're lazy"). An insult about someone who is not
+addressed ("he's an idiot", "the minister is a moron") is not an attack on a participant: where no
+rule cue names one, neither the scorer's insult nor the model counts (a policy may alert moderators
+about it separately, ``[ad_hominem] alert_absent``; never a prompt). The target is the person addressed: a
 mentioned member named in the text, else the author replied to, else the first mention, else the
 last other speaker.
 """
@@ -97,8 +100,13 @@ class AdHominemDetector:
         judged = message.text if text is None else text
         analysis = analyse(judged)
         cue_score, cue, phrase = _from_cues(analysis)
-        scorer_score = _from_scorer(analysis, scores)
-        model_score = _from_model(message, analysis, scores, judged)
+        if analysis.absent_insult and not analysis.cues:
+            # The insulting words are about someone absent: what a scorer or model reads as
+            # hostile in them is not aimed at the person addressed.
+            scorer_score = model_score = 0.0
+        else:
+            scorer_score = _from_scorer(analysis, scores)
+            model_score = _from_model(message, analysis, scores, judged)
         if max(cue_score, scorer_score, model_score) <= 0.0:
             return None
         if scorer_score > cue_score:

@@ -26,6 +26,8 @@ class Signal(StrEnum):
     ESCALATION = "escalation"
     LONG_EXCHANGE = "long_exchange"
     FORECAST = "forecast"
+    # An insult about someone not in the conversation: never a prompt, at most a moderator alert.
+    ABSENT_INSULT = "absent_insult"
 
 
 class PromptKind(StrEnum):

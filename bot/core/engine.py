@@ -289,6 +289,11 @@ class Engine:
                 detections,
                 actions,
             )
+        elif settings.ad_hominem.alert_absent and analysis.absent_insult:
+            words = (as_written(message.text, analysis.absent_insult),)
+            self._respond(
+                self._responder.absent_insult(message, words, settings), detections, actions
+            )
         pressure = message_pressure(attack, hostile, analysis.disagreement, analysis.warmth)
         newcomer = self._is_newcomer(message, conversation, settings)
         for target in pressed:

@@ -46,6 +46,9 @@ class Analysis:
     disagreement: float
     mentioned_handles: tuple[str, ...]
     concedes: bool = False  # "you're right", "I stand corrected": the reply yields the point
+    # An insult about someone not addressed ("he's an idiot", "the minister is a moron"): the
+    # phrase, or "" for none. Not an attack on a participant; a policy may alert moderators.
+    absent_insult: str = ""
 
     @property
     def attack_score(self) -> float:
@@ -112,6 +115,8 @@ for _index, (_category, _weight, _triggers, _pattern) in enumerate(_ATTACKS):
         _ATTACKS_BY_TRIGGER[_trigger] = (*_ATTACKS_BY_TRIGGER.get(_trigger, ()), _index)
 _ALL_TRIGGERS = frozenset(_ATTACKS_BY_TRIGGER)
 _IDENTITY = re.compile(patterns.IDENTITY_ATTACK)
+_ABSENT = tuple(re.compile(pattern) for pattern in patterns.ABSENT_INSULTS)
+_ABSENT_TRIGGERS = frozenset(patterns.ABSENT_INSULT_TRIGGERS.split())
 _IDENTITY_TRIGGERS = _WordList(lexicon.IDENTITY_GROUPS)
 _INSULTS = _WordList(lexicon.NAME_NOUNS + lexicon.PERSON_ADJECTIVES)
 _PROFANITY = _WordList(lexicon.PROFANITY)
@@ -125,11 +130,14 @@ _QUOTED_SPAN = re.compile(
     r"\"[^\"\n]{1,300}\"|(?:(?<=[\s(\[:])|^)'(?:[^'\n]|'(?=[a-z])){1,80}'(?=[\s.,!?;:)\]]|$)"
 )
 _NEGATION_BEFORE = re.compile(
-    r"\b(?:not|never|no\s+one|nobody|isn't|wasn't|aren't|don't|doesn't|didn't|won't|wouldn't|"
+    # "Nobody asked you" and "no one cares what you think" dismiss; they deny nothing.
+    r"\b(?:not|never|(?:no\s+one|nobody)(?!\s+(?:here\s+)?(?:cares|asked|likes|respects|wants|takes|"
+    r"gives))|isn't|wasn't|aren't|don't|doesn't|didn't|won't|wouldn't|"
     r"without|hardly|nor)\b[^.!?]{0,24}$"
 )
 _REPORTED_BEFORE = re.compile(
-    r"\b(?:called|calls|call|calling|labelled|labeled|branded|accused|said|says|told|tells|thinks|"
+    r"\b(?:called|calls|call|calling|labelled|labeled|branded|accused|said|says|told|tells|telling|"
+    r"tell|asked|asking|thinks|"
     r"thought|claimed|claims|wrote|writes|heard|being\s+called|get\s+called|got\s+called)\s+"
     r"(?:that\s+)?(?:me|us|him|her|them|i|we|he|she|they|my|our|his|their|people|someone)\b"
     r"[^.!?]{0,30}$"
@@ -210,6 +218,26 @@ def _denied_insults(squeezed: str) -> int:
     )
 
 
+def _absent_insult(
+    text: str, tokens: frozenset[str], squeezed: frozenset[str], insulting: bool
+) -> str:
+    """The first insult in ``text`` about someone not addressed, neither denied nor reported.
+    ``insulting``: an insulting word is among the ``squeezed`` words (plurals are checked here)."""
+    if _ABSENT_TRIGGERS.isdisjoint(tokens):
+        return ""
+    if not insulting and not any(w[-1] == "s" and w[:-1] in _INSULTS.words for w in squeezed):
+        return ""
+    for pattern in _ABSENT:
+        for match in pattern.finditer(text):
+            before = text[max(0, match.start() - 60) : match.start()]
+            if match.groupdict().get("neg") or _NEGATION_BEFORE.search(before):
+                continue
+            if _REPORTED_BEFORE.search(before):
+                continue
+            return match.group(0).strip()[:80]
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class _Words:
     """A message's own words, tokenised plain and squeezed: what ``analyse`` and ``turn_markers``
@@ -250,8 +278,10 @@ def analyse(text: str) -> Analysis:
         words.squeezed_set,
     )
     cues, negated = _cues(own_words, tokens)
-    if not cues and not _INSULTS.words.isdisjoint(squeezed_set):
+    insulting = not _INSULTS.words.isdisjoint(squeezed_set)
+    if not cues and insulting:
         negated += _denied_insults(squeezed)
+    absent = _absent_insult(own_words, tokens, squeezed_set, insulting)
     identity = not _IDENTITY_TRIGGERS.words.isdisjoint(tokens) and bool(_IDENTITY.search(own_words))
     warm_marks = own_words.count("!!")
     if not own_words.isascii():
@@ -268,6 +298,7 @@ def analyse(text: str) -> Analysis:
         disagreement=min(1.0, 0.4 * _DISAGREE.count(squeezed_tokens, squeezed_set, squeezed)),
         mentioned_handles=tuple(dict.fromkeys(_MENTION.findall(normalised))),
         concedes=_CONCESSIONS.count(squeezed_tokens, squeezed_set, squeezed) > 0,
+        absent_insult=absent,
     )
 
 

@@ -32,6 +32,50 @@ PERSON_ADJECTIVES = (
     "out of your mind", "a disgrace", "a danger to patients", "a liability", "unbelievably condescending",
 )  # fmt: skip
 
+# Who a message may talk *about* rather than to: "that guy", "the minister", "this referee". An
+# insult with one of these as its subject is about someone absent (bot.core.language).
+THIRD_PARTIES = (
+    "guy", "guys", "man", "men", "woman", "women", "dude", "dudes", "bloke", "person", "people",
+    "girl", "boy", "lady", "fella", "chap", "minister", "president", "senator", "governor",
+    "mayor", "politician", "politicians", "ceo", "boss", "manager", "ref", "referee", "coach",
+    "author", "writer", "journalist", "reporter", "host", "presenter", "player", "teacher",
+    "professor", "judge", "cop", "officer", "leader", "chancellor", "mp", "candidate", "king",
+    "queen", "prime minister", "owner", "landlord", "neighbour", "neighbor", "driver", "customer",
+    "streamer", "youtuber", "influencer", "celebrity", "actor", "actress", "singer", "rapper",
+    "government", "administration", "party", "secretary", "spokesman", "spokesperson",
+)  # fmt: skip
+
+# Said *to* the person, these call them a name too ("you're scum", "you lowlife", "you're a waste
+# of space"). Kept apart from NAME_NOUNS because the trained tiers read how many NAME_NOUNS and
+# PERSON_ADJECTIVES a message holds as a feature fixed at training time: words added here change
+# what the rules name, not the models' inputs. They count only addressed ("you're ...", "you ...",
+# "... like you"), never at a comma or about a third party.
+ADDRESSED_NAMES = (
+    "scum", "lowlife", "degenerate", "lunatic", "nutjob", "nutcase", "psycho", "maniac", "jerk",
+    "freak", "traitor", "bully", "lackey", "stooge", "extremist", "murderer", "hater", "phony",
+    "phoney", "fake", "dumb fuck", "dumbfuck", "stupid fuck", "piece of shit", "piece of crap",
+    "piece of garbage", "piece of trash", "piece of work", "waste of space", "waste of oxygen",
+    "waste of air", "waste of skin", "waste of time", "embarrassment", "nobody", "trash",
+    "garbage", "ass", "pos", "nut job", "dumb ass", "smartass", "smart ass", "know-it-all",
+)  # fmt: skip
+
+# Said of the person addressed ("you're ugly", "are you nuts?"), like PERSON_ADJECTIVES, and kept
+# apart from them for the same reason as ADDRESSED_NAMES.
+ADDRESSED_ADJECTIVES = (
+    "ugly", "fat", "irrelevant", "braindead", "brain dead", "brain-dead", "nuts",
+    "insufferable", "toxic", "petty", "nasty", "vindictive", "hateful", "despicable", "cruel",
+    "weak", "creepy", "cringe", "cringey", "spiteful", "malicious", "deluded", "thick as a brick",
+    "full of crap", "full of it", "full of yourself", "full of bs", "full of garbage", "beyond help",
+    "a waste", "a fraud", "stupid as hell", "dumb as a rock", "dumb as rocks",
+)  # fmt: skip
+
+# Of a person in "you're a ___ person": character words too plain to count alone ("you're bad at
+# chess", "you're mean to me") that are an attack when they describe the whole person.
+PERSON_FAULTS = (
+    "bad", "terrible", "horrible", "awful", "bitter", "jealous", "sad", "miserable", "mean", "rude",
+    "sick", "angry", "worst", "dishonest", "shameless", "selfish", "small", "hateful", "nasty",
+)  # fmt: skip
+
 # Nouns of a person's mind or standing: "your ignorance", "your reading comprehension".
 PERSONAL_NOUNS = (
     "stupidity", "ignorance", "incompetence", "arrogance", "brain", "brains", "iq", "intelligence",

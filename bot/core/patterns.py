@@ -35,6 +35,14 @@ def any_of(words: Iterable[str]) -> str:
 
 NAME = any_of(lexicon.NAME_NOUNS)
 ADJECTIVE = any_of(lexicon.PERSON_ADJECTIVES)
+# What may be said *to* the person: the names and adjectives above and those that count only
+# when addressed (lexicon.ADDRESSED_NAMES, ADDRESSED_ADJECTIVES).
+ADDRESSED_NAME = any_of(lexicon.NAME_NOUNS + lexicon.ADDRESSED_NAMES)
+ADDRESSED_ADJECTIVE = any_of(lexicon.PERSON_ADJECTIVES + lexicon.ADDRESSED_ADJECTIVES)
+# A name that is the first half of a compound is not one: "trash talk", "clown show", "joke fan".
+_NOT_COMPOUND = (
+    r"(?!')(?!\s+(?:show|shows|talk|talking|fan|fans|can|bin|fire|panda|heap|tier|level))"
+)
 YOU = "you you're youre ur u ya"
 
 _YOU_ARE = (
@@ -76,6 +84,18 @@ _FILLERS = any_of(
         "incredibly",
         "fairly",
         "kind of",
+        "bit of",
+        "too",
+        "damn",
+        "that",
+        "this",
+        "even",
+        "freaking",
+        "fuckin",
+        "super",
+        "extremely",
+        "seriously",
+        "most",
         "kinda",
         "basically",
         "simply",
@@ -87,6 +107,12 @@ _OCCUPATION = (
     r"(?:doctor|scientist|engineer|researcher|expert|nurse|professional|clinician|physician|gp|"
     r"academic|professor|developer|dev|surgeon|resident|epidemiologist|statistician|therapist)"
 )
+# One word describing a person before a name ("a competitive idiot", "a right wing extremist"):
+# anything but the small words that would carry the name off into another phrase ("a fan of
+# clowns").
+_DESCRIBING = (
+    r"(?!(?:of|for|with|to|in|on|at|and|or|the|like|about|than|from|by|as|not|no)\b)[a-z][a-z\-]*"
+)
 _VOCATIVE_ADJECTIVES = (
     r"(?:fucking|bloody|absolute|complete|total|little|pathetic|arrogant|smug|utter|sad|silly|"
     + ADJECTIVE
@@ -96,25 +122,53 @@ _VOCATIVE_ADJECTIVES = (
 # (category, weight, trigger words, pattern)
 ATTACKS: tuple[tuple[str, float, str, str], ...] = (
     ("name_calling", 0.9, YOU,
-     r"\b" + _YOU_ARE + r"(?P<neg>\s+not|n't|\s+never|\s+no)?(?:\s+" + _FILLERS + r")*\s+(?P<name>"
-     + NAME + r")s?\b"),
+     r"\b" + _YOU_ARE + r"(?P<neg>\s+not|n't|\s+never|\s+no)?(?:\s+" + _FILLERS
+     + r")*(?:\s+(?:a|an)(?:\s+" + _DESCRIBING + r"){1,2})?\s+(?P<name>" + ADDRESSED_NAME
+     + r")s?\b" + _NOT_COMPOUND),
     ("character", 0.8, YOU,
      r"\b" + _YOU_ARE + r"(?P<neg>\s+not|n't|\s+never)?(?:\s+" + _FILLERS + r")*\s+(?P<adj>"
-     + ADJECTIVE + r")\b"),
+     + ADDRESSED_ADJECTIVE + r")\b"),
+    # "You're a nasty, vindictive person", "you're the worst human being".
+    ("character", 0.8, YOU,
+     r"\b" + _YOU_ARE + r"(?P<neg>\s+not|n't|\s+never)?(?:\s+" + _FILLERS + r")*\s+(?:a|an|the|one)"
+     r"(?:\s+(?:most|least|single|truly|really|very))?(?:\s+" + _DESCRIBING + r",?){0,2}\s+(?P<adj>"
+     + ADDRESSED_ADJECTIVE + r"|" + any_of(lexicon.PERSON_FAULTS) + r"),?(?:\s+" + _DESCRIBING
+     + r")?\s+(?:little\s+|old\s+)?(?:person|human(?:\s+being)?|individual|man|woman|excuse\s+for"
+     r"\s+an?\s+\w+)\b"),
     ("name_calling", 0.9, "you ya u",
-     r"\b(?:you|ya|u)\s+(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME
-     + r")s?(?=\s*(?:[,.!?;:]|$|\s+(?:who|that|with|for)\b))"),
+     r"\b(?:you|ya|u)\s+(?:(?:" + _VOCATIVE_ADJECTIVES + r"|[a-z\-]+(?:ic|ed|ous|ful|less|ish|ive|"
+     r"ing|est))\s+){0,3}(?P<name>" + ADDRESSED_NAME + r")s?(?=\s*(?:[,.!?;:]|$|\s+(?:who|that|with|"
+     r"for|lol|lmao|lmfao|haha\w*|smh|ffs|rofl|omg)\b))"),
+    # "You sad little man.", "you pathetic old troll": a diminishing form of address.
+    ("name_calling", 0.8, "you ya u",
+     r"\b(?:you|ya|u)\s+(?:" + _VOCATIVE_ADJECTIVES + r"|" + any_of(lexicon.PERSON_FAULTS)
+     + r")\s+(?:little|old)\s+(?:man|boy|girl|person|thing|creature|kid)\b(?=\s*(?:[,.!?;:]|$))"),
     ("name_calling", 0.85, "are r",
-     r"\b(?:are|r)\s+(?:you|u)\s+(?:" + _FILLERS + r"\s+)*(?:(?P<name>" + NAME + r")|(?P<adj>"
-     + ADJECTIVE + r"))\b"),
+     r"\b(?:are|r)\s+(?:you|u)\s+(?:" + _FILLERS + r"\s+)*(?:(?P<name>" + ADDRESSED_NAME
+     + r")|(?P<adj>" + ADDRESSED_ADJECTIVE + r"|(?:high|drunk|on\s+(?:drugs|crack))(?=\s*(?:[,.!?]|$|\s+or\b))))\b"),
+    # "How stupid are you?", "how dumb can you be", "you can't be this stupid".
+    ("competence", 0.8, "how can't cant cannot",
+     r"\bhow\s+(?:" + _FILLERS + r"\s+)?(?P<adj>" + ADDRESSED_ADJECTIVE + r")\s+(?:are|can|could|"
+     r"must|r)\s+(?:you|u)\b|\b(?:you|u)\s+(?:can't|cant|cannot)\s+(?:really\s+|seriously\s+)?be\s+"
+     r"(?:this|that|so)\s+(?:" + ADDRESSED_ADJECTIVE + r")\b"),
+    # "You're clearly not smart enough for this", "you're not bright enough to follow".
+    ("competence", 0.75, YOU,
+     r"\b" + _YOU_ARE + r"(?:\s+" + _FILLERS + r")*\s+not\s+(?:" + _FILLERS + r"\s+)?(?:smart|"
+     r"bright|clever|intelligent|competent|qualified|experienced|mature|educated|good)\s+enough\b"),
+    # "What an idiot you are."
+    ("name_calling", 0.85, "what",
+     r"\bwhat\s+(?:an?|a\s+complete|an\s+absolute|a\s+total)\s+(?:" + _VOCATIVE_ADJECTIVES
+     + r"\s+)*(?P<name>" + ADDRESSED_NAME + r")\s+(?:you\s+are|you're|youre|u\s+are|u\s+r)\b"),
     # Animal names are insults only when said of the person: "rat model" and "snake venom" are
     # everyday words in the sciences, so these are not in the name-calling lexicon.
     ("name_calling", 0.8, YOU,
      r"\b" + _YOU_ARE + r"\s+(?:a|an|such\s+a|nothing\s+but\s+a)\s+(?:little\s+|lying\s+|sneaky\s+)?"
      r"(?P<name>snake|rat|parasite|leech|vulture|pig)s?\b(?=\s+(?:who|that)\b|\s*[,.!?;]|\s*$)"),
     ("name_calling", 0.85, "like",
-     r"\b(?:an?|such\s+an?)\s+(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME
-     + r")s?\s+like\s+(?:you|u|yourself)\b"),
+     r"\b(?=(?:an?|such\s+an?)\s+[^.!?]{0,60}?\slike\s+(?:you|u|yourself)\b)(?:an?|such\s+an?)\s+(?:"
+     + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + ADDRESSED_NAME
+     + r")s?\s+like\s+(?:you|u|yourself)\b|\b(?=[a-z\-]+s\s+like\s)(?:" + ADDRESSED_NAME
+     + r")s\s+like\s+(?:you|u|yourself)\b"),
     ("name_calling", 0.8, "only",
      r"\bonly\s+(?:an?|some)\s+(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME
      + r")\s+would\b"),
@@ -150,7 +204,7 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
      r"\b(?:learn|try|bother|able)\s+to\s+read\b|\breading\s+comprehension\b|\bdid\s+you\s+(?:even|"
      r"actually|bother\s+to)\s+read\b"),
     ("competence", 0.75, "even ever actually idea depth talking",
-     r"\bdo\s+you\s+even\b|\bhave\s+you\s+(?:even|actually|ever)\s+(?:read|opened|seen\s+a|worked|"
+     r"(?<!how\s)\bdo\s+you\s+even\b|\bhave\s+you\s+(?:even|actually|ever)\s+(?:read|opened|seen\s+a|worked|"
      r"treated|met\s+a)\b|\b(?:no|not\s+the\s+slightest)\s+idea\s+what\s+you(?:'re|\s+are)\b|\bout\s+"
      r"of\s+(?:your|ur)\s+depth\b|\bdon't\s+know\s+what\s+you(?:'re|\s+are)\s+talking\b"),
     ("competence", 0.7, "suit",
@@ -225,8 +279,56 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
      r"\b(?:shut\s+up|stfu|gtfo|get\s+lost|go\s+away|piss\s+off|fuck\s+off|fuck\s+you|screw\s+you|"
      r"f\s+off)\b|\b(?:i'm|im|i\s+am)\s+done\s+(?:talking|arguing|discussing|here|with\s+you)\b|\bnot"
      r"\s+worth\s+(?:my|anyone's|the)\s+time\b|\bnobody\s+(?:asked|cares\s+what)\s+you\b|\bwho\s+asked"
-     r"\s+you\b|\bkeep\s+(?:your|ur)\s+opinions?\s+to\s+yourself\b|\bgrow\s+up\b|\bget\s+a\s+(?:clue|"
+     r"\s+you\b|\bkeep\s+(?:your|ur)\s+opinions?\s+to\s+yourself\b|(?:^|[.!?,]\s*|\b(?:just|please|so|and|now|pls)\s+)grow\s+up\b|\bget\s+a\s+(?:clue|"
      r"life|grip)\b"),
+    # Telling the person off: "shut your mouth", "pipe down", "nobody likes you", "why are you
+    # even here?", "go back to whatever hole you crawled out of".
+    ("dismissal", 0.7, "shut pipe keep go eat suck nobody no noone why let crawled talking",
+     r"\bshut\s+(?:the\s+(?:fuck|hell|heck|f)\s+up|(?:your|ur)\s+(?:mouth|trap|face|pie\s*hole|"
+     r"gob))\b|\bpipe\s+down\b|\bkeep\s+(?:your|ur)\s+mouth\s+shut\b|\bgo\s+to\s+hell\b|\beat\s+"
+     r"shit\b|\b(?:you|u)\s+(?:really\s+|just\s+|seriously\s+)?suck\b|\b(?:nobody|no\s*one)\s+(?:here\s+"
+     r"|(?:on|in)\s+(?:\w+\s+){1,2})?(?:ever\s+)?(?:asked\s+(?:for\s+)?(?:you|your|u|ur)|cares\s+(?:what|"
+     r"about)\s+(?:you|u|your|ur)|likes\s+(?:you|u)|respects\s+(?:you|u)|wants\s+(?:you|your|u|ur)|"
+     r"takes\s+(?:you|u)\s+seriously|gives\s+a\s+(?:shit|damn|fuck)\s+(?:about|what)\s+(?:you|u|"
+     r"your|ur))\b|\bwhy\s+are\s+(?:you|u)\s+(?:even\s+)?(?:here|still\s+here|talking)\b|\blet\s+the"
+     r"\s+(?:adults|grown-?ups|professionals|experts)\s+(?:talk|handle\s+(?:it|this))(?=\s*(?:[,.!?]|$))|\bcrawled\s+out\s+of\b|"
+     r"\bgo\s+back\s+to\s+(?:your|ur|whatever)\s+(?:little\s+)?(?:cave|hole|basement|bridge|blog|"
+     r"sandbox|playpen|bubble|echo\s+chamber|mom's\s+basement)\b|\btalking\s+to\s+(?:you|u)\s+is\s+"
+     r"like\b"),
+    # Taunts at the reader: "cope harder", "stay mad", "cry more".
+    ("dismissal", 0.65, "cope seethe stay keep cry",
+     r"\b(?:cope\s+(?:harder|more|and\s+seethe)|seethe|stay\s+mad|keep\s+crying|cry\s+(?:more|harder))"
+     r"(?=\s*(?:[,.!?]|$|\s+(?:lol|lmao|bro|dude|kid|loser)\b))"),
+    # "What's wrong with you?", "there must be something wrong with you".
+    ("character", 0.7, "wrong",
+     r"\bwhat(?:\s+the\s+(?:hell|fuck|heck|f))?(?:'s|s|\s+is)\s+(?:(?:the\s+)?(?:hell|fuck|heck|actually|"
+     r"even)\s+)?wrong\s+with\s+(?:you|"
+     r"u|ya)\b|\bsomething\s+(?:is\s+|'s\s+)?(?:(?:seriously|really|very|deeply)\s+)?wrong\s+with\s+"
+     r"(?:you|u|ya)\b"),
+    ("character", 0.7, "you u you're youre",
+     r"\b(?:you|u)\s+(?:really\s+|truly\s+|honestly\s+)?(?:(?:disgust|sicken)\s+(?:me|us|everyone)|"
+     r"embarrass\s+(?:yourself|everyone|the\s+whole|this))\b|\b(?:you're|you\s+are)\s+embarrassing\s+"
+     r"yourself\b|\b(?:you|u)\s+make\s+me\s+(?:sick|want\s+to\s+(?:puke|vomit|"
+     r"throw\s+up))\b"),
+    ("motives", 0.7, "stop lie lied",
+     r"\bstop\s+lying\b(?!\s+(?:down|around|in|on))|\b(?:you|u)\s+(?:always\s+|constantly\s+|just\s+)?(?:lie|lied)\s+(?:about|as|"
+     r"all|constantly|through|again|every)\b"),
+    # "Who are you to tell me...", "what kind of expert are you?"
+    ("credentials", 0.75, "who what",
+     r"\bwho\s+(?:the\s+(?:hell|fuck)\s+)?are\s+(?:you|u)\s+to\s+(?:tell|say|judge|lecture|talk|call|"
+     r"decide)\b|\bwhat\s+kind\s+of\s+(?:an?\s+)?\w+\s+are\s+(?:you|u)\s*(?:[?!.,]|$)"),
+    ("competence", 0.8, "have couldn't can't cant wouldn't grow get",
+     r"\b(?:you|u)\s+have\s+the\s+(?:\w+\s+){0,2}?(?:skills?|iq|brain|brains|intelligence|attention"
+     r"\s+span|memory|maturity|logic|manners|wit)\s+of\s+an?\b|\b(?:you|u)\s+(?:couldn't|could\s+not|"
+     r"can't)\s+(?:\w+\s+){1,6}?to\s+save\s+(?:your|ur)\s+life\b|\bwouldn't\s+know\s+(?:an?|the)\s+"
+     r"(?:\w+\s+){1,3}?if\s+(?:it|one)\s+(?:bit|hit|slapped|kicked)\s+(?:you|u)\b|\b(?:grow|get)\s+a"
+     r"\s+(?:brain|spine)\b"),
+    ("sarcasm", 0.65, "spoken spoken leave has quit ok okay",
+     r"\bspoken\s+like\s+a\s+(?:true|real)\s+(?!(?:friend|gentleman|lady|hero|legend|champ|champion|"
+     r"pro|professional|leader|fan|mate|scholar)\b)|\bthe\s+(?:expert|genius|professor|scholar)\s+has\s+"
+     r"spoken\b|\bleave\s+(?:it|this|that|the\s+\w+)\s+to\s+the\s+(?:grown-?ups|adults|"
+     r"professionals|experts)\b|\bquit\s+while\s+(?:you're|you\s+are)\s+behind\b|\bok(?:ay)?\s+boomer"
+     r"\b"),
     ("threat", 0.9, "i i'll i'm watch you'll you kill hang kys hope know",
      r"\bi(?:'ll|\s+will|'m\s+going\s+to|\s+am\s+going\s+to|'m\s+gonna|\s+gonna)\s+(?:find|hurt|kill|"
      r"destroy|end|ruin|come\s+for)\s+you\b|\bwatch\s+(?:your|ur)\s+back\b|\byou(?:'ll|\s+will)\s+"
@@ -237,4 +339,32 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
 IDENTITY_ATTACK = (
     r"\b(?:all\s+|those\s+|these\s+|most\s+)?" + any_of(lexicon.IDENTITY_GROUPS)
     + r"\s+(?:are|r)\s+(?:all\s+|just\s+|so\s+)?(?:" + NAME + "|" + ADJECTIVE + r")"
+)  # fmt: skip
+
+# An insult about someone not addressed: "he's an idiot", "that guy is a clown", "the minister is
+# a moron", "what a clown he is". Not an attack on a participant (bot.core.ad_hominem); a policy
+# may alert moderators about it. Nouns that are literal of a third person ("she's a baby", "he's
+# just a child", "an amateur") are left out; "they" takes only names, since adjectives after it
+# are as often about things ("they're useless", said of tools).
+_ABSENT_NAME = any_of(w for w in lexicon.NAME_NOUNS if w not in {"child", "baby", "amateur"})
+_THIRD_PARTY = (
+    r"(?:(?:that|this|the|these|those|our|their|his|her)\s+(?:[a-z'\-]+\s+)?"
+    + any_of(lexicon.THIRD_PARTIES)
+    + r")"
+)
+_IS = r"(?:'s|s|\s+is|\s+was|'re|\s+are|\s+were|\s+seems|\s+sounds|\s+looks|\s+must\s+be)"
+_ABSENT_REST = r"(?P<neg>\s+not|n't|\s+never|\s+no)?(?:\s+" + _FILLERS + r")*\s+"
+ABSENT_INSULT_TRIGGERS = "he he's hes she she's shes they they're theyre what " + " ".join(
+    w for w in lexicon.THIRD_PARTIES if " " not in w
+)
+# Three forms, each its own pattern: "he/she/that guy is <name or adjective>", "they/those
+# people are <names>", "what an idiot he is".
+ABSENT_INSULTS = (
+    r"\b(?:he|she|" + _THIRD_PARTY + r")" + _IS + _ABSENT_REST + r"(?:(?P<name>" + _ABSENT_NAME
+    + r")s?|(?P<adj>" + ADJECTIVE + r"))(?![\w'\-])",
+    r"\b(?:they|" + _THIRD_PARTY + r")" + _IS + _ABSENT_REST + r"(?P<name>" + _ABSENT_NAME
+    + r")s?(?![\w'\-])",
+    r"\bwhat\s+(?:an?|a\s+complete|an\s+absolute|a\s+total)\s+(?:" + _VOCATIVE_ADJECTIVES
+    + r"\s+)*(?P<name>" + _ABSENT_NAME + r")\s+(?:he|she|they|" + _THIRD_PARTY
+    + r")\s+(?:is|are|was|were)\b",
 )  # fmt: skip

@@ -53,7 +53,14 @@ _SIGNAL_NAMES = {
     Signal.ESCALATION: "Escalation",
     Signal.LONG_EXCHANGE: "Long exchange",
     Signal.FORECAST: "Derailment forecast",
+    Signal.ABSENT_INSULT: "Insult about someone absent",
 }
+
+# An insult about someone absent is scored at this (its alert's severity): noted, not urgent.
+ABSENT_INSULT_SCORE = 0.5
+_ABSENT_EXPLANATION = (
+    "it insults someone who is not in the conversation, which is not an attack on a participant"
+)
 
 
 def ordinal(number: int) -> str:
@@ -140,6 +147,23 @@ class Responder:
             self._decide(context, actions, values, [(message.author, PromptKind.AD_HOMINEM_AUTHOR, prompt)],
                          notice=settings.prompts.ad_hominem_notice.format_map(values))
         )  # fmt: skip
+
+    def absent_insult(
+        self, message: MessagePosted, words: tuple[str, ...], settings: Settings
+    ) -> Response:
+        """An insult about someone not in the conversation (``[ad_hominem] alert_absent``): a
+        moderator alert and nothing else, since no participant was attacked. ``words``: the
+        insult as written, quoted in the alert."""
+        values = _Fill({"author": message.author, "explanation": _ABSENT_EXPLANATION,
+                        "words": quoted(words)})  # fmt: skip
+        evidence = Evidence((message.id,), (("absent_insult", ABSENT_INSULT_SCORE),))
+        reason = f"{message.author}'s message: {_ABSENT_EXPLANATION}."
+        context = _Context(
+            message, Signal.ABSENT_INSULT, ABSENT_INSULT_SCORE, reason, evidence, settings
+        )
+        detection = _detection(context, None, "insult about someone absent",
+                               _ABSENT_EXPLANATION, words)  # fmt: skip
+        return detection, tuple(self._decide(context, ("alert_moderators",), values, [], ""))
 
     def pile_on(
         self, message: MessagePosted, finding: PileOnFinding, settings: Settings

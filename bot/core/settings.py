@@ -44,6 +44,12 @@ class AdHominemSettings:
         (Level(0.55, ("private_prompt",)), Level(0.8, ("private_prompt", "alert_moderators"))),
         "actions by score; private_prompt goes to the author",
     )
+    alert_absent: bool = knob(
+        False,
+        "alert moderators (only them: never a prompt or a notice) about an insult aimed at "
+        'someone not in the conversation ("he\'s an idiot", "the minister is a moron"), which '
+        "is not an attack on a participant",
+    )
 
 
 @dataclass(frozen=True, slots=True)
