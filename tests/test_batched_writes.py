@@ -202,3 +202,21 @@ def test_recording_many_results_skips_stale_items_and_keeps_the_others(setup: _S
     with pytest.raises(ValueError, match="not a done outcome"):
         outbox.record([Result(keys[0], Outcome.EXPIRED)], now=T0)
     assert outbox.release([keys[2]]) == 0  # pending already: release leaves it alone
+
+
+def test_the_opt_outs_of_a_batch_are_read_in_one_query(setup: _Setup) -> None:
+    store = setup.service.runtime.store
+    store.prefs.set_opt_out("replay", "c", "ann", now=T0)
+    store.prefs.set_opt_out("replay", "", "bob", now=T0)  # everywhere
+    store.prefs.set_opt_out("replay", "c", "cy", False, now=T0)  # here not, whatever elsewhere
+    store.prefs.set_opt_out("replay", "", "cy", now=T0)
+    wanted = [("replay", "c", member) for member in ("ann", "bob", "cy", "dee")]
+    selects: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda _c, _k, sql, *_: selects.append(sql) if "member_pref" in sql else None)  # fmt: skip
+    with store.batch(timedelta(hours=1)) as batch:
+        batch.read_opt_outs(wanted)
+        answers = [batch.is_opted_out(*key) for key in wanted]
+    assert len(selects) == 1
+    assert answers == [True, True, False, False]
+    assert answers == [store.prefs.is_opted_out(*key) for key in wanted]  # as one by one
