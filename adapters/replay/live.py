@@ -5,7 +5,10 @@ file: lines appended are read as they come, a partial last line waits for its ne
 truncated or replaced (rotated) is read again from its start, with a log line saying so. A bad line
 is logged with its line number and skipped. Community ids get the ``replay:`` prefix. Every
 executed decision is appended to an actions file as one JSON line with its idempotency key; a key
-already written is not written again, so a retry after a crash never doubles a line. The inbox
+already written is not written again, so a retry after a crash never doubles a line. Only the last
+``REMEMBERED`` keys are kept: a key is handed out again only when it was in flight at a crash (a
+claimed batch, at most 100 items an executor, recorded every 0.2 s), so only recent keys can
+come back; remembering every key ever written grew without bound. The inbox
 position (offset, line number and the file's identity) is saved after each batch of events has
 been judged (batches are read ahead while earlier ones are judged, and positions saved in order);
 after a crash the runtime's journal recognises the events of a batch read again.
@@ -36,6 +39,7 @@ _POLL = 0.01  # seconds between looks at the inbox when following it (a stat cal
 _BATCH = 200  # lines handed to the service together (and one position save)
 _AHEAD = 8  # batches handed over and not yet judged, at most: the service judges while we read
 _SAVE_EVERY = 0.2  # seconds between position saves while batches are in hand
+REMEMBERED = 100_000  # keys of the latest actions kept against doubles (module docstring: why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,30 @@ def _identity(stat: os.stat_result) -> tuple[int, int]:
     return (stat.st_dev, stat.st_ino)
 
 
+class _Recent:
+    """The last ``size`` keys added, for membership tests (oldest forgotten first)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._keys: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: str) -> None:
+        """Remember ``key``, forgetting the oldest beyond ``size``."""
+        if key in self._keys:
+            return
+        self._keys.add(key)
+        self._order.append(key)
+        while len(self._order) > self._size:
+            self._keys.discard(self._order.popleft())
+
+
 class FilePlatform:
     """Reads events from ``inbox`` and writes what it is asked to do to ``actions``."""
 
@@ -59,7 +87,7 @@ class FilePlatform:
     def __init__(self, inbox: Path, actions: Path, delay: float = 0.0, follow: bool = True) -> None:
         self._inbox, self._actions, self._delay, self._follow = inbox, actions, delay, follow
         self._position_file = actions.with_name(actions.name + ".inbox-position")
-        self._written: set[str] = set()
+        self._written = _Recent(REMEMBERED)
         self._reader: asyncio.Task[None] | None = None
         self._saved_at = 0.0  # loop time of the last position save
         self._unsaved: Cursor | None = None  # a judged position not saved yet
@@ -75,9 +103,10 @@ class FilePlatform:
         that executes while another ingests: [distributed] roles)."""
         self._actions.parent.mkdir(parents=True, exist_ok=True)
         if self._actions.exists():
-            for line in self._actions.read_text(encoding="utf-8").splitlines():
-                with contextlib.suppress(ValueError, KeyError):
-                    self._written.add(json.loads(line)["key"])
+            with self._actions.open(encoding="utf-8") as lines:  # line by line: the last kept
+                for line in lines:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        self._written.add(json.loads(line)["key"])
 
     async def stop(self) -> None:
         """Stop reading; the position of the last judged event is already saved."""

@@ -511,7 +511,7 @@ class Engine:
             self._full_sweep_at = now
             for key, conversation in self._conversations.items():
                 conversation.pile_on.expire(now, self.settings_for(key.channel).pile_on)
-            self._responder.expire(now)
+            self._responder.expire(now, lambda channel: self.settings_for(channel).cooldowns)
 
     def _longest_newcomer_hours(self) -> float:
         every = [self._policy.settings, *self._channel_settings.values()]

@@ -11,7 +11,7 @@ personal attack with the author's own words that read as personal (never anyone 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,7 +35,7 @@ from bot.core.explain import quoted
 from bot.core.forecast import ForecastFinding
 from bot.core.pile_on import PileOnFinding
 from bot.core.scoring import Scores
-from bot.core.settings import ActionName, Level, Settings
+from bot.core.settings import ActionName, CooldownSettings, Level, Settings
 
 Response = tuple[Detection, tuple[Decision, ...]]
 
@@ -102,6 +102,15 @@ class _SlowMode:
     message_id: str
     signal: Signal
     conversation: ConversationKey
+
+
+def _length(cooldowns: CooldownSettings, kind: str) -> timedelta:
+    """How long a cooldown of ``kind`` (a key's second part, as ``_decide`` makes it) lasts."""
+    if kind == "notice":
+        return timedelta(minutes=cooldowns.notice_minutes)
+    if kind == "alert":
+        return timedelta(minutes=cooldowns.alert_minutes)
+    return timedelta(hours=cooldowns.prompt_hours)  # prompts and long-form spaces
 
 
 # Signals whose public notices say the same thing, so that they share one cooldown.
@@ -265,11 +274,29 @@ class Responder:
                 evidence=Evidence((slow.message_id,)),
             )  # fmt: skip
 
-    def expire(self, now: datetime) -> None:
-        """Forget cooldowns older than any cooldown could last (a day is the longest kept)."""
-        horizon = now - timedelta(days=1)
-        for key in [key for key, at in self._last.items() if at < horizon]:
-            del self._last[key]
+    def expire(
+        self, now: datetime, cooldowns_of: Callable[[str], CooldownSettings] | None = None
+    ) -> None:
+        """Forget each cooldown once its own length has passed (``cooldowns_of``: a channel's
+        cooldown settings, those ``_ready`` checks against); without it, after a day.
+
+        Forgetting a key whose time is up changes nothing: ``_ready`` would let it fire again
+        anyway (under the settings in force now). A prompt's 12 h no longer keeps a 30-minute
+        alert's key for a day, which grew the memory with every thread an alert ever fired in.
+        """
+        day = timedelta(days=1)
+        lengths: dict[str, CooldownSettings] = {}
+        for key, at in list(self._last.items()):
+            conversation, kind = key[0], key[1]
+            if cooldowns_of is None or not isinstance(conversation, ConversationKey):
+                length = day
+            else:
+                channel = conversation.channel
+                if channel not in lengths:
+                    lengths[channel] = cooldowns_of(channel)
+                length = _length(lengths[channel], str(kind))
+            if now - at > length:  # (at exactly its length it is ready anyway: kept a sweep more)
+                del self._last[key]
 
     # -- internals --------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -50,7 +50,7 @@ from pathlib import Path
 import structlog
 
 from bot.config import Config
-from bot.core.decisions import Decision, Decisions
+from bot.core.decisions import Decision, Decisions, PromptMember
 from bot.core.engine import Engine
 from bot.core.events import (
     Event,
@@ -410,6 +410,7 @@ class Runtime:
                             decided.append((decisions, key))
                 except Exception:  # one bad event must not stop the others
                     log.exception("event_failed", kind=type(event).__name__)
+            batch.read_opt_outs(_prompted(decisions for decisions, _ in decided))
             for decisions, key in decided:
                 self._route(batch, decisions, key, routed)
         return routed
@@ -581,6 +582,15 @@ class Runtime:
         for key, engine in self.engines.items():
             engine.replace_policy(policies[key])
         self.policies = dict(policies)
+
+
+def _prompted(decided: Iterable[Decisions]) -> Iterator[tuple[str, str, str]]:
+    """(platform, community id, member) of each private prompt decided: whose opt-out to read."""
+    for decisions in decided:
+        for action in decisions.actions:
+            if isinstance(action, PromptMember):
+                ref = CommunityRef.parse(action.conversation.community)
+                yield ref.platform, ref.id, action.member
 
 
 def _sanitised(event: Event) -> Event:

@@ -23,7 +23,7 @@ from bot.storage.audit import AuditEntry, Provenance, add_entry_once
 from bot.storage.journal import Entry, append_rows
 from bot.storage.outbox import DEFAULT_TTL, enqueue_many
 from bot.storage.outcomes import add_outcomes
-from bot.storage.records import is_opted_out, log_messages
+from bot.storage.records import is_opted_out, log_messages, opted_out_many
 from bot.storage.schema import MessageLogRow
 
 
@@ -34,6 +34,7 @@ class Batch:
         self.session = session
         self._ttl = ttl
         self._outbox: list[tuple[Decision, datetime, Provenance]] = []
+        self._opt_outs: dict[tuple[str, str, str], bool] = {}
 
     def journal(self, entries: Sequence[tuple[int, Entry, Scores | None]]) -> list[bool]:
         """See :meth:`bot.storage.journal.Journal.append`."""
@@ -53,9 +54,16 @@ class Batch:
                 .values(text=None)
             )  # fmt: skip
 
+    def read_opt_outs(self, wanted: Iterable[tuple[str, str, str]]) -> None:
+        """Read the opt-outs of these (platform, community, member) in one query, for
+        :meth:`is_opted_out` to answer from (a batch's prompts: one query, not one each)."""
+        self._opt_outs.update(opted_out_many(self.session, wanted))
+
     def is_opted_out(self, platform: str, community: str, member: str) -> bool:
-        """See :meth:`bot.storage.records.MemberPrefs.is_opted_out`."""
-        return is_opted_out(self.session, platform, community, member)
+        """See :meth:`bot.storage.records.MemberPrefs.is_opted_out` (from :meth:`read_opt_outs`
+        where it read this member)."""
+        known = self._opt_outs.get((platform, community, member))
+        return is_opted_out(self.session, platform, community, member) if known is None else known
 
     def enqueue(
         self, decisions: Iterable[Decision], *, now: datetime, provenance: Provenance

@@ -5,9 +5,11 @@ How it works: :meth:`Outbox.enqueue` stores each decision under its idempotency 
 transaction; a key already present is left alone, so re-deciding the same thing never doubles
 it. A worker calls :meth:`~Outbox.claim_due` (pending and due -> ``in_flight``, attempts + 1),
 executes, then :meth:`~Outbox.mark_done` or :meth:`~Outbox.mark_failed` (with a retry time, or
-none for a final failure); each final state appends its audit line in the same transaction. After
-a crash, :meth:`~Outbox.recover` puts ``in_flight`` items back to ``pending``; so a decision can be
-executed twice if the crash fell between executing it and marking it, never zero times. A decision
+none for a final failure), or :meth:`~Outbox.record` for a batch of results in one transaction;
+each final state appends its audit line in the same transaction (claimed items never attempted go
+back with :meth:`~Outbox.release`). After a crash, :meth:`~Outbox.recover` puts ``in_flight``
+items back to ``pending``; so a decision can be executed twice if the crash fell between
+executing it and recording it, never zero times. A decision
 past its ``expires_at`` is never handed out: it becomes ``expired``, with an audit line.
 
 Expiry: ``decision.at + ttl``; a slow mode also expires at its ``until``; a ``LiftSlowMode`` never
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.decisions import Decision, LiftSlowMode, SetSlowMode
 from bot.storage import codec
-from bot.storage.audit import AuditEntry, Provenance, add_entries, add_entry
+from bot.storage.audit import AuditEntry, Provenance, add_entries
 from bot.storage.errors import StorageError
 from bot.storage.schema import OutboxRow, OutboxState, Outcome
 
@@ -60,6 +62,18 @@ class Recovery:
 
     requeued: int
     expired: int
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One attempt's result, for :meth:`Outbox.record`: a done outcome, or ``failed`` with the
+    time to try again (``retry_at``; ``None``: failed for good). ``detail`` goes to the audit
+    line (for a failure, also the item's ``last_error``)."""
+
+    item_id: str
+    outcome: Outcome
+    detail: str = ""
+    retry_at: datetime | None = None
 
 
 def expiry(decision: Decision, ttl: timedelta) -> datetime | None:
@@ -132,14 +146,9 @@ class Outbox:
         item raises :class:`StorageError`.
         """
         if outcome not in DONE_OUTCOMES:
-            raise ValueError(
-                f"{outcome!r} is not a done outcome; use one of {sorted(DONE_OUTCOMES)}"
-            )
+            raise ValueError(_not_done(outcome))
         with self._sessions.begin() as session:
-            row = _locked(session, item_id, also=OutboxState.DONE)
-            if row.state == OutboxState.DONE:
-                return
-            _finish(session, row, OutboxState.DONE, Outcome(outcome), now, detail)
+            _record_in(session, [Result(item_id, outcome, detail)], now, strict=True)
 
     def mark_failed(
         self, item_id: str, error: str, retry_at: datetime | None, *, now: datetime
@@ -150,13 +159,36 @@ class Outbox:
         :class:`StorageError` unless the item is pending or in flight.
         """
         with self._sessions.begin() as session:
-            row = _locked(session, item_id)
-            row.last_error = error
-            if retry_at is None:
-                _finish(session, row, OutboxState.FAILED, Outcome.FAILED, now, error)
-            else:
+            _record_in(
+                session, [Result(item_id, Outcome.FAILED, error, retry_at)], now, strict=True
+            )
+
+    def record(self, results: Sequence[Result], *, now: datetime) -> list[str]:
+        """Record many attempts' results in one transaction, each as :meth:`mark_done` or
+        :meth:`mark_failed` would (audit lines in the order of ``results``).
+
+        Where those would raise (an unknown key, an item already expired or failed, done again
+        with a failure), the item is left as it is and its key returned: one stale item must not
+        lose the others' results. Raises ValueError for an outcome that is neither a done one nor
+        ``failed``.
+        """
+        with self._sessions.begin() as session:
+            return _record_in(session, results, now, strict=False)
+
+    def release(self, keys: Collection[str]) -> int:
+        """Put claimed items that were never attempted back to pending (their claim's attempt
+        not counted), e.g. the rest of a batch when the executor stops; returns how many."""
+        if not keys:
+            return 0
+        with self._sessions.begin() as session:
+            query = select(OutboxRow).where(
+                OutboxRow.id.in_(list(keys)), OutboxRow.state == OutboxState.IN_FLIGHT
+            )
+            rows = list(session.scalars(query.with_for_update()))
+            for row in rows:
                 row.state = OutboxState.PENDING
-                row.next_attempt_at = retry_at
+                row.attempts = max(row.attempts - 1, 0)
+            return len(rows)
 
     def recover(self, now: datetime, platforms: Collection[str] | None = None) -> Recovery:
         """After a restart: expire what is past its time, put what was in flight back to pending.
@@ -254,34 +286,72 @@ def _row_values(
     }
 
 
-def _insert_new(session: Session, values: dict[str, Any]) -> bool:
-    """Insert unless the key exists (atomically, also against concurrent writers)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(OutboxRow).values(values).on_conflict_do_nothing(index_elements=["id"])
-    return session.execute(statement.returning(OutboxRow.id)).first() is not None
+def _record_in(
+    session: Session, results: Sequence[Result], now: datetime, *, strict: bool
+) -> list[str]:
+    """Apply ``results`` in ``session`` (rows locked, one query); the keys left alone, or with
+    ``strict`` the first problem raised as :class:`StorageError`."""
+    for result in results:
+        if result.outcome not in DONE_OUTCOMES and result.outcome is not Outcome.FAILED:
+            raise ValueError(_not_done(result.outcome))
+    ids = list(dict.fromkeys(result.item_id for result in results))
+    query = select(OutboxRow).where(OutboxRow.id.in_(ids)).with_for_update()
+    rows = {row.id: row for row in session.scalars(query)} if ids else {}
+    skipped: list[str] = []
+    entries: list[AuditEntry] = []
+    for result in results:
+        row = rows.get(result.item_id)
+        problem = _refusal(row, result)
+        if problem == "":  # done again: harmless, nothing to do
+            continue
+        if problem is not None:
+            if strict:
+                raise StorageError(problem)
+            skipped.append(result.item_id)
+            continue
+        assert row is not None  # _refusal said so
+        entry = _apply(row, result, now)
+        if entry is not None:
+            entries.append(entry)
+    add_entries(session, entries)
+    return skipped
 
 
-def _locked(session: Session, item_id: str, also: OutboxState | None = None) -> OutboxRow:
-    """The row, locked; raises unless it is pending, in flight, or in the state ``also``."""
-    row = session.get(OutboxRow, item_id, with_for_update=True)
+def _not_done(outcome: Outcome) -> str:
+    return f"{outcome!r} is not a done outcome; use one of {sorted(DONE_OUTCOMES)}"
+
+
+def _refusal(row: OutboxRow | None, result: Result) -> str | None:
+    """Why ``result`` cannot be applied to ``row`` (None: it can; "": already done, skip)."""
     if row is None:
-        raise StorageError(f"no outbox item {item_id!r}")
-    if row.state not in (OutboxState.PENDING, OutboxState.IN_FLIGHT, also):
-        raise StorageError(f"outbox item {item_id!r} is already {row.state}")
-    return row
+        return f"no outbox item {result.item_id!r}"
+    if row.state == OutboxState.DONE and result.outcome is not Outcome.FAILED:
+        return ""
+    if row.state not in (OutboxState.PENDING, OutboxState.IN_FLIGHT):
+        return f"outbox item {result.item_id!r} is already {row.state}"
+    return None
 
 
-def _finish(
-    session: Session,
-    row: OutboxRow,
-    state: OutboxState,
-    outcome: Outcome,
-    now: datetime,
-    detail: str,
-) -> None:
+def _apply(row: OutboxRow, result: Result, now: datetime) -> AuditEntry | None:
+    """Change ``row`` as ``result`` says; the audit line of a final state (None for a retry)."""
+    if result.outcome is Outcome.FAILED:
+        row.last_error = result.detail
+        if result.retry_at is not None:
+            row.state, row.next_attempt_at = OutboxState.PENDING, result.retry_at
+            return None
+        state = OutboxState.FAILED
+    else:
+        state = OutboxState.DONE
+    return _finished(row, state, result.outcome, now, result.detail)
+
+
+def _finished(
+    row: OutboxRow, state: OutboxState, outcome: Outcome, now: datetime, detail: str
+) -> AuditEntry:
+    """Put ``row`` in its final ``state``; the audit line saying so."""
     row.state = state.value
     row.outcome = outcome.value
-    entry = AuditEntry.of(
+    return AuditEntry.of(
         codec.decode(row.payload),
         outcome,
         at=now,
@@ -289,7 +359,6 @@ def _finish(
         detail=detail,
         decision_key=row.id,
     )
-    add_entry(session, entry)
 
 
 def _only(platforms: Collection[str] | None) -> list[ColumnElement[bool]]:
@@ -304,11 +373,13 @@ def _expire(session: Session, now: datetime, states: tuple[OutboxState, ...]) ->
         OutboxRow.expires_at <= now,
     )
     rows = list(session.scalars(query.with_for_update(skip_locked=True)))
+    entries: list[AuditEntry] = []
     for row in rows:
         detail = f"expired at {row.expires_at:%Y-%m-%dT%H:%M:%SZ} after {row.attempts} attempt(s)"
         if row.last_error:
             detail += f"; last error: {row.last_error}"
-        _finish(session, row, OutboxState.EXPIRED, Outcome.EXPIRED, now, detail)
+        entries.append(_finished(row, OutboxState.EXPIRED, Outcome.EXPIRED, now, detail))
+    add_entries(session, entries)
     return len(rows)
 
 

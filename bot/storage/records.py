@@ -6,7 +6,7 @@ live ORM rows, so callers (often in a worker thread) cannot change the database 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -109,6 +109,26 @@ def is_opted_out(session: Session, platform: str, community: str, member: str) -
         return local.opted_out
     everywhere = session.get(MemberPrefRow, (platform, ALL_COMMUNITIES, member))
     return everywhere is not None and everywhere.opted_out
+
+
+def opted_out_many(
+    session: Session, wanted: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], bool]:
+    """``is_opted_out`` for each (platform, community, member) of ``wanted``, in one query."""
+    keys = set(wanted)
+    if not keys:
+        return {}
+    query = select(MemberPrefRow).where(
+        MemberPrefRow.platform.in_({platform for platform, _, _ in keys}),
+        MemberPrefRow.member.in_({member for _, _, member in keys}),
+    )
+    found = {(r.platform, r.community, r.member): r.opted_out for r in session.scalars(query)}
+    return {
+        (platform, community, member): found.get(
+            (platform, community, member), found.get((platform, ALL_COMMUNITIES, member), False)
+        )
+        for platform, community, member in keys
+    }
 
 
 @dataclass(frozen=True, slots=True)
