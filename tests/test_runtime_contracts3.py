@@ -368,3 +368,41 @@ async def test_the_file_platform_takes_the_configured_action_delay_for_each_acti
         service.runtime.store.close()
     assert len(actions(tmp_path)) == 1  # it was carried out
     assert took >= 0.4, f"the action took {took:.3f} s, less than the configured 400 ms"
+
+
+class _TextScores:
+    """The embedded scorer, except that it answers a text containing "BROKEN" with its scores as
+    strings: the journal stores them (they read as floats), the engine cannot compare them."""
+
+    name = "text-scores"
+
+    def __init__(self) -> None:
+        from bot.scoring.embedded import EmbeddedScorer
+
+        self._inner = EmbeddedScorer()
+        self.attributes = self._inner.attributes
+
+    def score(self, texts: list[str]) -> list[dict[str, Any]]:
+        found = self._inner.score(texts)
+        return [{k: str(v) for k, v in s.items()} if "BROKEN" in text else s
+                for text, s in zip(texts, found, strict=True)]  # fmt: skip
+
+
+async def test_an_event_the_engine_fails_on_is_logged_with_its_kind_and_the_rest_are_judged(
+    tmp_path: Path, caplog_structlog: list[dict[str, Any]]
+) -> None:
+    runtime = build_service(service_config(tmp_path)).runtime
+    runtime.scorer = _TextScores()
+    runtime.clock = lambda: NOW
+    await runtime.open()
+    try:
+        for i, text in enumerate(("A plain remark.", "A BROKEN remark.", "A third remark.")):
+            await runtime.on_event(MessagePosted(f"p{i}", NOW + timedelta(seconds=i), "replay:c",
+                                                 "general", f"u{i}", text))  # fmt: skip
+        judged = runtime.engines[""].size["messages"]
+    finally:
+        await runtime.close()
+        runtime.store.close()
+    (failed,) = [e for e in caplog_structlog if e["event"] == "event_failed"]
+    assert (failed["log_level"], failed["kind"]) == ("error", "MessagePosted")
+    assert judged >= 2, "the events after the failing one were not judged"
