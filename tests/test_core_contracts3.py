@@ -2,7 +2,7 @@
 judged with the scores it was given, a late event that does not turn the engine's clock back, a
 member's long-form request carrying the notice's evidence and saying who asked for what, a prompt
 naming "your reply" when no words are shown, the forecast's fast path agreeing with its features
-for a model that names only some weights, denials counted, and quoted lines written as ``&gt;``
+for a model that names only some weights, and quoted lines written as ``&gt;``
 (a known gap, below)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bot.core.decisions import Evidence, OpenLongformSpace, PostNotice, PromptMe
 from bot.core.engine import Engine
 from bot.core.events import ConversationKey, MessageEdited
 from bot.core.forecast import ForecastModel, exchange_features, turn_vector
-from bot.core.language import analyse, quoted_spans
+from bot.core.language import quoted_spans
 from bot.core.requests import MemberRequested, Requested, decide
 from bot.core.responses import Responder
 from bot.core.settings import Policy, PromptTexts, Settings
@@ -92,7 +92,7 @@ def test_a_prompt_with_no_words_to_show_names_the_whole_reply() -> None:
     assert "reread" in shown[0]
 
 
-# -- the forecast and the analysis -----------------------------------------------------------------
+# -- the forecast ----------------------------------------------------------------------------------
 
 
 def test_the_forecasts_fast_path_agrees_with_its_features_when_weights_are_missing() -> None:
@@ -105,14 +105,6 @@ def test_the_forecasts_fast_path_agrees_with_its_features_when_weights_are_missi
     fast = model.exchange_probability(opener, reply)
     assert fast == pytest.approx(model.probability(features))
     assert fast == pytest.approx(1 / (1 + math.exp(-(-1.0 + 2.0 * 0.7))))
-
-
-def test_each_denied_attack_is_counted() -> None:
-    one = analyse("you're not stupid for asking")
-    two = analyse("you're not stupid, and you're not an idiot either")
-    assert one.negated_attacks >= 1
-    assert two.negated_attacks > one.negated_attacks
-    assert (one.cues, two.cues) == ((), ())  # denied: no cue
 
 
 # -- quoted lines ----------------------------------------------------------------------------------
