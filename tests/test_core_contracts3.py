@@ -3,7 +3,7 @@ judged with the scores it was given, a late event that does not turn the engine'
 member's long-form request carrying the notice's evidence and saying who asked for what, a prompt
 naming "your reply" when no words are shown, the forecast's fast path agreeing with its features
 for a model that names only some weights, and quoted lines written as ``&gt;``
-(a known gap, below)."""
+(a gap mutation testing found, since fixed)."""
 
 from __future__ import annotations
 
@@ -110,12 +110,6 @@ def test_the_forecasts_fast_path_agrees_with_its_features_when_weights_are_missi
 # -- quoted lines ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="bot/core/language.py looks for quoted lines only when the text has a '>', so a line "
-    "quoted as '&gt;' (which its pattern names) is missed when no '>' is in the text; found by "
-    "mutation testing (seed 38), left to the file's owner",
-    strict=True,
-)
 def test_a_line_quoted_as_an_html_entity_is_a_quoted_span() -> None:
     text = "&gt; you are an idiot\nthat is what he wrote"
     assert (0, len("&gt; you are an idiot")) in quoted_spans(text)

@@ -154,7 +154,7 @@ _IDEA_NOUN_AFTER_YOUR = re.compile(r"\byour\s+" + patterns.any_of(lexicon.IDEA_N
 
 def strip_quoted(text: str) -> str:
     """``text`` (normalised) without quoted lines or quoted spans, which report others' words."""
-    if ">" in text:
+    if ">" in text or "&gt;" in text:  # some platforms' exports escape the quote mark
         text = _QUOTED_LINE.sub(" ", text)
     if '"' in text or "'" in text:
         text = _QUOTED_SPAN.sub(" ", text)
@@ -163,7 +163,11 @@ def strip_quoted(text: str) -> str:
 
 def quoted_spans(text: str) -> list[tuple[int, int]]:
     """Where ``text`` (normalised) quotes: the (start, end) of each quoted line and span."""
-    spans = [match.span() for match in _QUOTED_LINE.finditer(text)] if ">" in text else []
+    spans = (
+        [match.span() for match in _QUOTED_LINE.finditer(text)]
+        if ">" in text or "&gt;" in text
+        else []
+    )
     if '"' in text or "'" in text:
         spans.extend(match.span() for match in _QUOTED_SPAN.finditer(text))
     return spans
