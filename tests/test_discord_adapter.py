@@ -418,7 +418,9 @@ async def test_backfill_replays_a_channel_and_its_threads_without_posting_anythi
     backfill.render(report, guild, console)
 
     assert report.messages == 5
-    assert [d.signal for d in report.detections] == ["pile_on"]
+    signals = [d.signal for d in report.detections]
+    assert signals.count("pile_on") == 1
+    assert set(signals) <= {"pile_on", "forecast"}  # an early warning may precede it, no attack
     assert {type(a).__name__ for a in report.actions} >= {"PostNotice", "OpenLongformSpace"}
     assert f"/{Ids.THREAD}/{ids[3]}" in console.export_text()
     assert server.gateway.identifies == 0  # REST only

@@ -277,9 +277,10 @@ def test_a_tick_forgets_cooldowns_no_cooldown_could_still_need() -> None:
     actions = engine.feed(message("ben", "you are an idiot", T0, reply_to_author="ana")).actions
     assert [a for a in actions if isinstance(a, PromptMember)], "no prompt, so no cooldown"
     assert engine.size["cooldowns"] >= 1
-    engine.tick(T0 + 23 * 60 * MIN)  # within a day: a cooldown may still apply
+    hours = Policy().settings.cooldowns.prompt_hours  # each cooldown is kept for its own length
+    engine.tick(T0 + (hours - 1) * 60 * MIN)  # the prompt's cooldown still applies
     assert engine.size["cooldowns"] >= 1
-    engine.tick(T0 + 2 * 24 * 60 * MIN)
+    engine.tick(T0 + (hours + 1) * 60 * MIN)
     assert engine.size["cooldowns"] == 0
 
 
