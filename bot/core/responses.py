@@ -104,13 +104,13 @@ class _SlowMode:
     conversation: ConversationKey
 
 
-def _length(cooldowns: CooldownSettings, kind: str) -> timedelta:
-    """How long a cooldown of ``kind`` (a key's second part, as ``_decide`` makes it) lasts."""
-    if kind == "notice":
-        return timedelta(minutes=cooldowns.notice_minutes)
-    if kind == "alert":
-        return timedelta(minutes=cooldowns.alert_minutes)
-    return timedelta(hours=cooldowns.prompt_hours)  # prompts and long-form spaces
+def _horizons(now: datetime, cooldowns: CooldownSettings) -> dict[str, datetime]:
+    """Per cooldown kind (a key's second part, as ``_decide`` makes it), the time before which a
+    cooldown of that kind has run its course at ``now``; prompts and long-form spaces share one."""
+    prompt = now - timedelta(hours=cooldowns.prompt_hours)
+    return {"notice": now - timedelta(minutes=cooldowns.notice_minutes),
+            "alert": now - timedelta(minutes=cooldowns.alert_minutes),
+            "prompt": prompt, "longform": prompt}  # fmt: skip
 
 
 # Signals whose public notices say the same thing, so that they share one cooldown.
@@ -284,19 +284,23 @@ class Responder:
         anyway (under the settings in force now). A prompt's 12 h no longer keeps a 30-minute
         alert's key for a day, which grew the memory with every thread an alert ever fired in.
         """
-        day = timedelta(days=1)
-        lengths: dict[str, CooldownSettings] = {}
-        for key, at in list(self._last.items()):
+        default = now - timedelta(days=1)
+        horizons: dict[str, dict[str, datetime]] = {}  # per channel: kind -> forget before this
+        expired = []
+        for key, at in self._last.items():
             conversation, kind = key[0], key[1]
             if cooldowns_of is None or not isinstance(conversation, ConversationKey):
-                length = day
+                horizon = default
             else:
                 channel = conversation.channel
-                if channel not in lengths:
-                    lengths[channel] = cooldowns_of(channel)
-                length = _length(lengths[channel], str(kind))
-            if now - at > length:  # (at exactly its length it is ready anyway: kept a sweep more)
-                del self._last[key]
+                of_channel = horizons.get(channel)
+                if of_channel is None:
+                    of_channel = horizons[channel] = _horizons(now, cooldowns_of(channel))
+                horizon = of_channel.get(str(kind), of_channel["prompt"])
+            if at < horizon:  # (at exactly its length it is ready anyway: kept a sweep more)
+                expired.append(key)
+        for key in expired:
+            del self._last[key]
 
     # -- internals --------------------------------------------------------------------------
 
