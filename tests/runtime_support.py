@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config
+from bot.runtime.platform import ActionResult
 
 DEMO = Path(__file__).resolve().parents[1] / "bot" / "demo"
 
@@ -51,3 +52,19 @@ def actions(tmp_path: Path) -> list[dict[str, Any]]:
 
 def minutes_ago(minutes: float) -> datetime:
     return datetime.now(UTC) - timedelta(minutes=minutes)
+
+
+class QuietPlatform:
+    """The parts of a platform adapter a test of the executor does not look at: it starts and
+    stops at once and posts moderators' digests and reminders successfully. Subclasses define
+    ``execute``."""
+
+    platform = "replay"
+
+    async def start(self, sink: object, control: object) -> None: ...
+    async def stop(self) -> None: ...
+    async def post_to_moderators(self, community: str, text: str) -> ActionResult:
+        return ActionResult.sent()
+
+    async def remind_longform(self, community: str, reference: str, text: str) -> ActionResult:
+        return ActionResult.sent()

@@ -22,7 +22,7 @@ from bot.runtime.platform import ActionResult
 from bot.storage.audit import Provenance
 from bot.storage.outbox import Result
 from bot.storage.schema import OutboxState, Outcome
-from tests.runtime_support import service_config
+from tests.runtime_support import QuietPlatform, service_config
 from tests.waiting import eventually
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)  # all due, none expired
@@ -31,22 +31,13 @@ PLACE = ConversationKey("replay:c", "general")
 
 
 @dataclass
-class _Platform:
+class _Platform(QuietPlatform):
     """Carries out everything at once, except the keys in ``hold``: those wait for ``go``."""
 
     hold: set[str] = field(default_factory=set)
     go: asyncio.Event = field(default_factory=asyncio.Event)
     started: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
-    platform: str = "replay"
-
-    async def start(self, sink: object, control: object) -> None: ...
-    async def stop(self) -> None: ...
-    async def post_to_moderators(self, community: str, text: str) -> ActionResult:
-        return ActionResult.sent()
-
-    async def remind_longform(self, community: str, reference: str, text: str) -> ActionResult:
-        return ActionResult.sent()
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:
         self.started.append(key)

@@ -16,7 +16,7 @@ from bot.runtime.app import Service, build_service
 from bot.runtime.platform import ActionResult
 from bot.storage.audit import Provenance
 from bot.storage.schema import OutboxState, Outcome
-from tests.runtime_support import service_config
+from tests.runtime_support import QuietPlatform, service_config
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RETRY_SECONDS = 10.0  # the executor's own first backoff in these tests; it doubles per attempt
@@ -35,21 +35,12 @@ class _Clock:
 
 
 @dataclass
-class _Scripted:
+class _Scripted(QuietPlatform):
     """A platform that answers each attempt with the next scripted result (then: sent)."""
 
     script: list[ActionResult | Exception]
-    platform: str = "replay"
     attempts: int = 0
     seen: list[str] = field(default_factory=list)
-
-    async def start(self, sink: object, control: object) -> None: ...
-    async def stop(self) -> None: ...
-    async def post_to_moderators(self, community: str, text: str) -> ActionResult:
-        return ActionResult.sent()
-
-    async def remind_longform(self, community: str, reference: str, text: str) -> ActionResult:
-        return ActionResult.sent()
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:
         self.attempts += 1

@@ -17,7 +17,7 @@ from bot.core.decisions import Decision, PromptMember
 from bot.runtime.app import Service, StartupError, build_service
 from bot.runtime.platform import ActionResult
 from bot.storage.records import ALL_COMMUNITIES
-from tests.runtime_support import actions, recent_lines, service_config
+from tests.runtime_support import QuietPlatform, actions, recent_lines, service_config
 from tests.waiting import eventually
 
 
@@ -130,22 +130,12 @@ async def test_opted_out_member_gets_no_private_prompt(tmp_path: Path) -> None:
         assert any(e.outcome == "opted_out" for e in store.audit.entries())
 
 
-class _Flaky:
+class _Flaky(QuietPlatform):
     """A platform that rate-limits the first attempt at every decision, and raises on one kind."""
-
-    platform = "replay"
 
     def __init__(self) -> None:
         self.attempts: dict[str, int] = {}
         self.sent: list[str] = []
-
-    async def start(self, sink: object, control: object) -> None: ...
-    async def stop(self) -> None: ...
-    async def post_to_moderators(self, community: str, text: str) -> ActionResult:
-        return ActionResult.sent()
-
-    async def remind_longform(self, community: str, reference: str, text: str) -> ActionResult:
-        return ActionResult.sent()
 
     async def execute(self, decision: Decision, key: str) -> ActionResult:
         self.attempts[key] = self.attempts.get(key, 0) + 1
