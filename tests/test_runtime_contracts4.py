@@ -6,7 +6,9 @@ skipped for a platform that is not running, and the outcome report's empty line 
 
 from __future__ import annotations
 
+import asyncio
 import io
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,9 +19,11 @@ from sqlalchemy import select
 
 from bot.core.decisions import (
     AlertModerators,
+    Decisions,
     Evidence,
     LiftSlowMode,
     OpenLongformSpace,
+    PostNotice,
     PromptKind,
     PromptMember,
     SetSlowMode,
@@ -196,3 +200,67 @@ def test_every_row_of_the_markdown_outcome_table_is_closed_by_its_bar() -> None:
     rows = [line for line in out.getvalue().splitlines() if line.startswith("| pile_on")]
     assert len(rows) == 1
     assert rows[0].endswith(" | helps |")
+
+
+def test_a_service_run_off_the_main_thread_starts_and_stops_without_signal_handlers(
+    tmp_path: Path,
+) -> None:
+    # An embedding program (or a test harness) may run the service in a worker thread, where
+    # the event loop cannot take signal handlers: the service must serve anyway.
+    service = build_service(service_config(tmp_path))
+    problems: list[BaseException] = []
+
+    async def serve_and_stop() -> None:
+        stop = asyncio.Event()
+        stop.set()  # stop as soon as it is serving
+        await service.run(stop)
+
+    def in_a_thread() -> None:
+        try:
+            asyncio.run(serve_and_stop())
+        except BaseException as error:  # handed to the test's thread to assert on
+            problems.append(error)
+
+    worker = threading.Thread(target=in_a_thread, name="embedded-service")
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the service in a worker thread did not stop within 60 s"
+    assert problems == []
+
+
+# -- the executor and the runtime's routing ---------------------------------------------------------
+
+
+async def test_a_lift_of_a_slow_mode_never_set_says_why_in_the_audit(
+    tmp_path: Path,
+) -> None:
+    service = build_service(service_config(tmp_path))
+    runtime = service.runtime
+    runtime.clock = lambda: NOW
+    lift = LiftSlowMode(ConversationKey("replay:c", "general", "t1"), "m1", NOW, Signal.PILE_ON,
+                        "cooled", Evidence(("m1",)))  # fmt: skip
+    try:
+        (key,) = runtime.store.outbox.enqueue([lift], now=NOW, provenance=LIVE)
+        assert await service.executor.run_due() == 1
+        entries = runtime.store.audit.entries(decision_key=key)
+    finally:
+        runtime.store.close()
+    # The last line is the attempt's: it says why nothing was lifted.
+    assert entries[-1].detail == "the slow mode was never set (it expired first)"
+
+
+async def test_decisions_are_counted_by_their_kind_and_signal(tmp_path: Path) -> None:
+    runtime = build_service(service_config(tmp_path)).runtime
+    runtime.clock = lambda: NOW
+    await runtime.open()
+    notice = PostNotice(ConversationKey("replay:c", "general"), "m1", NOW, Signal.ESCALATION,
+                        "heating up", Evidence(("m1",)), text="Slower?")  # fmt: skip
+    try:
+        await runtime.submit(Decisions(actions=(notice,)), "")
+        counted = runtime.metrics.registry.get_sample_value(
+            "longform_decisions_total", {"kind": "post_notice", "signal": "escalation"}
+        )
+    finally:
+        await runtime.close()
+        runtime.store.close()
+    assert counted == 1
