@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.core.decisions import (
@@ -32,7 +33,7 @@ from bot.core.decisions import (
 from bot.core.events import ConversationKey
 from bot.core.settings import LongformSettings, Settings
 from bot.runtime import jobs
-from bot.runtime.app import build_service
+from bot.runtime.app import StartupError, build_service
 from bot.runtime.control import Control
 from bot.runtime.gateway import Action, ActionKind, CommunityRef, Notice, Place
 from bot.runtime.outcome_report import Comparison, summary_line, write
@@ -264,3 +265,11 @@ async def test_decisions_are_counted_by_their_kind_and_signal(tmp_path: Path) ->
         await runtime.close()
         runtime.store.close()
     assert counted == 1
+
+
+def test_a_service_whose_database_cannot_be_opened_does_not_start_and_says_why(
+    tmp_path: Path,
+) -> None:
+    config = service_config(tmp_path, storage={"url": "://nowhere"})
+    with pytest.raises(StartupError, match="cannot open the database '://nowhere': not a URL"):
+        build_service(config)
