@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -267,9 +268,13 @@ async def test_decisions_are_counted_by_their_kind_and_signal(tmp_path: Path) ->
     assert counted == 1
 
 
-def test_a_service_whose_database_cannot_be_opened_does_not_start_and_says_why(
+def test_a_service_whose_database_server_refuses_does_not_start_and_says_why(
     tmp_path: Path,
 ) -> None:
-    config = service_config(tmp_path, storage={"url": "://nowhere"})
-    with pytest.raises(StartupError, match="cannot open the database '://nowhere': not a URL"):
+    # Nothing listens on port 1: the check passes (a server URL), opening the store fails.
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/longform"
+    config = service_config(tmp_path, storage={"url": url})
+    with pytest.raises(
+        StartupError, match=re.escape(f"cannot open the database {url}: connection failed")
+    ):
         build_service(config)
