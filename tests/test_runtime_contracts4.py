@@ -35,6 +35,7 @@ from bot.core.events import ConversationKey
 from bot.core.settings import LongformSettings, Settings
 from bot.runtime import jobs
 from bot.runtime.app import StartupError, build_service
+from bot.runtime.checks import check
 from bot.runtime.control import Control
 from bot.runtime.gateway import Action, ActionKind, CommunityRef, Notice, Place
 from bot.runtime.outcome_report import Comparison, summary_line, write
@@ -278,3 +279,13 @@ def test_a_service_whose_database_server_refuses_does_not_start_and_says_why(
         StartupError, match=re.escape(f"cannot open the database {url}: connection failed")
     ):
         build_service(config)
+
+
+def test_a_config_with_no_platform_is_told_how_to_enable_one_and_about_tokens(
+    tmp_path: Path,
+) -> None:
+    config = service_config(tmp_path, replay={"enabled": False})
+    assert check(config, environ={}).problems == [
+        "no platform is enabled: set enabled = true in [discord], [telegram], [matrix] or [replay] "
+        "(Discord, Telegram and Matrix also need their token's environment variable)"
+    ]
