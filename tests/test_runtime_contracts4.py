@@ -269,6 +269,15 @@ async def test_decisions_are_counted_by_their_kind_and_signal(tmp_path: Path) ->
     assert counted == 1
 
 
+def test_the_scoring_histogram_says_what_it_times() -> None:
+    from prometheus_client import generate_latest
+
+    from bot.runtime.metrics import Metrics
+
+    served = generate_latest(Metrics().registry).decode()
+    assert "# HELP longform_scoring_seconds Time to score one batch\n" in served
+
+
 def test_a_service_whose_database_server_refuses_does_not_start_and_says_why(
     tmp_path: Path,
 ) -> None:
