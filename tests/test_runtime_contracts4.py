@@ -2,7 +2,10 @@
 acknowledgement through the control seam stored for its platform, the references a downgraded
 prompt and an asked-for slow mode hand back, a lift's own wording, a consent offer's button and a
 venue's names looked up in its own community, the digest command's exit status, a reminder
-skipped for a platform that is not running, and the outcome report's empty line and table rows."""
+skipped for a platform that is not running, the outcome report's empty line and table rows, the
+service run off the main thread, a never-set lift's audit detail, decisions counted by kind and
+signal, a refusing database server and a config with no platform named, and the scoring
+histogram's help text."""
 
 from __future__ import annotations
 
