@@ -82,7 +82,8 @@ GROUPS = (
          "tests/test_runtime_follow_ups.py", "tests/test_gateway_adapter.py",
          "tests/test_gateway_types.py", "tests/test_outcome_report.py", "tests/test_runtime_contracts.py",
          "tests/test_undo.py",
-         "tests/test_runtime_contracts2.py", "tests/test_runtime_contracts3.py"),
+         "tests/test_runtime_contracts2.py", "tests/test_runtime_contracts3.py",
+         "tests/test_runtime_contracts4.py"),
         0.80,
     ),
     Group(
