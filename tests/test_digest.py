@@ -170,3 +170,17 @@ async def test_the_daily_job_sends_unlisted_communities_a_digest_too(service: Se
     sent = runtime.adapters["replay"].digests  # type: ignore[attr-defined]
     assert [community for community, _ in sent] == ["replay:c", "replay:unlisted", "replay:c"]
     assert all("Noticed: escalation 1" in text for _, text in sent)
+
+
+async def test_a_community_whose_platform_is_not_running_does_not_stop_the_others(
+    service: Service,
+) -> None:
+    runtime = service.runtime
+    for entry in _audited(_escalation("telegram:9"), Outcome.DECIDED):  # no Telegram adapter here
+        runtime.store.audit.append(entry)
+    for entry in _audited(_escalation("replay:unlisted", "m2"), Outcome.DECIDED):
+        runtime.store.audit.append(entry)
+    with time_machine.travel(NOW, tick=False):
+        await jobs.digest()
+    sent = runtime.adapters["replay"].digests  # type: ignore[attr-defined]
+    assert [community for community, _ in sent] == ["replay:c", "replay:unlisted"]
