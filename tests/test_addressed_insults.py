@@ -126,3 +126,81 @@ def test_new_names_count_only_when_addressed() -> None:
     assert analyse("take out the trash").untargeted_insults == 0
     assert analyse("the food was fine, garbage.").cues == ()
     assert analyse("he's a lowlife").absent_insult == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Get lost.", "dismissal"),
+        ("Please just get lost", "dismissal"),
+        ("Keep telling yourself that.", "sarcasm"),
+        ("Sure, keep telling yourself that", "sarcasm"),
+        ("Use your brain for once.", "competence"),
+        ("Your brain must be fried.", "competence"),
+        ("your tiny brain can't cope with nuance", "competence"),
+        ("Have you even treated a patient?", "competence"),
+        ("Have you ever actually read the paper?", "competence"),
+        ("have you ever read a book?", "competence"),
+        ("typical redditor", "people_like_you"),
+    ],
+)
+def test_the_jabs_in_these_frames_are_still_named(text: str, category: str) -> None:
+    score, cue = _finding(text)
+    assert score >= DETECT_AT
+    assert cue == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The generic "you" of a description: nobody is told anything.
+        "When you stand up too fast, your brain briefly gets less blood.",
+        "Your brain fills in the gap where the optic nerve is.",
+        "Half the interns would love to get lost in the archive for a week.",
+        "If you get lost on the way, call the front desk.",
+        "It's the story you keep telling yourself until you believe it.",
+        # Questions a colleague asks in earnest.
+        "Have you ever seen a case like this in an adult?",
+        "Have you ever treated a patient on both drugs at once?",
+        "Have you ever worked with the new scanner?",
+        # About a site, not its people.
+        "Typical reddit: the joke thread gets more votes than the answer.",
+    ],
+)
+def test_generic_you_and_earnest_questions_are_not_attacks(text: str) -> None:
+    assert _finding(text)[0] < DETECT_AT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Anyone who disagrees is an idiot.",
+        "People who think otherwise are delusional.",
+        "Whoever says that is clueless.",
+        "Anyone who still believes that is a bad person.",
+        "Only a stupid person would argue that.",
+        "Only people who are really dumb think the trial was rigged.",
+        "A claim like that could only be made by an ignorant person.",
+        "How could anyone be so uneducated as to ask that?",
+    ],
+)
+def test_naming_whoever_holds_the_other_view_is_an_attack(text: str) -> None:
+    # In a debate the holder of the other view is the person being answered.
+    assert _finding(text)[0] >= DETECT_AT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Anyone who says that is wrong, and here is the trial that shows it.",
+        "People who can't sleep are often anxious.",
+        "Only those who are ignorant of the history repeat it.",
+        "People who think the dose is safe are ignorant of the newer data.",
+        "Not everyone who disagrees is an idiot.",
+        "I'm not saying anyone who disagrees is an idiot.",
+        "He said anyone who disagrees is an idiot, which is unfair.",
+        "Only people who are qualified can sign the form.",
+    ],
+)
+def test_disagreement_in_the_same_frames_is_not_an_attack(text: str) -> None:
+    assert _finding(text)[0] < DETECT_AT

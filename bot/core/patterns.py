@@ -172,6 +172,26 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
     ("name_calling", 0.8, "only",
      r"\bonly\s+(?:an?|some)\s+(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME
      + r")\s+would\b"),
+    # Whoever holds the other view, named: "anyone who disagrees is an idiot", "people who think
+    # otherwise are delusional", "only a stupid person would argue that", "how could anyone be so
+    # ignorant". In a debate the holder of the other view is the person being answered.
+    ("name_calling", 0.75, "anyone anybody everyone everybody whoever people those someone somebody",
+     r"\b(?:(?:anyone|anybody|everyone|everybody|people|those|someone|somebody)\s+(?:who|that)|"
+     r"whoever)\s+(?:(?:still|really|actually|seriously|honestly|even)\s+)?(?:says?|thinks?|"
+     r"believes?|disagrees?|argues?|claims?|doesn't|don't|does\s+not|do\s+not|can't|cannot|"
+     r"would|wants?|supports?|votes?)\b[^.!?;]{0,60}?\s(?:is|are|must\s+be)\s+(?:" + _FILLERS
+     + r"\s+)*(?:(?P<name>" + NAME + r")s?|(?P<adj>" + ADJECTIVE + r")|(?:an?\s+)?"
+     + any_of(lexicon.PERSON_FAULTS) + r"\s+(?:person|people|human\s+beings?))(?![\w'\-])(?!\s+(?:of|about)\b)"),
+    ("name_calling", 0.75, "only",
+     r"\bonly\s+(?:people|those|someone|somebody|a\s+person)\s+(?:who|that)\s+(?:is|are)\s+(?:"
+     + _FILLERS + r"\s+)*(?P<adj3>" + ADJECTIVE + r")\b(?!\s+(?:of|about)\b)|\bonly\s+(?:(?:an?|some|the)\s+)?(?:(?:really|truly|very|so)\s+)?(?P<adj>" + ADJECTIVE
+     + r")\s+(?:person|people|man|woman|mind|minds|individuals?)\s+(?:would|could|think|thinks|"
+     r"believe|believes|say|says)\b|\bcould\s+only\s+(?:ever\s+)?be\s+(?:made|said|written|"
+     r"believed|argued)\s+by\s+(?:an?|some)\s+(?:(?P<adj2>" + ADJECTIVE + r")\s+(?:person|man|"
+     r"woman|mind)|(?:" + _VOCATIVE_ADJECTIVES + r"\s+)*(?P<name>" + NAME + r"))\b"),
+    ("competence", 0.75, "how",
+     r"\bhow\s+(?:could|can|do(?:es)?)\s+(?:anyone|anybody|someone|somebody|a\s+person)\s+(?:be|"
+     r"get)\s+(?:so|this|that)\s+(?P<adj>" + ADJECTIVE + r")\b"),
     # "What a clown." on its own: an exclamation about the person just answered. Not "what a
     # clown show", not "what an idiot I am".
     ("name_calling", 0.7, "what",
@@ -189,8 +209,11 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
      r"\b(?:your|ur)\s+(?:sheer\s+|utter\s+|breathtaking\s+|staggering\s+|obvious\s+)?(?:stupidity|"
      r"ignorance|incompetence|arrogance|hypocrisy|dishonesty|cowardice|smugness|ego)\b"),
     ("competence", 0.75, "your ur",
-     r"\b(?:your|ur)\s+(?:lack\s+of\s+)?(?:reading\s+comprehension|iq|intelligence|brain|brains|"
-     r"tiny\s+brain)\b"),
+     r"\b(?:your|ur)\s+(?:lack\s+of\s+)?(?:reading\s+comprehension|iq|intelligence|"
+     r"(?:tiny|small|little|pea|smooth)\s+brains?)\b|\b(?:your|ur)\s+lack\s+of\s+(?:a\s+)?brains?\b|"
+     r"\buse\s+(?:your|ur)\s+brains?\b|\b(?:your|ur)\s+brains?\s+(?:is|are|must\s+be)\s+(?:"
+     r"(?:clearly|obviously|really|just)\s+)?(?:broken|fried|mush|rotten|damaged|empty|tiny|small|"
+     r"smooth|running\s+on)\b"),
     ("competence", 0.75, "you u",
      r"\b(?:you|u)\s+(?:(?:clearly|obviously|really|just|simply|still|evidently|apparently|"
      r"genuinely)\s+)*(?:don't|do\s+not|dont|can't|cannot|cant|didn't|did\s+not|didnt|fail(?:ed)?\s+to|"
@@ -204,8 +227,9 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
      r"\b(?:learn|try|bother|able)\s+to\s+read\b|\breading\s+comprehension\b|\bdid\s+you\s+(?:even|"
      r"actually|bother\s+to)\s+read\b"),
     ("competence", 0.75, "even ever actually idea depth talking",
-     r"(?<!how\s)\bdo\s+you\s+even\b|\bhave\s+you\s+(?:even|actually|ever)\s+(?:read|opened|seen\s+a|worked|"
-     r"treated|met\s+a)\b|\b(?:no|not\s+the\s+slightest)\s+idea\s+what\s+you(?:'re|\s+are)\b|\bout\s+"
+     r"(?<!how\s)\bdo\s+you\s+even\b|\bhave\s+you\s+(?:ever\s+)?(?:even|actually)\s+(?:read|opened|"
+     r"seen\s+a|worked|treated|met\s+a)\b|\bhave\s+you\s+ever\s+(?:read|opened)\s+(?:a|one)\s+(?:book|"
+     r"textbook|paper|study)(?=\s*(?:[?!.]|$))|\b(?:no|not\s+the\s+slightest)\s+idea\s+what\s+you(?:'re|\s+are)\b|\bout\s+"
      r"of\s+(?:your|ur)\s+depth\b|\bdon't\s+know\s+what\s+you(?:'re|\s+are)\s+talking\b"),
     ("competence", 0.7, "suit",
      r"\b(?:isn't|is\s+not|not)\s+(?:really\s+|exactly\s+|clearly\s+)?(?:your|ur)\s+strong\s+suit\b"),
@@ -250,7 +274,7 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
     ("people_like_you", 0.85, "typical all",
      r"\btypical\s+(?:\w+\s+)?(?:" + _OCCUPATION + r"|student|liberal|conservative|leftist|lefty|"
      r"republican|democrat|boomer|millennial|male|man|woman|american|manager|pharma|med\s+student|"
-     r"reddit(?:or)?)s?\b|\ball\s+you\s+\w+s\s+(?:are|think|do)\b"),
+     r"redditor)s?\b|\ball\s+you\s+\w+s\s+(?:are|think|do)\b"),
     ("sarcasm", 0.65, "bless nice wow oh try genius",
      r"\bbless\s+(?:your|ur)\s+(?:heart|soul)\b|\bnice\s+try\b|\b(?:wow|oh),?\s+(?:what\s+a|such\s+a|"
      r"you're\s+a|a\s+real)\s+(?:genius|expert|scholar|einstein)\b"),
@@ -273,10 +297,12 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
     ("sarcasm", 0.6, "maybe go or whatever keep",
      r"\bmaybe\s+(?:read|try\s+reading|learn|open)\b[^.!?]{0,40}\b(?:first|before)\b|\bgo\s+back\s+to"
      r"\s+(?:school|med\s+school|class|kindergarten)\b|\bor\s+is\s+that\s+too\s+(?:much|hard|"
-     r"difficult)\b|\bwhatever\s+helps\s+you\s+sleep\b|\bkeep\s+telling\s+yourself\b"),
+     r"difficult)\b|\bwhatever\s+helps\s+you\s+sleep\b|"
+     r"(?:^|[.!?,;]\s*)(?:(?:yeah|sure|ok|okay|just|you)[,\s]+)*keep\s+telling\s+yourself\b"),
     ("dismissal", 0.65, "shut stfu gtfo lost away piss fuck screw off done worth asked cares who "
      "opinion opinions grow clue life grip",
-     r"\b(?:shut\s+up|stfu|gtfo|get\s+lost|go\s+away|piss\s+off|fuck\s+off|fuck\s+you|screw\s+you|"
+     r"(?:^|[.!?,;:]\s*|\b(?:just|please|so|now|pls|go)\s+)get\s+lost\b|"
+     r"\b(?:shut\s+up|stfu|gtfo|go\s+away|piss\s+off|fuck\s+off|fuck\s+you|screw\s+you|"
      r"f\s+off)\b|\b(?:i'm|im|i\s+am)\s+done\s+(?:talking|arguing|discussing|here|with\s+you)\b|\bnot"
      r"\s+worth\s+(?:my|anyone's|the)\s+time\b|\bnobody\s+(?:asked|cares\s+what)\s+you\b|\bwho\s+asked"
      r"\s+you\b|\bkeep\s+(?:your|ur)\s+opinions?\s+to\s+yourself\b|(?:^|[.!?,]\s*|\b(?:just|please|so|and|now|pls)\s+)grow\s+up\b|\bget\s+a\s+(?:clue|"
