@@ -41,6 +41,7 @@ from tests.runtime_support import QuietPlatform, service_config
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HERE = ConversationKey("replay:c", "general", "t1")
 LIVE = Provenance("replay", "strict", "v", "live")
+MIN_1 = timedelta(minutes=1)
 
 
 def _notice(i: int = 1, at: datetime = NOW) -> PostNotice:
@@ -279,3 +280,34 @@ def test_a_comparison_with_no_control_arm_suggests_the_holdback_is_0() -> None:
     assert comparison.verdict == (
         "not enough data yet (no control group: [experiment] holdback is 0?)"
     )
+
+
+async def test_an_engine_restored_from_saved_memory_scores_its_rephrased_claims_with_the_scorer(
+    tmp_path: Path,
+) -> None:
+    from tests.test_outcomes import ATTACK
+    from tests.test_runtime_contracts import _Recording
+
+    first = build_service(service_config(tmp_path)).runtime
+    first.clock = lambda: NOW
+    await first.open()
+    await first.on_event(MessagePosted("p1", NOW, "replay:c", "general", "cy",
+                                       "A plain remark about the dosing table."))  # fmt: skip
+    await first.save_memory()
+    await first.close()
+    first.store.close()
+    scorer = _Recording()
+    second = build_service(service_config(tmp_path)).runtime
+    second.scorer = scorer
+    second.clock = lambda: NOW + MIN_1
+    await second.open()  # the engine comes back from its snapshot
+    try:
+        assert second.store.states.load("engine:") is not None
+        await second.on_event(MessagePosted("a1", NOW + MIN_1, "replay:c", "general", "bo",
+                                            ATTACK, thread="t1", reply_to_author="ana"))  # fmt: skip
+    finally:
+        await second.close()
+        second.store.close()
+    claims = [text for text in scorer.texts if text != ATTACK]
+    assert claims, "the prompt's rephrased claim was not scored by the service's scorer"
+    assert all(claim in ATTACK for claim in claims)
