@@ -206,3 +206,10 @@ def test_a_knob_keeps_its_description_beside_its_default() -> None:
     assert (listed.default_factory(), listed.metadata["doc"]) == ((), "which ones")
     described = {f.name: f.metadata.get("doc") for f in fields(EscalationSettings)}
     assert described["full_heat"] == "accumulated heat that scores 1.0"
+
+
+def test_an_insult_about_someone_absent_is_found_after_a_denied_one() -> None:
+    # (seed 42) The denial is passed over, not the end of the search.
+    assert analyse("the minister is not a moron. the minister is a moron.").absent_insult == (
+        "the minister is a moron"
+    )
