@@ -5,7 +5,9 @@ narrowing exchange heating faster, a long exchange found after a slow start, the
 first, a moderator's space keeping the alert's key messages, a long exchange's explanation, and
 the helpers the word lists and patterns are built with at import (stretch-tolerant words, their
 alternation, phrases filed by their first word, a knob's description), called here directly
-because mutmut forks its mutants after those modules are imported."""
+because mutmut forks its mutants after those modules are imported. From seed 42: an absent insult
+found after a denied one, a message counted for a later watch after an earlier one ended, and a
+pile-on target's move to the long-form space at either end of the window."""
 
 from __future__ import annotations
 
@@ -213,3 +215,44 @@ def test_an_insult_about_someone_absent_is_found_after_a_denied_one() -> None:
     assert analyse("the minister is not a moron. the minister is a moron.").absent_insult == (
         "the minister is a moron"
     )
+
+
+def test_a_message_after_one_watch_ended_still_counts_for_a_later_watch_in_the_thread() -> None:
+    # (seed 42) Two notices ten minutes apart in one thread; a message 65 minutes after the first
+    # is past its window, and 55 minutes into the second's: it counts there.
+    from bot.core.outcomes import OutcomeTracker
+
+    here = ConversationKey("discord:1", "general", "t1")
+    tracker = OutcomeTracker()
+    for message_id, at in (("m1", T0), ("m2", T0 + 10 * MIN)):
+        notice = PostNotice(here, message_id, at, Signal.ESCALATION, "heating up", Evidence(),
+                            text="A notice.")  # fmt: skip
+        tracker.start(notice, target=None, threshold=0.5, before=1.0, window_minutes=60,
+                      edit_minutes=10)  # fmt: skip
+    tracker.posted(here, "ana", (), 2.0, T0 + 65 * MIN)
+    first, second = tracker.due(T0 + 70 * MIN)
+    assert (first.message_id, dict(first.measures)["heat_60"]) == ("m1", 0.0)
+    assert (second.message_id, dict(second.measures)["heat_60"]) == ("m2", 2.0)
+
+
+@pytest.mark.parametrize("minutes", [0, 60], ids=["at-the-prompt", "at-the-windows-end"])
+def test_a_pile_on_target_writing_in_the_space_at_either_end_of_the_window_has_moved(
+    minutes: int,
+) -> None:
+    # (seed 42) The window includes both its ends, as the heat windows' ends are included.
+    from bot.core.decisions import PromptKind, PromptMember
+    from bot.core.outcomes import OutcomeTracker
+
+    here, venue = (
+        ConversationKey("discord:1", "general", "t1"),
+        ConversationKey("discord:1", "lf", "v1"),
+    )
+    prompt = PromptMember(here, "m1", T0, Signal.PILE_ON, "why", Evidence(), member="bo",
+                          kind=PromptKind.PILE_ON_TARGET, text="A private note.")  # fmt: skip
+    tracker = OutcomeTracker()
+    tracker.start(prompt, target="bo", threshold=0.5, before=1.0, window_minutes=60,
+                  edit_minutes=10)  # fmt: skip
+    tracker.opened(here, "m1", venue)
+    tracker.wrote_in_venue(venue, "bo", T0 + minutes * MIN)
+    (record,) = tracker.due(T0 + 60 * MIN)
+    assert dict(record.measures)["moved_to_longform"] == 1.0
