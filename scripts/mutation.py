@@ -61,7 +61,9 @@ GROUPS = (
          "tests/test_snapshot.py", "tests/test_forecast.py", "tests/test_explanations.py",
          "tests/test_mutation_kills_core.py", "tests/test_holdback.py", "tests/test_outcomes.py",
          "tests/test_rephrase.py", "tests/test_requests.py", "tests/test_core_boundaries.py",
-         "tests/test_core_contracts2.py", "tests/test_core_contracts3.py"),
+         "tests/test_core_contracts2.py", "tests/test_core_contracts3.py",
+         "tests/test_core_contracts4.py", "tests/test_absent_insult.py",
+         "tests/test_addressed_insults.py"),
         0.90,
     ),
     Group(
@@ -83,7 +85,8 @@ GROUPS = (
          "tests/test_gateway_types.py", "tests/test_outcome_report.py", "tests/test_runtime_contracts.py",
          "tests/test_undo.py",
          "tests/test_runtime_contracts2.py", "tests/test_runtime_contracts3.py",
-         "tests/test_runtime_contracts4.py"),
+         "tests/test_runtime_contracts4.py", "tests/test_runtime_contracts5.py",
+         "tests/test_batched_writes.py", "tests/test_replay_inbox.py"),
         0.80,
     ),
     Group(

@@ -63,16 +63,21 @@ class DashboardServer:
 
     async def start(self) -> None:
         """Listen; raises OSError naming the address if it is taken."""
-        self._task = asyncio.create_task(self._server.serve(), name="longform-dashboard")
+        self._task = asyncio.create_task(self._serve(), name="longform-dashboard")
         while not self._server.started:
             if self._task.done():
-                with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind
-                    self._task.result()
+                self._task.result()
                 section = self.site.config.dashboard
                 raise OSError(f"dashboard.port: cannot listen on {section.listen}:{section.port}; "
                               "choose a free port in [dashboard]")  # fmt: skip
             await asyncio.sleep(0.01)
         log.info("dashboard_started", url=self.url)
+
+    async def _serve(self) -> None:
+        # uvicorn calls sys.exit when it cannot bind, and a SystemExit leaving a task stops the
+        # whole event loop (asyncio re-raises it): it ends here, and start() says what happened.
+        with contextlib.suppress(SystemExit):
+            await self._server.serve()
 
     async def stop(self) -> None:
         """Stop listening and finish open requests."""
