@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from bot.core import lexicon, patterns
 from bot.core.text import normalise
 
 
-@dataclass(frozen=True, slots=True)
-class Cue:
+# Cue, Analysis and TurnMarkers are named tuples rather than frozen dataclasses: just as
+# immutable, read the same way and printed the same, and made in a third of the time (a frozen
+# dataclass sets each field through object.__setattr__; every message makes one of each).
+class Cue(NamedTuple):
     """One sign of an attack on the person: its category, weight (0..1) and the matched phrase."""
 
     category: str
@@ -31,8 +33,7 @@ class Cue:
     phrase: str
 
 
-@dataclass(frozen=True, slots=True)
-class Analysis:
+class Analysis(NamedTuple):
     """What the language analysis found in one message."""
 
     cues: tuple[Cue, ...]
@@ -289,10 +290,10 @@ def _absent_insult(
     return ""
 
 
-@dataclass(frozen=True, slots=True)
-class _Words:
+class _Words(NamedTuple):
     """A message's own words, tokenised plain and squeezed: what ``analyse`` and ``turn_markers``
-    both read, prepared once (the forecast asks for the markers right after the analysis)."""
+    both read, prepared once (the forecast asks for the markers right after the analysis). A
+    named tuple: made once a message, and that is cheaper than a frozen dataclass."""
 
     normalised: str
     own_words: str
@@ -358,8 +359,7 @@ def analyse(text: str) -> Analysis:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class TurnMarkers:
+class TurnMarkers(NamedTuple):
     """Politeness and framing markers of one message (its own words, quotation set aside).
 
     The strategies of Danescu-Niculescu-Mizil et al. (2013) that Zhang et al. (2018) found before
