@@ -153,6 +153,51 @@ for _index, (_category, _weight, _triggers, _pattern) in enumerate(_ATTACKS):
     for _trigger in _triggers:
         _ATTACKS_BY_TRIGGER[_trigger] = (*_ATTACKS_BY_TRIGGER.get(_trigger, ()), _index)
 _ALL_TRIGGERS = frozenset(_ATTACKS_BY_TRIGGER)
+
+
+def _opens_with(pattern: str, opening: str) -> bool:
+    """Whether ``pattern`` is ``opening`` followed by more of a sequence: no alternation at its
+    top level and no quantifier on the opening's last item, so that wherever the pattern
+    matches, the opening alone matches at the same place."""
+    if not pattern.startswith(opening):
+        return False
+    rest = pattern[len(opening) :]
+    if rest[:1] in ("?", "*", "+", "{"):
+        return False
+    depth, at, in_class = 0, 0, False
+    while at < len(rest):
+        char = rest[at]
+        if char == "\\":
+            at += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            at += 1 if rest[at + 1 : at + 2] == "^" else 0
+            at += 1 if rest[at + 1 : at + 2] == "]" else 0  # a "]" first is a literal
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+        elif char == "|" and depth == 0:
+            return False
+        at += 1
+    return depth == 0
+
+
+_OPENINGS = tuple(re.compile(opening) for opening in patterns.OPENINGS)
+# Per attack pattern, the longest opening it begins with (an index into _OPENINGS), or None.
+_OPENING_OF = tuple(
+    max(
+        (i for i, opening in enumerate(patterns.OPENINGS) if _opens_with(pattern, opening)),
+        key=lambda i: len(patterns.OPENINGS[i]),
+        default=None,
+    )
+    for _, _, _, pattern in patterns.ATTACKS
+)
 _IDENTITY = re.compile(patterns.IDENTITY_ATTACK)
 _ABSENT = tuple(re.compile(pattern) for pattern in patterns.ABSENT_INSULTS)
 _ABSENT_TRIGGERS = frozenset(patterns.ABSENT_INSULT_TRIGGERS.split())
@@ -233,8 +278,17 @@ def _cues(text: str, tokens: frozenset[str]) -> tuple[tuple[Cue, ...], int]:
         return (), 0
     best: dict[str, Cue] = {}
     negated = 0
-    for category, weight, pattern in _attacks_for(present):
-        for match in pattern.finditer(text):
+    opened: dict[int, int] = {}  # opening -> where it first matches in ``text``, -1 nowhere
+    for category, weight, pattern, opening in _attacks_for(present):
+        start = 0
+        if opening is not None:
+            start = opened.get(opening, -2)
+            if start == -2:
+                found = _OPENINGS[opening].search(text)
+                start = opened[opening] = found.start() if found else -1
+            if start < 0:
+                continue  # the pattern cannot match where its opening does not
+        for match in pattern.finditer(text, start):
             cue = _cue_from(
                 category, weight, match, text[max(0, match.start() - 60) : match.start()]
             )
@@ -249,10 +303,13 @@ def _cues(text: str, tokens: frozenset[str]) -> tuple[tuple[Cue, ...], int]:
 # Few sets of trigger words recur (most are "you" with a word or two), so each set's patterns are
 # looked up once; bounded, as the sets a stream of messages could bring are not.
 @lru_cache(maxsize=1024)
-def _attacks_for(present: frozenset[str]) -> tuple[tuple[str, float, re.Pattern[str]], ...]:
-    """The attack patterns that the trigger words ``present`` can start, in ``ATTACKS`` order."""
+def _attacks_for(
+    present: frozenset[str],
+) -> tuple[tuple[str, float, re.Pattern[str], int | None], ...]:
+    """The attack patterns that the trigger words ``present`` can start, in ``ATTACKS`` order,
+    each with its category, weight and opening (``_OPENING_OF``)."""
     indexes = sorted({index for trigger in present for index in _ATTACKS_BY_TRIGGER[trigger]})
-    return tuple((_ATTACKS[i][0], _ATTACKS[i][1], _ATTACKS[i][3]) for i in indexes)
+    return tuple((*_ATTACKS[i][:2], _ATTACKS[i][3], _OPENING_OF[i]) for i in indexes)
 
 
 _NO_CUE = Cue("", 0.0, "")
