@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from bot.core.ad_hominem import AdHominemDetector, AdHominemFinding
 from bot.core.decisions import Decision, Decisions, Detection, PromptMember, merge
@@ -461,11 +462,10 @@ class Engine:
     def _is_newcomer(
         self, message: MessagePosted, conversation: _Conversation, settings: Settings
     ) -> bool:
-        recent = timedelta(hours=settings.pile_on.newcomer_hours)
         joined = message.author_joined_at or self._joins.get((message.community, message.author))
-        if joined is not None and message.at - joined <= recent:
+        if joined is not None and message.at - joined <= _hours(settings.pile_on.newcomer_hours):
             return True
-        window = timedelta(minutes=settings.pile_on.window_minutes)
+        window = _minutes(settings.pile_on.window_minutes)
         return message.at - conversation.first_seen[message.author] <= window
 
     def _remember(
@@ -522,6 +522,17 @@ class Engine:
 _STATE = ("_messages", "_conversations", "_joins", "_now", "_events_since_sweep", "_sweeps",
           "_full_sweep_at", "_responder", "_outcomes")  # fmt: skip
 register(_Seen, _Conversation)
+
+
+# A policy has a handful of window lengths: each timedelta is made once, not once a message.
+@lru_cache(maxsize=64)
+def _hours(hours: float) -> timedelta:
+    return timedelta(hours=hours)
+
+
+@lru_cache(maxsize=64)
+def _minutes(minutes: float) -> timedelta:
+    return timedelta(minutes=minutes)
 
 
 def _with_reply_author(message: MessagePosted, author: str | None) -> MessagePosted:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -76,7 +77,16 @@ class MessagePosted(Compact):
 
     @property
     def conversation(self) -> ConversationKey:
-        return ConversationKey(self.community, self.channel, self.thread)
+        return _key(self.community, self.channel, self.thread)
+
+
+# One key object for each recent conversation, however often it is asked for (the engine and its
+# responder ask several times a message, and remember the key with each message and cooldown):
+# fewer objects made and kept, which is most of what the garbage collector would walk. Keys are
+# immutable, so sharing one is invisible; bounded, as the conversations a stream brings are not.
+@lru_cache(maxsize=8192)
+def _key(community: str, channel: str, thread: str) -> ConversationKey:
+    return ConversationKey(community, channel, thread)
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,12 @@ _VOCATIVE_ADJECTIVES = (
 )
 
 # (category, weight, trigger words, pattern)
+# Openings that several attack patterns begin with. A pattern made of an opening and more can
+# match only where the opening alone matches, so the analysis searches once for each opening and
+# runs those patterns only from where it first matches, or not at all (bot.core.language checks
+# which patterns truly begin with one).
+OPENINGS = (r"\b" + _YOU_ARE, r"\b(?:you|ya|u)\s+", r"\b(?:you|u)\s+")
+
 ATTACKS: tuple[tuple[str, float, str, str], ...] = (
     ("name_calling", 0.9, YOU,
      r"\b" + _YOU_ARE + r"(?P<neg>\s+not|n't|\s+never|\s+no)?(?:\s+" + _FILLERS

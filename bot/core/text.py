@@ -42,9 +42,15 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 
 # A word mixing letters with leet symbols, e.g. "1d10t", "st@pid", "m0r0n" (not "2024", not "@ana").
 _LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[013457@$])[\w@$]{3,}")
-_LEET_HINT = re.compile(r"[a-z][013457@$]|[013457$][a-z]")
-_SPELLED_HINT = re.compile(r"\b[a-z][ .\-_*][a-z][ .\-_*][a-z]\b")
+# Only ever searched for (is there any?), so written to open on a character class, which the
+# regex engine skips to directly: "[a-z][013457@$]|[013457$][a-z]" and
+# "\b[a-z][ .\-_*][a-z][ .\-_*][a-z]\b" find the same texts, trying every position.
+_LEET_HINT = re.compile(r"[013457@$](?:(?<=[a-z].)|(?<!@)(?=[a-z]))")
+_SPELLED_HINT = re.compile(r"[ .\-_*](?<=\b[a-z][ .\-_*])[a-z][ .\-_*][a-z]\b")
 _REPEATS = re.compile(r"([a-z])\1{2,}")  # shrink to two: lexicon words match any run length
+# The same shrinking as a deletion: each letter that two more of itself follow (a run of n keeps
+# its last two), with a constant replacement, so no template is expanded per match.
+_REPEATED = re.compile(r"([a-z])(?=\1\1)")
 _SPELLED_OUT = re.compile(r"\b(?:[a-z][ .\-_*]){2,}[a-z]\b")
 _SPELLED_SEPARATORS = re.compile(r"[ .\-_*]")
 
@@ -70,7 +76,7 @@ def normalise(text: str) -> str:
         folded = folded.translate(_HOMOGLYPHS).casefold()
     if _LEET_HINT.search(folded):
         folded = _LEET_WORD.sub(_unleet, folded)
-    folded = _REPEATS.sub(r"\1\1", folded)
+    folded = _REPEATED.sub("", folded)
     if _SPELLED_HINT.search(folded):
         folded = _SPELLED_OUT.sub(_join_spelled, folded)
     return folded
