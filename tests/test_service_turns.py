@@ -94,6 +94,22 @@ def test_the_job_store_reads_while_a_write_transaction_is_open(tmp_path: Path) -
     assert (tables or 0) > 0
 
 
+def test_the_job_store_takes_the_turn_only_to_write(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'turns.db'}") as store:
+        turn = _turn(store)
+        with store.jobs_engine.begin() as connection:
+            connection.execute(text("SELECT count(*) FROM sqlite_master"))
+            held_to_read = turn.locked()
+            connection.execute(text("CREATE TABLE scratch (x INTEGER)"))
+            connection.execute(text("INSERT INTO scratch VALUES (1)"))
+            held_to_write = turn.locked()
+        after = turn.locked()
+        with store.engine.connect() as connection:
+            written = connection.execute(text("SELECT x FROM scratch")).scalar()
+    assert (held_to_read, held_to_write, after) == (False, True, False)
+    assert written == 1
+
+
 def test_an_in_memory_database_keeps_one_engine_for_the_jobs() -> None:
     with Store.open("sqlite://") as store:
         assert store.jobs_engine is store.engine  # another engine would be another database

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -245,6 +246,7 @@ def _sqlite_engine(url: URL) -> Engine:
             raise StorageError(_cannot_open(url, error)) from error
     engine = create_engine(url, **options)
     turn = threading.Lock()  # whose transaction it is, in this process (``_Serialised``)
+    _TURNS[engine] = turn
 
     def connect(dbapi_connection: Any, record: object) -> None:
         dbapi_connection.turn = turn
@@ -256,12 +258,35 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 def _jobs_engine(engine: Engine) -> Engine:
-    if engine.dialect.name != "sqlite" or isinstance(engine.pool, StaticPool):
-        return engine  # (an in-memory database is its one connection)
+    turn = _TURNS.get(engine)
+    if turn is None or isinstance(engine.pool, StaticPool):
+        return engine  # not a SQLite file (an in-memory database is its one connection)
     jobs = create_engine(engine.url, connect_args={"check_same_thread": False,
-                                                   "timeout": _BUSY_TIMEOUT_S})  # fmt: skip
-    event.listen(jobs, "connect", _sqlite_connect)
+                                                   "timeout": _BUSY_TIMEOUT_S,
+                                                   "factory": _Serialised})  # fmt: skip
+
+    def connect(dbapi_connection: Any, record: object) -> None:
+        dbapi_connection.turn = turn
+        _sqlite_connect(dbapi_connection, record)
+
+    event.listen(jobs, "connect", connect)
+    event.listen(jobs, "before_cursor_execute", _turn_to_write)
     return jobs
+
+
+def _turn_to_write(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    # The job store's transactions begin deferred (reads take no turn); a statement that writes
+    # takes the store's turn first, and keeps it to the transaction's end, so that it never
+    # meets another writer of this process in SQLite's own busy wait (10 ms an insert, measured,
+    # when the executor scheduled a slow mode's lift while the judge wrote).
+    dbapi_connection = connection.connection.dbapi_connection
+    reads = statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
+    if isinstance(dbapi_connection, _Serialised) and not reads:
+        dbapi_connection.take_turn()
+
+
+# Each SQLite file engine's turn (``_Serialised``), for the job store's engine to share.
+_TURNS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 class _Serialised(sqlite3.Connection):
