@@ -90,6 +90,8 @@ BATCH_LIMIT = 500
 # stays bounded (with MAX_BACKLOG, at most MAX_BACKLOG + (this + 3) * BATCH_LIMIT events held:
 # one batch being scored, one being judged, and one the judge took but could not merge).
 _SCORED_AHEAD = 2
+# Communities whose engine is remembered (``_engines_for``); past this many, forgotten and re-read.
+_KNOWN_COMMUNITIES = 10_000
 # The layout of a saved engine snapshot: 1 was the bare engine state; 2 adds the journal position.
 SNAPSHOT_VERSION = 2
 
@@ -154,6 +156,8 @@ class Runtime:
     _seq: int = 0  # the last journal sequence number handed out
     _position: int = 0  # the last journal entry the engines have fully dealt with
     _prunable: int = 0  # journal entries up to here are covered by the snapshot before last
+    _versions: dict[str, tuple[Policy, str]] = field(default_factory=dict)  # policy_version's
+    _engine_keys: dict[str, str] = field(default_factory=dict)  # community -> its engine's key
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -475,7 +479,11 @@ class Runtime:
         community = _community_of(event)
         if community is None:  # edits and deletions: the engine that saw the message knows it
             return list(self.engines.items())
-        key = self.community(community).engine_key
+        key = self._engine_keys.get(community)
+        if key is None:  # (the config is read once per community: it does not change)
+            if len(self._engine_keys) >= _KNOWN_COMMUNITIES:
+                self._engine_keys.clear()
+            key = self._engine_keys[community] = self.community(community).engine_key
         return [(key, self.engines[key])]
 
     def community(self, community: str) -> _Community:
@@ -576,8 +584,10 @@ class Runtime:
     def provenance(self, platform: str, engine_key: str, community: str) -> Provenance:
         """Where a decision came from, as the audit records it."""
         policy = self.policies[engine_key]
-        return Provenance(platform, policy.name, policy_version(policy),
-                          self.community(community).mode)  # fmt: skip
+        cached = self._versions.get(engine_key)
+        if cached is None or cached[0] is not policy:  # (hashing a policy's repr: ~0.1 ms)
+            cached = self._versions[engine_key] = (policy, policy_version(policy))
+        return Provenance(platform, policy.name, cached[1], self.community(community).mode)
 
     def _audit_only(
         self, batch: Batch, action: Decision, outcome: Outcome, engine_key: str
