@@ -16,7 +16,9 @@ with the ``[replay]`` platform, on a generated inbox of chat (threads in several
 3. peak RSS of the service's process (and of the sentence tier's worker, when it runs).
 
 ``--memory N`` instead runs one long fast-tier SQLite case of N events and prints the service's
-RSS every N/20 events: memory should stay flat. Numbers go in benchmarks/README.md.
+RSS every N/20 events: memory should stay flat; with ``--tracemalloc A,B`` it also prints what
+Python allocated between events A and B and still holds at B (tracing slows the run 2-3x from A).
+Numbers go in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,6 +112,30 @@ def rss_mib() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+TRACE: list[int] = []  # --tracemalloc A,B: trace from event A, compare at event B
+
+
+def traced(done: int) -> None:
+    """At event A start tracemalloc; at event B print what grew since A, by line and by stack."""
+    if len(TRACE) == 2 and done == TRACE[0]:
+        tracemalloc.start(6)
+        TRACE.append(0)
+        SNAPSHOTS.append(tracemalloc.take_snapshot())
+    elif len(TRACE) == 3 and done == TRACE[1]:
+        grown = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        for key in ("lineno", "traceback"):
+            stats = grown.compare_to(SNAPSHOTS[0], key)
+            total = sum(stat.size_diff for stat in stats) / 2**20
+            print(f"== grown from event {TRACE[0]} to {TRACE[1]}, by {key}: {total:.1f} MiB traced")
+            for stat in stats[: 20 if key == "lineno" else 6]:
+                print(f"+{stat.size_diff / 2**20:7.2f} MiB  +{stat.count_diff:8} blocks  "
+                      + "\n      ".join(stat.traceback.format()), flush=True)  # fmt: skip
+
+
+SNAPSHOTS: list[Any] = []
+
+
 class Watch:
     """Wraps the runtime's ``on_event``: when each event arrived and when it was committed."""
 
@@ -127,6 +154,8 @@ class Watch:
             await inner(event)
             self.last = time.perf_counter()
             self.done += 1
+            if TRACE:
+                traced(self.done)
             if self._every == 0:
                 self.committed[event.id] = self.last
             elif self.done % self._every == 0:
@@ -280,9 +309,14 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=0, help="a long fast-tier run of N events")
     parser.add_argument("--snapshot-seconds", type=float, default=60.0,
                         help="[scheduler] snapshot_seconds (the memory run: 86400 for none)")  # fmt: skip
+    parser.add_argument("--tracemalloc", metavar="A,B",
+                        help="the memory run: trace Python's allocations from event A and print "
+                             "what grew by event B, by line and by stack")  # fmt: skip
     parser.add_argument("--one", help=argparse.SUPPRESS)  # storage:sentence, in a subprocess
     args = parser.parse_args()
     SNAPSHOT_SECONDS[0] = args.snapshot_seconds
+    if args.tracemalloc:
+        TRACE.extend(int(n) for n in args.tracemalloc.split(","))
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))  # warnings up

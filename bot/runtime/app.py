@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import os
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,11 @@ from bot.storage.store import Store
 log = structlog.get_logger()
 AdapterFactory = Callable[[str, Config, str], PlatformAdapter]
 _JOBS_GRACE_S = 30.0  # how long a shutdown waits for a running job (a snapshot, a digest)
+# How long a thread may hold the interpreter before another that waits gets it (Python's default
+# is 5 ms). Judging and scoring run in worker threads; the event loop, which reads the platforms
+# and hands back every judged event, needs the interpreter for a moment at each step, and with
+# the default waited up to 5 ms each time (p99 at half the sustained rate ~1.7x higher, measured).
+_SWITCH_INTERVAL_S = 0.0005
 
 
 class StartupError(RuntimeError):
@@ -84,7 +91,10 @@ class Service:
         # journal, connecting) must stop it cleanly too, not kill it mid-way.
         self._handle_signals(stop)
         runtime = self.runtime
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(_SWITCH_INTERVAL_S)
         await runtime.open()
+        _freeze_startup_objects()
         jobs.bind(runtime)
         scheduler = self.scheduler
         running = jobs.Running(scheduler)
@@ -123,6 +133,8 @@ class Service:
             runtime.metrics.close()
             runtime.store.close()
             stop_sentence_processes()  # after the runtime: it scored until its queue was empty
+            gc.unfreeze()
+            sys.setswitchinterval(switch_interval)
 
     def reload(self) -> list[str]:
         """Reload the policies from the config; returns the problems (none: reloaded)."""
@@ -141,6 +153,17 @@ class Service:
             loop.add_signal_handler(signal.SIGTERM, stop.set)
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+
+def _freeze_startup_objects() -> None:
+    """Leave what start-up made (modules, config, the engines' restored memory) out of the
+    garbage collector's full passes from now on: each pass walks every tracked object, and with
+    them it paused the whole process for 100 to 470 ms every few seconds (measured at 20,000
+    events: a full pass 290-470 ms, 75-85 ms with them frozen). Frozen objects are still freed
+    when their last reference goes; garbage is collected first, so none is frozen, and
+    ``Service.run`` unfreezes them when it stops."""
+    gc.collect()
+    gc.freeze()
 
 
 def _dashboard(runtime: Runtime) -> Any:

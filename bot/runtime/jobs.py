@@ -72,7 +72,7 @@ def _runtime() -> Runtime:
 
 def scheduler_for(runtime: Runtime) -> AsyncIOScheduler:
     """A scheduler whose jobs are stored beside the service's data, with the periodic jobs added."""
-    store = SQLAlchemyJobStore(engine=runtime.store.engine, tablename="longform_jobs")
+    store = SQLAlchemyJobStore(engine=runtime.store.jobs_engine, tablename="longform_jobs")
     scheduler = AsyncIOScheduler(
         jobstores={"default": store},
         job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},

@@ -7,11 +7,11 @@ decisions are committed. Two stages run behind the queue, so many events are in 
 1. scoring: takes every event waiting (up to a batch) and scores their texts together
    (``bot.runtime.scoring_queue``: off the loop; the sentence tier in its own processes), while
    the batch before is judged;
-2. judging: takes the scored batches in arrival order and, under the engines' lock and in one
-   transaction (``bot.storage.batch``), journals the batch's events (dropping any delivered
-   before), logs their messages (text only within retention), feeds the engines event by event
-   in arrival order (so each thread's, and each community's, order is kept), and routes the
-   decisions: in shadow mode, what would reach members is recorded in the audit as
+2. judging: takes the scored batches in arrival order and, under the engines' lock, looks up
+   which of the batch's events were delivered before (those are dropped), feeds the engines the
+   others event by event in arrival order (so each thread's, and each community's, order is
+   kept), then in one transaction (``bot.storage.batch``) journals those events, logs their
+   messages (text only within retention) and routes the decisions: in shadow mode, what would reach members is recorded in the audit as
    ``suppressed_shadow`` and only moderator alerts go out; a private prompt to a member who opted
    out is recorded as ``opted_out``; everything else is written to the outbox. Only then is the
    transaction committed, and only then is the executor woken: a decision is committed before
@@ -22,8 +22,9 @@ The executor (``bot.runtime.executor``) carries out what the outbox holds, and t
 and purges old text.
 
 A restart is invisible to members: every event, and every tick of the engines' clock, is written
-to the journal (``bot.storage.journal``) before the engines see it (a batch's journal rows are
-the first statements of its transaction, a tick's its own commit), and each saved snapshot
+to the journal (``bot.storage.journal``) in the commit that makes anything the engines learnt
+from it durable (a batch's journal rows are the first statements of its transaction, written
+with its decisions; a tick's its own commit, before it is applied), and each saved snapshot
 records the last journal entry it covers. A snapshot is taken under the same lock, so it never
 covers a batch whose transaction is still open; a crash before the commit leaves neither the
 batch's rows nor (the process being gone) the engines' memory of it, and the inbox is read again
@@ -71,7 +72,7 @@ from bot.runtime.scoring_queue import ScoringQueue
 from bot.storage.audit import AuditEntry, Provenance
 from bot.storage.batch import Batch
 from bot.storage.codec import decision_key, kind_name
-from bot.storage.journal import Entry, Tick
+from bot.storage.journal import Entry, Tick, journal_rows
 from bot.storage.schema import Outcome
 from bot.storage.store import Store
 
@@ -86,8 +87,11 @@ MAX_BACKLOG = 5_000
 # The most events scored, and then judged and committed, as one batch.
 BATCH_LIMIT = 500
 # Scored batches waiting for the judge: enough to keep both stages busy, few enough that memory
-# stays bounded (with MAX_BACKLOG, at most MAX_BACKLOG + (this + 2) * BATCH_LIMIT events held).
+# stays bounded (with MAX_BACKLOG, at most MAX_BACKLOG + (this + 3) * BATCH_LIMIT events held:
+# one batch being scored, one being judged, and one the judge took but could not merge).
 _SCORED_AHEAD = 2
+# Communities whose engine is remembered (``_engines_for``); past this many, forgotten and re-read.
+_KNOWN_COMMUNITIES = 10_000
 # The layout of a saved engine snapshot: 1 was the bare engine state; 2 adds the journal position.
 SNAPSHOT_VERSION = 2
 
@@ -152,6 +156,8 @@ class Runtime:
     _seq: int = 0  # the last journal sequence number handed out
     _position: int = 0  # the last journal entry the engines have fully dealt with
     _prunable: int = 0  # journal entries up to here are covered by the snapshot before last
+    _versions: dict[str, tuple[Policy, str]] = field(default_factory=dict)  # policy_version's
+    _engine_keys: dict[str, str] = field(default_factory=dict)  # community -> its engine's key
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -369,9 +375,20 @@ class Runtime:
                 for event, _ in batch]  # fmt: skip
 
     async def _judge_stage(self) -> None:
-        """Judge the scored batches in arrival order, one transaction each."""
+        """Judge the scored batches in arrival order, one transaction each: the batches scored
+        while the judge was busy are judged together (up to BATCH_LIMIT events), since each
+        batch judged costs two transactions and a thread hop whatever its size, and small batches
+        waiting in turn behind each other only add to the wait."""
+        carried: _Scored | None = None
         while True:
-            batch, scores = await self._scored.get()
+            batch, scores = carried or await self._scored.get()
+            carried = None
+            while not self._scored.empty():
+                more, more_scores = self._scored.get_nowait()
+                if len(batch) + len(more) > BATCH_LIMIT:
+                    carried = (more, more_scores)
+                    break
+                batch, scores = batch + more, scores + more_scores
             try:
                 await self._judge_batch([event for event, _ in batch], scores)
             except Exception:  # storage trouble: these events are lost to the log, not the loop
@@ -383,7 +400,7 @@ class Runtime:
                         judged.set_result(None)
 
     async def _judge_batch(self, events: list[Event], scores: list[Scores | None]) -> None:
-        """Journal, log, judge and route the batch, all in one transaction (the module
+        """Judge the batch, then journal, log and route it in one transaction (the module
         docstring says why that order is safe); then log, count, and wake the executor."""
         self._note_too_old(events)
         async with self._engine_lock:
@@ -397,19 +414,28 @@ class Runtime:
         self._routed(routed, replayed=False)
 
     def _commit_batch(self, numbered: list[tuple[int, Event, Scores | None]]) -> _Routed:
-        """In a worker thread, under the engines' lock: the batch's one transaction."""
+        """In a worker thread, under the engines' lock: judge the batch, then its one write
+        transaction. The engines are fed before it begins, so that SQLite's one writer lock is
+        held for the writes alone, not for the judging (the executor's transactions wait for
+        it); nothing is committed before the journal rows, which lead the transaction."""
         routed = _Routed()
+        rows = journal_rows(numbered)
+        added = self.store.journal.fresh(rows)  # a delivery seen before is not judged again
+        fresh = [item for item, new in zip(numbered, added, strict=True) if new]
+        if len(fresh) < len(numbered):
+            log.info("events_already_judged", count=len(numbered) - len(fresh))
+        decided: list[tuple[Decisions, str]] = []
+        for _, event, found in fresh:
+            try:
+                for key, engine in self._engines_for(event):
+                    decisions = engine.feed(event, found)
+                    if decisions:
+                        decided.append((decisions, key))
+            except Exception:  # one bad event must not stop the others
+                log.exception("event_failed", kind=type(event).__name__)
         with self.store.batch(self._ttl) as batch:
-            fresh = self._record(batch, numbered)
-            decided: list[tuple[Decisions, str]] = []
-            for _, event, found in fresh:
-                try:
-                    for key, engine in self._engines_for(event):
-                        decisions = engine.feed(event, found)
-                        if decisions:
-                            decided.append((decisions, key))
-                except Exception:  # one bad event must not stop the others
-                    log.exception("event_failed", kind=type(event).__name__)
+            batch.journal_rows([row for row, new in zip(rows, added, strict=True) if new])
+            self._log_messages(batch, fresh)
             batch.read_opt_outs(_prompted(decisions for decisions, _ in decided))
             for decisions, key in decided:
                 self._route(batch, decisions, key, routed)
@@ -433,14 +459,8 @@ class Runtime:
                       "events raise [outbox] expire_minutes, or judge old conversations with "
                       "`longform replay FILE`")  # fmt: skip
 
-    def _record(
-        self, batch: Batch, numbered: list[tuple[int, Event, Scores | None]]
-    ) -> list[tuple[int, Event, Scores | None]]:
-        """Journal the events (dropping any delivered before) and log their messages."""
-        added = batch.journal(numbered)
-        fresh = [item for item, new in zip(numbered, added, strict=True) if new]
-        if len(fresh) < len(numbered):
-            log.info("events_already_judged", count=len(numbered) - len(fresh))
+    def _log_messages(self, batch: Batch, fresh: list[tuple[int, Event, Scores | None]]) -> None:
+        """Log the batch's new messages (text only within retention); forget deleted ones."""
         keep_text = self.config.storage.retention_days > 0
         messages = [
             (CommunityRef.of(event.community).platform, event if keep_text else _without_text(event),
@@ -452,7 +472,6 @@ class Runtime:
         deleted = [event.id for _, event, _ in fresh if isinstance(event, MessageDeleted)]
         for platform in self.adapters if deleted else ():
             batch.forget_messages(platform, deleted)
-        return fresh
 
     def _engines_for(self, event: Entry) -> Iterable[tuple[str, Engine]]:
         if isinstance(event, Tick):
@@ -460,7 +479,11 @@ class Runtime:
         community = _community_of(event)
         if community is None:  # edits and deletions: the engine that saw the message knows it
             return list(self.engines.items())
-        key = self.community(community).engine_key
+        key = self._engine_keys.get(community)
+        if key is None:  # (the config is read once per community: it does not change)
+            if len(self._engine_keys) >= _KNOWN_COMMUNITIES:
+                self._engine_keys.clear()
+            key = self._engine_keys[community] = self.community(community).engine_key
         return [(key, self.engines[key])]
 
     def community(self, community: str) -> _Community:
@@ -561,8 +584,10 @@ class Runtime:
     def provenance(self, platform: str, engine_key: str, community: str) -> Provenance:
         """Where a decision came from, as the audit records it."""
         policy = self.policies[engine_key]
-        return Provenance(platform, policy.name, policy_version(policy),
-                          self.community(community).mode)  # fmt: skip
+        cached = self._versions.get(engine_key)
+        if cached is None or cached[0] is not policy:  # (hashing a policy's repr: ~0.1 ms)
+            cached = self._versions[engine_key] = (policy, policy_version(policy))
+        return Provenance(platform, policy.name, cached[1], self.community(community).mode)
 
     def _audit_only(
         self, batch: Batch, action: Decision, outcome: Outcome, engine_key: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from bot.core.events import MessagePosted
 from bot.core.outcomes import OutcomeRecord
 from bot.core.scoring import Scores
 from bot.storage.audit import AuditEntry, Provenance, add_entry_once
-from bot.storage.journal import Entry, append_rows
+from bot.storage.journal import Entry, append_rows, insert_rows
 from bot.storage.outbox import DEFAULT_TTL, enqueue_many
 from bot.storage.outcomes import add_outcomes
 from bot.storage.records import is_opted_out, log_messages, opted_out_many
@@ -39,6 +40,11 @@ class Batch:
     def journal(self, entries: Sequence[tuple[int, Entry, Scores | None]]) -> list[bool]:
         """See :meth:`bot.storage.journal.Journal.append`."""
         return append_rows(self.session, entries)
+
+    def journal_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store journal rows made by :func:`bot.storage.journal.journal_rows` (the new ones:
+        :meth:`bot.storage.journal.Journal.fresh` says which)."""
+        insert_rows(self.session, rows)
 
     def log_messages(self, items: Sequence[tuple[str, MessagePosted, Mapping[str, float]]]) -> None:
         """See :meth:`bot.storage.records.MessageLog.record_many`."""

@@ -1,7 +1,8 @@
 """The event journal: what the engines were given since their last snapshot, in order.
 
-How it works: the runtime appends every event, with the scores it was judged with, *before* the
-engines see it, and every clock tick before it is applied. Each row has a sequence number, and a
+How it works: the runtime appends every event, with the scores it was judged with, in the
+transaction that commits the engines' decisions on it (nothing they learnt from it is durable
+before the event is), and every clock tick before it is applied. Each row has a sequence number, and a
 saved engine snapshot records the last number it covers; after a crash the runtime restores the
 snapshot and replays the rows after it, so the engines end exactly where they stopped (the engine
 is deterministic), and the outbox's idempotency keys drop the decisions already made. An event's
@@ -165,6 +166,12 @@ class Journal:
         with self._sessions.begin() as session:
             return append_rows(session, entries)
 
+    def fresh(self, rows: Sequence[Mapping[str, Any]]) -> list[bool]:
+        """See :func:`fresh_rows` (a read of its own: the service looks before it judges, and
+        writes the new rows with the batch's other writes)."""
+        with self._sessions() as session:
+            return fresh_rows(session, rows)
+
     def since(self, seq: int) -> list[Journaled]:
         """Every row after ``seq``, in order."""
         query = select(JournalRow).where(JournalRow.seq > seq).order_by(JournalRow.seq)
@@ -183,29 +190,44 @@ def append_rows(
     session: Session, entries: Sequence[tuple[int, Entry, Scores | None]]
 ) -> list[bool]:
     """``Journal.append`` in ``session``'s transaction: one look-up and one multi-row insert."""
+    rows = journal_rows(entries)
+    added = fresh_rows(session, rows)
+    insert_rows(session, [row for row, new in zip(rows, added, strict=True) if new])
+    return added
+
+
+def journal_rows(entries: Sequence[tuple[int, Entry, Scores | None]]) -> list[dict[str, Any]]:
+    """The rows that journal each (seq, entry, scores): encoded, with their digests (no I/O)."""
     rows = []
     for seq, entry, scores in entries:
         payload = encode(entry, scores)
         rows.append({"seq": seq, "digest": digest(payload), "kind": payload["_kind"],
                      "platform": _platform(entry), "member": _member(entry),
                      "at": entry.at, "payload": payload})  # fmt: skip
+    return rows
+
+
+def fresh_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[bool]:
+    """For each of ``rows`` (``journal_rows``), whether it is new: its digest is neither stored
+    nor earlier in ``rows`` (a tick always is). One look-up."""
     digests = [row["digest"] for row in rows if row["digest"] is not None]
     # The runtime's writer is the only one, so a look-up then an insert cannot race.
     seen = set(
         session.scalars(select(JournalRow.digest).where(JournalRow.digest.in_(digests)))
     ) if digests else set()  # fmt: skip
     added: list[bool] = []
-    new = []
     for row in rows:
         fresh = row["digest"] is None or row["digest"] not in seen
         added.append(fresh)
-        if fresh:
-            new.append(row)
-            if row["digest"] is not None:
-                seen.add(row["digest"])
-    if new:  # Core, not the ORM's bulk insert: no objects to build
-        session.connection().execute(insert(cast(Table, JournalRow.__table__)), new)
+        if fresh and row["digest"] is not None:
+            seen.add(row["digest"])
     return added
+
+
+def insert_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store ``rows`` (``journal_rows``, the new ones) in ``session``'s transaction."""
+    if rows:  # Core, not the ORM's bulk insert: no objects to build
+        session.connection().execute(insert(cast(Table, JournalRow.__table__)), list(rows))
 
 
 def erase_member(session: Session, platform: str, member: str, message_ids: Iterable[str]) -> int:

@@ -8,11 +8,18 @@ is synchronous and thread-safe: the runtime calls it through ``asyncio.to_thread
 is one transaction; :meth:`Store.batch` groups the service's writes for a batch of events into
 one. On SQLite the file runs in WAL mode with foreign keys on, and every
 transaction starts with ``BEGIN IMMEDIATE``, so concurrent writers queue (for up to 30 s) instead
-of failing half-way; on PostgreSQL, row locks (``SKIP LOCKED`` for claims) do that job.
+of failing half-way; on PostgreSQL, row locks (``SKIP LOCKED`` for claims) do that job. Within one
+process, SQLite's transactions also queue on a lock of the engine's own (``_Serialised``), handed
+on the moment a transaction ends: SQLite's own busy wait polls with sleeps of up to 100 ms, which
+made a thread that found the database busy wait far longer than the transaction before it. The
+scheduler's job store (``Store.jobs_engine``) reads without that lock: it runs on the event loop.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -66,6 +73,20 @@ class Store:
         self.outcomes = OutcomeLog(self._sessions)  # what became of each intervention
         self.partitions = PartitionStates(self._sessions)  # the distributed judges' memory
         self.sessions = self._sessions  # read-only queries (the dashboard's pages)
+        self._jobs_engine: Engine | None = None
+
+    @property
+    def jobs_engine(self) -> Engine:
+        """The engine for the scheduler's job store (APScheduler's, on the event loop).
+
+        On a SQLite file, an engine of its own whose transactions begin deferred: its reads (the
+        scheduler looks for due jobs at every wake-up, on the event loop) never wait for the
+        service's writers (WAL readers do not), and its writes are single statements, which
+        SQLite's busy wait covers. Elsewhere, the store's engine.
+        """
+        if self._jobs_engine is None:
+            self._jobs_engine = _jobs_engine(self.engine)
+        return self._jobs_engine
 
     @classmethod
     def open(cls, url: str, *, erase_salt: bytes | None = None) -> Store:
@@ -118,6 +139,8 @@ class Store:
 
     def close(self) -> None:
         """Release every connection; the store cannot be used afterwards."""
+        if self._jobs_engine is not None and self._jobs_engine is not self.engine:
+            self._jobs_engine.dispose()
         self.engine.dispose()
 
     def __enter__(self) -> Self:
@@ -211,8 +234,9 @@ def _sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     memory = database in ("", ":memory:") or database.startswith("file::memory:")
     options: dict[str, Any] = {
-        "connect_args": {"check_same_thread": False, "timeout": _BUSY_TIMEOUT_S}
-    }
+        "connect_args": {"check_same_thread": False, "timeout": _BUSY_TIMEOUT_S,
+                         "factory": _Serialised},
+    }  # fmt: skip
     if memory:
         options["poolclass"] = StaticPool  # one shared connection, or each gets an empty database
     else:
@@ -221,9 +245,89 @@ def _sqlite_engine(url: URL) -> Engine:
         except OSError as error:
             raise StorageError(_cannot_open(url, error)) from error
     engine = create_engine(url, **options)
-    event.listen(engine, "connect", _sqlite_connect if not memory else _sqlite_connect_memory)
+    turn = threading.Lock()  # whose transaction it is, in this process (``_Serialised``)
+    _TURNS[engine] = turn
+
+    def connect(dbapi_connection: Any, record: object) -> None:
+        dbapi_connection.turn = turn
+        (_sqlite_connect if not memory else _sqlite_connect_memory)(dbapi_connection, record)
+
+    event.listen(engine, "connect", connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _jobs_engine(engine: Engine) -> Engine:
+    turn = _TURNS.get(engine)
+    if turn is None or isinstance(engine.pool, StaticPool):
+        return engine  # not a SQLite file (an in-memory database is its one connection)
+    jobs = create_engine(engine.url, connect_args={"check_same_thread": False,
+                                                   "timeout": _BUSY_TIMEOUT_S,
+                                                   "factory": _Serialised})  # fmt: skip
+
+    def connect(dbapi_connection: Any, record: object) -> None:
+        dbapi_connection.turn = turn
+        _sqlite_connect(dbapi_connection, record)
+
+    event.listen(jobs, "connect", connect)
+    event.listen(jobs, "before_cursor_execute", _turn_to_write)
+    return jobs
+
+
+def _turn_to_write(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    # The job store's transactions begin deferred (reads take no turn); a statement that writes
+    # takes the store's turn first, and keeps it to the transaction's end, so that it never
+    # meets another writer of this process in SQLite's own busy wait (10 ms an insert, measured,
+    # when the executor scheduled a slow mode's lift while the judge wrote).
+    dbapi_connection = connection.connection.dbapi_connection
+    reads = statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
+    if isinstance(dbapi_connection, _Serialised) and not reads:
+        dbapi_connection.take_turn()
+
+
+# Each SQLite file engine's turn (``_Serialised``), for the job store's engine to share.
+_TURNS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+class _Serialised(sqlite3.Connection):
+    """A SQLite connection whose transactions take turns on the engine's lock (``turn``, set
+    when it connects): taken by ``begin`` before ``BEGIN IMMEDIATE``, given back when the
+    transaction commits or rolls back (or the connection closes). For up to the busy timeout,
+    like SQLite's own wait; past it, the same error SQLite gives."""
+
+    turn: threading.Lock | None = None
+    _holds = False
+
+    def take_turn(self) -> None:
+        if self.turn is None or self._holds:
+            return
+        if not self.turn.acquire(timeout=_BUSY_TIMEOUT_S):
+            raise sqlite3.OperationalError("database is locked (by this process)")
+        self._holds = True
+
+    def give_turn(self) -> None:
+        if self._holds and self.turn is not None:
+            self._holds = False
+            self.turn.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            if not self.in_transaction:
+                self.give_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.give_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.give_turn()
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
@@ -245,7 +349,16 @@ def _sqlite_connect_memory(dbapi_connection: Any, _record: object) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    dbapi_connection = connection.connection.dbapi_connection
+    serialised = dbapi_connection if isinstance(dbapi_connection, _Serialised) else None
+    if serialised is not None:
+        serialised.take_turn()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        if serialised is not None:
+            serialised.give_turn()
+        raise
 
 
 def _cannot_open(url: URL, error: BaseException) -> str:
