@@ -204,3 +204,9 @@ def test_naming_whoever_holds_the_other_view_is_an_attack(text: str) -> None:
 )
 def test_disagreement_in_the_same_frames_is_not_an_attack(text: str) -> None:
     assert _finding(text)[0] < DETECT_AT
+
+
+def test_a_judgement_of_the_idea_inside_the_clause_is_not_one_of_its_holder() -> None:
+    assert _finding("Anyone who says this approach is dumb hasn't tried it.")[0] < DETECT_AT
+    assert _finding("People who think the guideline is useless have not read it")[0] < DETECT_AT
+    assert _finding("Anyone who disagrees with me is an idiot, frankly.")[0] >= DETECT_AT

@@ -180,14 +180,16 @@ ATTACKS: tuple[tuple[str, float, str, str], ...] = (
      + r")\s+would\b"),
     # Whoever holds the other view, named: "anyone who disagrees is an idiot", "people who think
     # otherwise are delusional", "only a stupid person would argue that", "how could anyone be so
-    # ignorant". In a debate the holder of the other view is the person being answered.
+    # ignorant". In a debate the holder of the other view is the person being answered. The name
+    # must end the clause: in "anyone who says this idea is dumb hasn't tried it" it is the idea's.
     ("name_calling", 0.75, "anyone anybody everyone everybody whoever people those someone somebody",
      r"\b(?:(?:anyone|anybody|everyone|everybody|people|those|someone|somebody)\s+(?:who|that)|"
      r"whoever)\s+(?:(?:still|really|actually|seriously|honestly|even)\s+)?(?:says?|thinks?|"
      r"believes?|disagrees?|argues?|claims?|doesn't|don't|does\s+not|do\s+not|can't|cannot|"
      r"would|wants?|supports?|votes?)\b[^.!?;]{0,60}?\s(?:is|are|must\s+be)\s+(?:" + _FILLERS
      + r"\s+)*(?:(?P<name>" + NAME + r")s?|(?P<adj>" + ADJECTIVE + r")|(?:an?\s+)?"
-     + any_of(lexicon.PERSON_FAULTS) + r"\s+(?:person|people|human\s+beings?))(?![\w'\-])(?!\s+(?:of|about)\b)"),
+     + any_of(lexicon.PERSON_FAULTS) + r"\s+(?:person|people|human\s+beings?))(?![\w'\-])(?=\s*(?:[,.!?;:)]|$|\s+(?:and|but|or|if|"
+     r"because|lol|tbh|imo)\b))"),
     ("name_calling", 0.75, "only",
      r"\bonly\s+(?:people|those|someone|somebody|a\s+person)\s+(?:who|that)\s+(?:is|are)\s+(?:"
      + _FILLERS + r"\s+)*(?P<adj3>" + ADJECTIVE + r")\b(?!\s+(?:of|about)\b)|\bonly\s+(?:(?:an?|some|the)\s+)?(?:(?:really|truly|very|so)\s+)?(?P<adj>" + ADJECTIVE
