@@ -360,6 +360,10 @@ async def test_only_events_older_than_the_outbox_expiry_are_reported_too_old(
     (old,) = [e for e in caplog_structlog if e["event"] == "events_too_old_to_act_on"]
     assert (old["count"], old["expire_minutes"]) == (1, 60)
     assert old["oldest"] == (NOW - timedelta(minutes=61)).isoformat()
+    assert old["hint"] == (
+        "decisions on these events expire before they are executed; to act on old events raise "
+        "[outbox] expire_minutes, or judge old conversations with `longform replay FILE`"
+    )
 
 
 async def test_a_deleted_message_loses_its_stored_text(tmp_path: Path) -> None:

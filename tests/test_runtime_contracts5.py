@@ -201,25 +201,6 @@ async def test_a_decision_withheld_in_shadow_mode_is_counted_under_its_outcome(
     assert counted == 1
 
 
-async def test_too_old_events_come_with_the_advice_on_what_to_do(
-    tmp_path: Path, caplog_structlog: list[dict[str, Any]]
-) -> None:
-    runtime = build_service(service_config(tmp_path, outbox={"expire_minutes": 60})).runtime
-    runtime.clock = lambda: NOW
-    await runtime.open()
-    try:
-        await runtime.on_event(MessagePosted("o1", NOW - timedelta(minutes=61), "replay:c",
-                                             "general", "ana", "Too old.", thread="t1"))  # fmt: skip
-    finally:
-        await runtime.close()
-        runtime.store.close()
-    (old,) = [e for e in caplog_structlog if e["event"] == "events_too_old_to_act_on"]
-    assert old["hint"] == (
-        "decisions on these events expire before they are executed; to act on old events raise "
-        "[outbox] expire_minutes, or judge old conversations with `longform replay FILE`"
-    )
-
-
 # -- wording operators and moderators act on -------------------------------------------------------
 
 
