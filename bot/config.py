@@ -149,6 +149,11 @@ class SchedulerConfig(_Section):
     snapshot_seconds: Annotated[float, Field(gt=0, le=86400)] = Field(
         60.0, description="How often the engine's memory is saved for a restart"
     )
+    snapshot_in_child: bool = Field(
+        True,
+        description="Write the engine's memory in a forked child process, so judging waits only "
+        "for the fork (ignored where the platform cannot fork)",
+    )
     digest_hour_utc: Annotated[int, Field(ge=0, le=23)] = Field(
         8, description="Hour (UTC) of the daily moderators' digest"
     )

@@ -556,18 +556,20 @@ async def test_a_restart_logs_how_much_the_restored_memory_holds(
 
 
 async def test_memory_is_saved_in_the_services_one_snapshot_thread(tmp_path: Path) -> None:
-    runtime = build_service(service_config(tmp_path)).runtime
+    # Written in this process (not a forked child), the text is made in the one saver thread.
+    config = service_config(tmp_path, scheduler={"snapshot_in_child": False})
+    runtime = build_service(config).runtime
     runtime.clock = lambda: NOW
     await runtime.open()
     seen: list[str] = []
     engine = runtime.engines[""]
-    real = engine.snapshot
+    real = engine.snapshot_json
 
     def recording() -> Any:
         seen.append(threading.current_thread().name)
         return real()
 
-    engine.snapshot = recording  # type: ignore[method-assign]
+    engine.snapshot_json = recording  # type: ignore[method-assign]
     try:
         await runtime.on_event(_posted(1))
         await runtime.save_memory()

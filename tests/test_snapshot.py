@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import random
+from collections import OrderedDict, deque
 
 import pytest
 
-from bot.core.engine import Engine
+from bot.core.engine import _STATE, Engine
+from bot.core.events import ConversationKey
+from bot.core.responses import Responder
+from bot.core.seen import decode as decode_seen
+from bot.core.seen import json_chunks as seen_json
 from bot.core.settings import Policy
-from bot.core.snapshot import FORMAT, SnapshotError, from_plain, to_plain
+from bot.core.snapshot import FORMAT, SnapshotError, from_plain, json_chunks, to_plain
 from bot.scoring.embedded import EmbeddedScorer
 from tests.builders import MIN, T0, mixed_stream
 
@@ -108,3 +113,44 @@ def test_a_damaged_message_table_is_refused() -> None:
     table["rows"][0][1] = len(table["conversations"])  # a conversation that is not there
     with pytest.raises(SnapshotError, match="damaged snapshot"):
         Engine.restore(Policy(), EmbeddedScorer(), snapshot)
+
+
+def test_the_engine_written_a_slice_at_a_time_reads_back_as_its_plain_state() -> None:
+    engine = _engine()
+    for event in mixed_stream(900, seed=23):
+        engine.feed(event)
+    assert engine.size["messages"] > 30
+    assert engine.size["conversations"] > 3
+    for name in _STATE:
+        if name == "_messages":
+            pieces = list(seen_json(engine._messages, 7))
+            assert decode_seen(json.loads("".join(pieces))) == engine._messages
+        else:
+            part = getattr(engine, name)
+            pieces = list(json_chunks(part, chunk=3))
+            assert json.loads("".join(pieces)) == to_plain(part), name
+        if name in ("_messages", "_conversations", "_responder", "_outcomes"):
+            assert len(pieces) > 1, f"{name} must be written in pieces at this chunk size"
+
+
+def test_large_containers_are_written_in_slices_that_read_back_the_same() -> None:
+    keys = [ConversationKey("c", "ch", str(n)) for n in range(10)]
+    value = {
+        "ordered": OrderedDict((f"k{n}", keys[n]) for n in range(10)),
+        "plain": {f"k{n}": n * 0.5 for n in range(10)},
+        "list": [keys[n] for n in range(10)],
+        "deque": deque(range(10), maxlen=12),
+        "small": {"a": (1, T0)},
+    }
+    for name, part in value.items():
+        pieces = list(json_chunks(part, chunk=4))
+        assert json.loads("".join(pieces)) == to_plain(part), name
+        assert from_plain(json.loads("".join(pieces))) == part, name
+        assert len(pieces) == (1 if name == "small" else 5), name  # 10 items: 3 slices + brackets
+    # An engine state object is written field by field, each large field in slices.
+    responder = Responder()
+    responder._last = {("member", n): T0 + n * MIN for n in range(10)}
+    pieces = list(json_chunks(responder, chunk=4))
+    assert json.loads("".join(pieces)) == to_plain(responder)
+    assert sum(piece.count("member") for piece in pieces) == 10
+    assert max(piece.count("member") for piece in pieces) == 4

@@ -36,6 +36,7 @@ from bot.core.events import ConversationKey, MemberJoined, MessageEdited
 from bot.storage import (
     AuditEntry,
     AuditLog,
+    EncodedJSON,
     OutboxState,
     Outcome,
     Provenance,
@@ -511,6 +512,20 @@ def test_engine_state_round_trips_and_replaces(store: Store) -> None:
     replaced = store.states.load("engine")
     assert replaced is not None
     assert (replaced.blob, replaced.version) == ({"n": 4}, 2)
+
+
+def test_engine_state_already_written_as_json_text_is_stored_as_that_json(store: Store) -> None:
+    # An engine snapshot arrives as JSON text (written a slice at a time): stored as it is, it
+    # reads back as the value the text spells, not as one string.
+    text = '{"journal_seq": 7, "engine": {"rows": [[1, 2.5, "a"], [2, 0.125, "b"]]}}'
+    store.states.save("engine:x", EncodedJSON(text), version=2, now=T0)
+    saved = store.states.load("engine:x")
+    assert saved is not None
+    assert saved.blob == json.loads(text)
+    store.states.save("engine:x", {"plain": [1]}, version=2, now=T0)  # plain values still work
+    again = store.states.load("engine:x")
+    assert again is not None
+    assert again.blob == {"plain": [1]}
 
 
 # -- opening and migrations ------------------------------------------------------------------

@@ -14,7 +14,9 @@ forgotten, and joins and cooldowns expire with the windows that use them.
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -40,16 +42,17 @@ from bot.core.rephrase import MAX_ROUNDS, ClaimCheck, claim_alone
 from bot.core.responses import Responder
 from bot.core.scoring import Scorer, Scores, hostility
 from bot.core.seen import _Seen
-from bot.core.seen import encode as encode_seen
+from bot.core.seen import json_chunks as seen_json
 from bot.core.settings import Policy, Settings
 from bot.core.snapshot import (
+    CHUNK,
     COMPATIBLE,
     FORMAT,
     Plain,
     SnapshotError,
     from_plain,
+    json_chunks,
     register,
-    to_plain,
 )
 
 _HOUSEKEEPING_EVERY = 1024  # events between sweeps of idle state when nobody calls tick()
@@ -189,10 +192,20 @@ class Engine:
 
     def snapshot(self) -> dict[str, Plain]:
         """Everything the engine remembers, as plain data (JSON-ready); never message text."""
-        # The remembered messages are most of it: a compact table of their own (bot.core.seen).
-        state = {name: encode_seen(self._messages) if name == "_messages"
-                 else to_plain(getattr(self, name)) for name in _STATE}  # fmt: skip
-        return {"format": FORMAT, "state": state}
+        return json.loads("".join(self.snapshot_json()))  # type: ignore[no-any-return]
+
+    def snapshot_json(self) -> Iterator[str]:
+        """``snapshot()`` as JSON text in pieces, made a slice of each large part at a time, so
+        that saving never holds all of the engine's memory twice over as plain objects."""
+        yield f'{{"format": {FORMAT}, "state": {{'
+        for index, name in enumerate(_STATE):
+            yield f'{", " if index else ""}"{name}": '
+            # The remembered messages are most of it: a compact table of their own (bot.core.seen).
+            if name == "_messages":
+                yield from seen_json(self._messages, CHUNK)
+            else:
+                yield from json_chunks(getattr(self, name))
+        yield "}}"
 
     @classmethod
     def restore(

@@ -11,13 +11,15 @@ same; snapshots written before this form (tagged objects) still restore through 
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.core.events import ConversationKey
+from bot.core.jsontext import array_items
 from bot.core.scoring import Scores
 
 TAG = "$seen"
@@ -36,27 +38,38 @@ class _Seen:
     scores: Scores
 
 
-def encode(messages: Mapping[str, _Seen]) -> dict[str, Any]:
-    """``messages`` (id -> what is remembered) as one tagged table of plain rows."""
-    places: dict[ConversationKey, int] = {}
-    names: dict[tuple[str, ...], int] = {}
-    rows = []
-    for message_id, seen in messages.items():
-        place = places.setdefault(seen.conversation, len(places))
+def json_chunks(messages: Mapping[str, _Seen], chunk: int) -> Iterator[str]:
+    """``messages`` (id -> what is remembered) as one tagged table of rows in JSON text, ``chunk``
+    rows to a piece (see bot.core.snapshot.json_chunks); ``decode`` reads its parsed form."""
+    table = _Table()
+    yield f'{{"{TAG}": 1, "rows": ['
+    yield from array_items(messages.items(), chunk, lambda item: table.row(*item))
+    yield "], " + json.dumps(table.header())[1:]
+
+
+class _Table:
+    """The conversation keys and score names met so far, each numbered once."""
+
+    def __init__(self) -> None:
+        self.places: dict[ConversationKey, int] = {}
+        self.names: dict[tuple[str, ...], int] = {}
+
+    def row(self, message_id: str, seen: _Seen) -> list[Any]:
+        place = self.places.setdefault(seen.conversation, len(self.places))
         keys = tuple(seen.scores)
-        score_names = names.setdefault(keys, len(names))
-        rows.append([message_id, place, seen.author, seen.at.isoformat(), list(seen.pressed),
-                     seen.attack, seen.hostility, score_names, list(seen.scores.values())])  # fmt: skip
-    return {
-        TAG: 1,
-        "conversations": [[key.community, key.channel, key.thread] for key in places],
-        "score_names": [list(keys) for keys in names],
-        "rows": rows,
-    }
+        score_names = self.names.setdefault(keys, len(self.names))
+        return [message_id, place, seen.author, seen.at.isoformat(), list(seen.pressed),
+                seen.attack, seen.hostility, score_names, list(seen.scores.values())]  # fmt: skip
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "conversations": [[key.community, key.channel, key.thread] for key in self.places],
+            "score_names": [list(keys) for keys in self.names],
+        }
 
 
 def decode(data: Mapping[str, Any]) -> OrderedDict[str, _Seen]:
-    """The messages ``encode`` was given; raises KeyError, TypeError or ValueError if damaged."""
+    """The messages ``json_chunks`` was given; raises KeyError, TypeError or ValueError if damaged."""
     if data[TAG] != 1:
         raise ValueError(f"remembered messages in layout {data[TAG]!r}, expected 1")
     places = [ConversationKey(str(c), str(ch), str(t)) for c, ch, t in data["conversations"]]

@@ -6,11 +6,17 @@ can store; ``from_plain`` builds them back. Only the classes named in ``_CLASSES
 a stored snapshot can never make the engine construct anything else. Times keep their zone. A
 snapshot carries ``FORMAT``: an engine given a snapshot of another format starts empty instead of
 misreading it (the caller is told).
+
+``json_chunks`` writes the same plain data as JSON text a piece at a time, never holding more than
+a slice of a large container as plain objects: a snapshot of 100,000 remembered messages once held
+~100 MiB of small objects at once, and the allocator kept that high-water mark for good.
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict, deque
+from collections.abc import Iterator
 from dataclasses import fields, is_dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -20,6 +26,7 @@ from bot.core.decisions import PromptKind, Signal
 from bot.core.escalation import EscalationDetector, _Exchange, _Recent
 from bot.core.events import ConversationKey
 from bot.core.forecast import ForecastDetector, _Turn
+from bot.core.jsontext import array_items
 from bot.core.outcomes import OutcomeTracker, _Venue, _Watch
 from bot.core.pile_on import PileOnDetector, _Pressure, _TargetWindow
 from bot.core.responses import Responder, _SlowMode
@@ -84,6 +91,11 @@ def to_plain(value: Any) -> Plain:
 
 
 def _object_to_plain(value: Any) -> Plain:
+    name, attributes = _attributes(value)
+    return {"$object": name, "fields": {key: to_plain(item) for key, item in attributes.items()}}
+
+
+def _attributes(value: Any) -> tuple[str, dict[str, Any]]:
     name = type(value).__name__
     if _CLASSES.get(name) is not type(value):
         raise SnapshotError(f"{name} is not part of the engine's stored state")
@@ -91,10 +103,41 @@ def _object_to_plain(value: Any) -> Plain:
         names = _FIELDS.get(type(value))
         if names is None:
             names = _FIELDS[type(value)] = tuple(spec.name for spec in fields(value))
-        attributes = {name: getattr(value, name) for name in names}
-    else:
-        attributes = dict(vars(value))
-    return {"$object": name, "fields": {key: to_plain(item) for key, item in attributes.items()}}
+        return name, {name: getattr(value, name) for name in names}
+    return name, dict(vars(value))
+
+
+# Containers with more items than this are written a slice at a time.
+CHUNK = 1000
+
+
+def json_chunks(value: Any, *, chunk: int = CHUNK) -> Iterator[str]:
+    """``to_plain(value)`` as JSON text, in pieces whose concatenation ``json.loads`` reads back
+    equal; large dicts, lists and deques (and the objects holding them) are made a slice at a
+    time, so only a slice of them exists as plain objects at once."""
+    if isinstance(value, dict) and len(value) > chunk:
+        tag = "$ordered" if isinstance(value, OrderedDict) else "$dict"
+        yield f'{{"{tag}": ['
+        yield from array_items(value.items(), chunk, lambda pair: [to_plain(p) for p in pair])
+        yield "]}"
+    elif isinstance(value, list) and len(value) > chunk:
+        yield "["
+        yield from array_items(value, chunk, to_plain)
+        yield "]"
+    elif isinstance(value, deque) and len(value) > chunk:
+        yield '{"$deque": ['
+        yield from array_items(value, chunk, to_plain)
+        yield f'], "maxlen": {json.dumps(value.maxlen)}}}'
+    elif type(value) in _SCALARS or isinstance(value, Enum | datetime | timedelta | tuple
+                                                         | frozenset | list | dict | deque):  # fmt: skip
+        yield json.dumps(to_plain(value))
+    else:  # one of the engine's state objects: its fields one by one
+        name, attributes = _attributes(value)
+        yield f'{{"$object": {json.dumps(name)}, "fields": {{'
+        for index, (key, item) in enumerate(attributes.items()):
+            yield f"{', ' if index else ''}{json.dumps(key)}: "
+            yield from json_chunks(item, chunk=chunk)
+        yield "}}"
 
 
 def from_plain(data: Plain) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from bot.distributed import partitioning
 from bot.distributed.ownership import Ownership
 from bot.runtime.gateway import CommunityRef
 from bot.runtime.service import Runtime, _community_of, _without_text
+from bot.storage.encoded import EncodedJSON
 from bot.storage.errors import StorageError
 
 log = structlog.get_logger()
@@ -227,7 +229,10 @@ class PartitionWorker:
             log.warning("partition_lost", partition=self.partition, epoch=self._epoch,
                         hint="another judge owns it now; this worker stops")  # fmt: skip
             return False
-        memory = {key: engine.snapshot() for key, engine in self.engines.items()}
+        # Each engine's memory as JSON text, made a slice at a time (see Runtime._snapshots).
+        parts = (f"{json.dumps(key)}: " + "".join(engine.snapshot_json())
+                 for key, engine in self.engines.items())  # fmt: skip
+        memory = EncodedJSON("{" + ", ".join(parts) + "}")
         saved = await asyncio.to_thread(
             self.runtime.store.partitions.save, self.settings.stream, self.partition,
             self._epoch, last, memory, now=self.runtime.clock(),

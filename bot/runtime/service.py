@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -63,8 +64,10 @@ from bot.core.events import (
 )
 from bot.core.scoring import Scorer, Scores
 from bot.core.settings import Policy
-from bot.core.snapshot import Plain, SnapshotError
+from bot.core.snapshot import SnapshotError
+from bot.runtime import snapshots
 from bot.runtime.gateway import CommunityRef
+from bot.runtime.memory import return_free_memory
 from bot.runtime.metrics import Metrics
 from bot.runtime.pipeline import holdback_check, opt_out_check, shadow_check, withheld
 from bot.runtime.platform import PlatformAdapter
@@ -72,6 +75,7 @@ from bot.runtime.scoring_queue import ScoringQueue
 from bot.storage.audit import AuditEntry, Provenance
 from bot.storage.batch import Batch
 from bot.storage.codec import decision_key, kind_name
+from bot.storage.encoded import EncodedJSON
 from bot.storage.journal import Entry, Tick, journal_rows
 from bot.storage.schema import Outcome
 from bot.storage.store import Store
@@ -267,15 +271,16 @@ class Runtime:
     async def save_memory(self) -> None:
         """Save every engine's memory (called by the scheduler, and on shutdown).
 
-        The snapshots are taken under the engines' lock, so that they and the journal position
-        they record agree, in a worker thread (the event loop goes on serving the adapters); they
-        are written after the lock is released, so judging waits only for the copy, not for the
-        JSON and the database. Saves run one at a time, so an older snapshot never overwrites a
-        newer one. The journal entries the previous snapshot covered are then pruned (one
-        interval is kept, so that an event delivered again soon after is still recognised).
+        The snapshots are begun under the engines' lock, so that they and the journal position
+        they record agree: by a forked child where the platform allows (the lock is then held
+        for the fork alone, and the child writes the JSON; see bot.runtime.snapshots), else here,
+        a slice at a time. They are stored after the lock is released, so judging never waits
+        for the database. Saves run one at a time, so an older snapshot never overwrites a newer
+        one. The journal entries the previous snapshot covered are then pruned (one interval is
+        kept, so that an event delivered again soon after is still recognised).
 
         Always in one thread of its own, not any of asyncio's default pool: each thread there
-        allocates from its own malloc arena, and the ~100 MiB a large snapshot passes through
+        allocates from its own malloc arena, and the tens of MiB a large snapshot passes through
         stayed behind in each arena in turn (RSS rose in steps, one per snapshot, measured); one
         thread reuses the same memory every time.
         """
@@ -283,28 +288,29 @@ class Runtime:
             if self._saver is None:
                 self._saver = ThreadPoolExecutor(1, thread_name_prefix="longform-snapshot")
             loop = asyncio.get_running_loop()
+            in_child = self.config.scheduler.snapshot_in_child
             async with self._engine_lock:
                 now = self.clock()
                 position, prunable = self._position, self._prunable
-                snapshots = await loop.run_in_executor(self._saver, self._snapshots)
-            await loop.run_in_executor(
-                self._saver, self._write_snapshots, snapshots, position, prunable, now
-            )
-            del snapshots  # before the next snapshot is built, not after
+                pending = await loop.run_in_executor(
+                    self._saver, partial(snapshots.start, self.engines, position, in_child=in_child)
+                )
+            try:
+                texts = await loop.run_in_executor(self._saver, pending.collect)
+            except SnapshotError as error:
+                log.error("engine_memory_not_saved", problem=str(error),
+                          hint="the previous snapshot stays; the next save tries again")  # fmt: skip
+                return
+            await loop.run_in_executor(self._saver, self._write_snapshots, texts, prunable, now)
             self._prunable = position
 
-    def _snapshots(self) -> dict[str, dict[str, Plain]]:
-        # Under the engines' lock: nothing else touches them while this runs. The snapshot is
-        # plain data of its own (no reference into the engine), so it can be written later.
-        return {key: engine.snapshot() for key, engine in self.engines.items()}
-
-    def _write_snapshots(
-        self, snapshots: dict[str, dict[str, Plain]], position: int, prunable: int, now: datetime
-    ) -> None:
-        for key, snapshot in snapshots.items():
-            blob = {"journal_seq": position, "engine": snapshot}
+    def _write_snapshots(self, texts: dict[str, EncodedJSON], prunable: int, now: datetime) -> None:
+        for key in list(texts):
+            blob = texts.pop(key)  # each text freed once stored, not after all of them
             self.store.states.save(f"engine:{key}", blob, version=SNAPSHOT_VERSION, now=now)
+            del blob
         self.store.journal.prune(prunable)
+        return_free_memory()
 
     # -- events in --------------------------------------------------------------------------------
 

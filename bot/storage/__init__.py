@@ -5,6 +5,7 @@ Synchronous SQLAlchemy 2 (SQLite file by default, PostgreSQL by URL); call it fr
 """
 
 from bot.storage.audit import AuditEntry, AuditLog, Provenance
+from bot.storage.encoded import EncodedJSON
 from bot.storage.errors import StorageError
 from bot.storage.outbox import Outbox, OutboxItem, Recovery
 from bot.storage.privacy import Erasure, Purge
@@ -15,6 +16,7 @@ from bot.storage.store import Store
 __all__ = [
     "AuditEntry",
     "AuditLog",
+    "EncodedJSON",
     "Erasure",
     "LoggedMessage",
     "Outbox",

@@ -41,6 +41,7 @@ from sqlalchemy.pool import StaticPool
 from bot.storage import privacy
 from bot.storage.audit import AuditLog, guard_audit
 from bot.storage.batch import Batch
+from bot.storage.encoded import serialise
 from bot.storage.errors import StorageError
 from bot.storage.journal import Journal
 from bot.storage.outbox import DEFAULT_TTL, Outbox
@@ -174,7 +175,7 @@ def create(url: str) -> Engine:
     parsed = _parse(url)
     try:
         if parsed.get_backend_name() != "sqlite":
-            return create_engine(parsed, pool_pre_ping=True)
+            return create_engine(parsed, pool_pre_ping=True, json_serializer=serialise)
         return _sqlite_engine(parsed)
     except NoSuchModuleError as error:
         raise StorageError(
@@ -244,7 +245,7 @@ def _sqlite_engine(url: URL) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StorageError(_cannot_open(url, error)) from error
-    engine = create_engine(url, **options)
+    engine = create_engine(url, json_serializer=serialise, **options)
     turn = threading.Lock()  # whose transaction it is, in this process (``_Serialised``)
     _TURNS[engine] = turn
 
