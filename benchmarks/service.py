@@ -1,7 +1,7 @@
 """The service end to end: events/s, latency and memory from a replay inbox to committed decisions.
 
 Run: .venv/bin/python benchmarks/service.py [--events N] [--storage sqlite,postgres]
-     [--sentence off,on] [--pg-url URL] [--memory N]
+     [--sentence off,on] [--pg-url URL] [--memory N] [--snapshot-seconds S] [--snapshot-in-process]
 
 Each case (storage x sentence tier) runs in a fresh subprocess (so its peak RSS is its own)
 through the same code as `longform run` (``bot.runtime.app.build_service`` and ``Service.run``)
@@ -13,7 +13,9 @@ with the ``[replay]`` platform, on a generated inbox of chat (threads in several
 2. latency: a fresh database, the inbox written by a pacer at half the sustained rate for
    ``--latency-seconds``; for each message, from the moment its line was appended to the inbox
    to its decisions committed (so it includes the inbox's polling); p50, p99, max;
-3. peak RSS of the service's process (and of the sentence tier's worker, when it runs).
+3. peak RSS of the service's process, and the largest of its children's (the sentence tier's
+   worker, when it runs, and the forked children that write snapshots: their pages are mostly
+   the service's own, shared, so that peak is about the service's size, not memory added).
 
 ``--memory N`` instead runs one long fast-tier SQLite case of N events and prints the service's
 RSS every N/20 events: memory should stay flat; with ``--tracemalloc A,B`` it also prints what
@@ -85,6 +87,7 @@ def chat(count: int, seed: int = 7, end: datetime | None = None) -> Iterator[dic
 
 
 SNAPSHOT_SECONDS = [60.0]  # the engines' memory saved this often (--snapshot-seconds)
+SNAPSHOT_IN_CHILD = [True]  # written by a forked child (--snapshot-in-process: by the service)
 
 
 def config_text(folder: Path, url: str, sentence: str) -> str:
@@ -103,6 +106,7 @@ expire_minutes = 10000000
 [scheduler]
 tick_seconds = 3600
 snapshot_seconds = {SNAPSHOT_SECONDS[0]}
+snapshot_in_child = {str(SNAPSHOT_IN_CHILD[0]).lower()}
 """
 
 
@@ -309,12 +313,15 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=0, help="a long fast-tier run of N events")
     parser.add_argument("--snapshot-seconds", type=float, default=60.0,
                         help="[scheduler] snapshot_seconds (the memory run: 86400 for none)")  # fmt: skip
+    parser.add_argument("--snapshot-in-process", action="store_true",
+                        help="[scheduler] snapshot_in_child = false: judging waits for each save")  # fmt: skip
     parser.add_argument("--tracemalloc", metavar="A,B",
                         help="the memory run: trace Python's allocations from event A and print "
                              "what grew by event B, by line and by stack")  # fmt: skip
     parser.add_argument("--one", help=argparse.SUPPRESS)  # storage:sentence, in a subprocess
     args = parser.parse_args()
     SNAPSHOT_SECONDS[0] = args.snapshot_seconds
+    SNAPSHOT_IN_CHILD[0] = not args.snapshot_in_process
     if args.tracemalloc:
         TRACE.extend(int(n) for n in args.tracemalloc.split(","))
     import structlog
@@ -332,7 +339,9 @@ def main() -> None:
         for sentence in args.sentence.split(","):
             command = [sys.executable, __file__, "--one", f"{storage}:{sentence}",
                        "--events", str(args.events), "--sentence-events", str(args.sentence_events),
-                       "--latency-seconds", str(args.latency_seconds), "--pg-url", args.pg_url]  # fmt: skip
+                       "--latency-seconds", str(args.latency_seconds), "--pg-url", args.pg_url,
+                       "--snapshot-seconds", str(args.snapshot_seconds),
+                       *(["--snapshot-in-process"] if args.snapshot_in_process else [])]  # fmt: skip
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
             if done.returncode != 0 or not lines:

@@ -120,7 +120,7 @@ def test_a_long_exchange_offer_can_say_why_with_its_explanation() -> None:
         settings, prompts=replace(settings.prompts, long_exchange_offer="Why: {explanation}.")
     )
     turn = message("bo", "Fair point, but the cohort was small.", T0, id="m8")
-    finding = LongExchangeFinding(("ana", "bo"), 6, T0 - 10 * MIN, ("m3", "m8"))
+    finding = LongExchangeFinding(("ana", "bo"), 6, ("m3", "m8"))
     detection, actions = Responder().long_exchange(turn, finding, own)
     notices = [a for a in actions if isinstance(a, PostNotice)]
     assert [n.text for n in notices] == ["Why: ana and bo have exchanged 6 civil turns."]

@@ -39,11 +39,10 @@ class EscalationFinding:
 
 @dataclass(frozen=True, slots=True)
 class LongExchangeFinding:
-    """Two members have exchanged ``turns`` civil turns since ``since``."""
+    """Two members have exchanged ``turns`` civil turns; ``evidence``: the last of them."""
 
     pair: tuple[str, str]
     turns: int
-    since: datetime
     evidence: tuple[str, ...]
 
 
@@ -156,10 +155,7 @@ class EscalationDetector:
         if at - first_counted > timedelta(minutes=settings.within_minutes):
             return None
         exchange.offered = True
-        assert exchange.since is not None
-        return LongExchangeFinding(
-            exchange.pair, exchange.turns, exchange.since, tuple(exchange.evidence[-4:])
-        )
+        return LongExchangeFinding(exchange.pair, exchange.turns, tuple(exchange.evidence[-4:]))
 
     def forget(self, message_id: str) -> None:
         """Drop a deleted message from the evidence this detector would cite."""
