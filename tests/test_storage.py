@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import re
@@ -512,6 +513,23 @@ def test_engine_state_round_trips_and_replaces(store: Store) -> None:
     replaced = store.states.load("engine")
     assert replaced is not None
     assert (replaced.blob, replaced.version) == ({"n": 4}, 2)
+
+
+def test_a_saved_snapshot_is_not_kept_alive_by_the_store(store: Store) -> None:
+    # SQLAlchemy caches the first statement of each shape, with any value built into it: a
+    # snapshot (tens of MiB) must reach the database as a parameter, or it lives for good.
+    for number in range(3):
+        store.states.save("engine:y", EncodedJSON(f'{{"mark": "kept-{number}"}}'), version=2,
+                          now=T0)  # fmt: skip
+        epoch = store.partitions.claim("stream-y", 0, now=T0).epoch
+        assert store.partitions.save("stream-y", 0, epoch, 5, EncodedJSON(f'{{"mark": "part-{number}"}}'),
+                              now=T0)  # fmt: skip
+    gc.collect()
+    alive = [o.text for o in gc.get_objects() if isinstance(o, EncodedJSON) and "mark" in o.text]
+    assert alive == []
+    saved = store.states.load("engine:y")
+    assert saved is not None
+    assert saved.blob == {"mark": "kept-2"}
 
 
 def test_engine_state_already_written_as_json_text_is_stored_as_that_json(store: Store) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.storage.schema import PartitionStateRow
@@ -26,6 +26,17 @@ class Claimed:
     epoch: int
     stream_seq: int
     blob: Any
+
+
+_SAVE = (
+    update(PartitionStateRow)
+    .where(
+        PartitionStateRow.stream == bindparam("row_stream"),
+        PartitionStateRow.partition == bindparam("row_partition"),
+        PartitionStateRow.epoch == bindparam("row_epoch"),
+    )
+    .values({name: bindparam(name) for name in ("stream_seq", "blob", "saved_at")})
+)
 
 
 class PartitionStates:
@@ -50,17 +61,13 @@ class PartitionStates:
     ) -> bool:
         """Save the memory covering the stream up to ``stream_seq``; False (nothing saved) if
         another judge has claimed the partition since ``epoch``."""
+        # Bound at execution, not built into the statement (see EngineStates.save: the statement
+        # cache would keep the first snapshot alive).
+        values = {"row_stream": stream, "row_partition": partition, "row_epoch": epoch,
+                  "stream_seq": stream_seq, "blob": blob, "saved_at": now}  # fmt: skip
         with self._sessions.begin() as session:
-            done = session.execute(
-                update(PartitionStateRow)
-                .where(
-                    PartitionStateRow.stream == stream,
-                    PartitionStateRow.partition == partition,
-                    PartitionStateRow.epoch == epoch,
-                )
-                .values(stream_seq=stream_seq, blob=blob, saved_at=now)
-            )
-            return bool(done.rowcount)  # type: ignore[attr-defined]
+            done = session.connection().execute(_SAVE, values)
+            return bool(done.rowcount)
 
     def forget(self, stream: str) -> int:
         """Drop every snapshot of ``stream`` (its stream was deleted); returns how many."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,6 +33,13 @@ class Snapshot:
     blob: Any
 
 
+_STATE_VALUES: dict[str, Any] = {name: bindparam(name) for name in ("version", "saved_at", "blob")}
+_UPDATE_STATE = (
+    update(EngineStateRow).where(EngineStateRow.key == bindparam("row_key")).values(_STATE_VALUES)
+)
+_INSERT_STATE = insert(EngineStateRow).values(key=bindparam("row_key"), **_STATE_VALUES)
+
+
 class EngineStates:
     """Named JSON snapshots, one per key; saving again replaces the previous one."""
 
@@ -43,15 +50,16 @@ class EngineStates:
         """Store ``blob`` (any JSON value) as the snapshot ``key``, replacing any earlier one."""
         # Core statements, not an ORM row: loading the row to change it parsed the previous
         # snapshot back into Python objects (hundreds of MiB at 100,000 messages) only to drop it.
-        values = {"version": version, "saved_at": now, "blob": blob}
+        # The values are bound at execution, not written into the statement: SQLAlchemy's
+        # statement cache keeps the first statement of each shape, and with it any value built
+        # in, so one snapshot (tens of MiB) stayed alive for good (measured).
+        values = {"row_key": key, "version": version, "saved_at": now, "blob": blob}
         engine = self._sessions.kw["bind"]
         with engine.connect() as connection:
             with connection.begin():
-                changed = connection.execute(
-                    update(EngineStateRow).where(EngineStateRow.key == key).values(**values)
-                )
+                changed = connection.execute(_UPDATE_STATE, values)
                 if not changed.rowcount:
-                    connection.execute(insert(EngineStateRow).values(key=key, **values))
+                    connection.execute(_INSERT_STATE, values)
             if connection.dialect.name == "sqlite" and not isinstance(engine.pool, StaticPool):
                 # The sqlite3 module keeps a statement's last bound values until it runs again,
                 # so each pooled connection that ever saved would hold its own copy of a snapshot
