@@ -9,6 +9,7 @@ Mutation testing (issue 18) found each of these unchecked by the storage tests.
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from bot.core.events import ConversationKey, MemberJoined, MessageDeleted, MessageEdited
 from bot.storage import Outcome, StorageError, Store
 from bot.storage.audit import AuditEntry
-from bot.storage.journal import Tick, decode, digest, encode
+from bot.storage.journal import Tick, decode, digest, encode, journal_rows
 from tests import test_storage
 from tests.builders import MIN, T0, message
 from tests.test_storage import LIVE, prompt
@@ -51,6 +52,25 @@ def test_an_event_delivered_again_in_a_later_batch_is_not_journaled_again(store:
     again = MessageDeleted("m-x", T0 + MIN)
     assert store.journal.append([(2, posted, None), (3, again, None)]) == [False, True]
     assert [row.seq for row in store.journal.since(0)] == [1, 3]
+
+
+def test_a_journal_row_is_written_from_one_encoding_that_reads_back_as_the_entry() -> None:
+    posted = message("ana", "hello", T0, id="m1")
+    entries = [
+        (1, posted, {"attack": 0.25, "toxicity": 1e-07}),
+        (2, dataclasses.replace(posted, id="m2", text="naïve — «dosis» 用量"), {"attack": 0.5}),
+        (3, MessageEdited("m1", T0 + MIN, "hello again"), None),
+        (4, Tick(T0 + 2 * MIN), None),
+    ]
+    rows = journal_rows(entries)
+    for row, (seq, entry, scores) in zip(rows, entries, strict=True):
+        payload = json.loads(row["payload"].text)
+        assert payload == encode(entry, scores)
+        assert decode(payload) == (entry, scores)
+        assert row["digest"] == digest(encode(entry, scores))  # as a redelivery is recognised
+        assert (row["seq"], row["kind"]) == (seq, payload["_kind"])
+    assert rows[1]["payload"].text.isascii()  # other scripts as JSON escapes, as before
+    assert rows[3]["digest"] is None
 
 
 def test_an_entrys_digest_does_not_depend_on_key_order() -> None:

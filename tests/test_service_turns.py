@@ -18,8 +18,10 @@ import pytest
 from sqlalchemy import event, select, text
 
 from bot.runtime.app import build_service
+from bot.storage.journal import journal_rows
 from bot.storage.schema import MemberPrefRow
 from bot.storage.store import Store
+from tests.builders import message
 from tests.runtime_support import service_config
 from tests.test_intake import _chat, _close, _runtime
 from tests.waiting import eventually
@@ -156,3 +158,26 @@ async def test_the_service_changes_the_interpreter_only_while_it_runs(tmp_path: 
     assert interval_while_running < before
     assert gc.get_freeze_count() == 0
     assert sys.getswitchinterval() == before
+
+
+def test_the_journals_look_up_of_a_batch_reads_while_another_transaction_writes(
+    tmp_path: Path,
+) -> None:
+    # The digests' look-up is a read: it takes no turn, and sees only what was committed.
+    with Store.open(f"sqlite:///{tmp_path / 'turns.db'}") as store:
+        committed = message("ana", "stored before", NOW, id="m1")
+        store.journal.append([(1, committed, None)])
+        rows = journal_rows([(2, committed, None), (3, message("bo", "new", NOW, id="m2"), None)])
+        turn = _turn(store)
+        answers: list[list[bool]] = []
+        with store.sessions.begin() as writing:
+            writing.execute(select(MemberPrefRow))
+            assert turn.locked()
+            looking = threading.Thread(target=lambda: answers.append(store.journal.fresh(rows)))
+            looking.start()
+            looking.join(timeout=5)
+            during_the_write = list(answers)
+            seen_turn_free_meanwhile = not looking.is_alive()
+        looking.join()
+    assert seen_turn_free_meanwhile
+    assert during_the_write == [[False, True]]

@@ -33,7 +33,9 @@ from bot.core.events import (
     MessagePosted,
 )
 from bot.core.scoring import Scores
+from bot.storage.encoded import EncodedJSON
 from bot.storage.errors import StorageError
+from bot.storage.reads import READ_ONLY
 from bot.storage.schema import JournalRow
 
 FORMAT_VERSION = 1
@@ -124,9 +126,30 @@ def digest(payload: Mapping[str, Any]) -> str | None:
     """An event's identity (its content, scores aside); None for a tick, which has none."""
     if payload["_kind"] == "tick":
         return None
-    content = {key: value for key, value in payload.items() if key != "scores"}
-    raw = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
+    return _digest_of(_canonical({key: value for key, value in payload.items() if key != "scores"}))
+
+
+def _canonical(content: Mapping[str, Any]) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _digest_of(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()
+
+
+def _stored(entry: Entry, scores: Scores | None) -> tuple[str | None, str, EncodedJSON]:
+    """``digest(encode(entry, scores))``, the entry's kind and the payload's JSON text, from one
+    encoding (the digest's canonical text starts the stored text; storing a dict was a second)."""
+    content = encode(entry, None)
+    kind = content["_kind"]
+    canonical = _canonical(content)
+    found = None if kind == "tick" else _digest_of(canonical)
+    if not canonical.isascii():  # stored as JSON escapes, as the JSON column did (no surrogates)
+        return found, kind, EncodedJSON(json.dumps(encode(entry, scores)))
+    if scores is None:
+        return found, kind, EncodedJSON(canonical)
+    named = json.dumps({name: float(value) for name, value in scores.items()})
+    return found, kind, EncodedJSON(f'{canonical[:-1]},"scores":{named}}}')
 
 
 def _place(key: ConversationKey) -> list[str]:
@@ -170,6 +193,7 @@ class Journal:
         """See :func:`fresh_rows` (a read of its own: the service looks before it judges, and
         writes the new rows with the batch's other writes)."""
         with self._sessions() as session:
+            session.connection(execution_options=READ_ONLY)  # waits for no writer (SQLite)
             return fresh_rows(session, rows)
 
     def since(self, seq: int) -> list[Journaled]:
@@ -200,8 +224,8 @@ def journal_rows(entries: Sequence[tuple[int, Entry, Scores | None]]) -> list[di
     """The rows that journal each (seq, entry, scores): encoded, with their digests (no I/O)."""
     rows = []
     for seq, entry, scores in entries:
-        payload = encode(entry, scores)
-        rows.append({"seq": seq, "digest": digest(payload), "kind": payload["_kind"],
+        found, kind, payload = _stored(entry, scores)
+        rows.append({"seq": seq, "digest": found, "kind": kind,
                      "platform": _platform(entry), "member": _member(entry),
                      "at": entry.at, "payload": payload})  # fmt: skip
     return rows

@@ -38,7 +38,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from bot.storage import privacy
+from bot.storage import privacy, reads
 from bot.storage.audit import AuditLog, guard_audit
 from bot.storage.batch import Batch
 from bot.storage.encoded import serialise
@@ -350,6 +350,9 @@ def _sqlite_connect_memory(dbapi_connection: Any, _record: object) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(reads.OPTION):
+        connection.exec_driver_sql("BEGIN")  # deferred: a read takes no turn (bot.storage.reads)
+        return
     dbapi_connection = connection.connection.dbapi_connection
     serialised = dbapi_connection if isinstance(dbapi_connection, _Serialised) else None
     if serialised is not None:
