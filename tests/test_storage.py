@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import JSON, bindparam, inspect, select, text, update
+from sqlalchemy import JSON, bindparam, event, inspect, select, text, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -640,6 +640,26 @@ def test_journal_keeps_events_and_ticks_in_order_and_each_event_once(store: Stor
     assert [row.seq for row in store.journal.since(2)] == [3, 5]
     assert store.journal.prune(3) == 3
     assert [row.seq for row in store.journal.since(0)] == [5]
+
+
+def test_pruning_the_journal_deletes_in_short_transactions(store: Store) -> None:
+    # A minute of a busy service's journal deleted at once held SQLite's writer for seconds.
+    store.journal.append([(seq, Tick(T0 + seq * MIN), None) for seq in (3, 4, 5, 6, 8, 9, 11)])
+    deletes: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            deletes.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        assert store.journal.prune(9, step=2) == 6
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert [row.seq for row in store.journal.since(0)] == [11]
+    assert len(deletes) == 4  # sequence numbers 3-4, 5-6, 7-8, 9: one transaction each
+    assert store.journal.prune(9) == 0  # nothing left to prune: no error, nothing deleted
+    assert store.journal.prune(20) == 1
 
 
 def test_erasing_a_member_deletes_their_journal_rows_and_edits(store: Store) -> None:

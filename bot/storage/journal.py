@@ -39,6 +39,7 @@ from bot.storage.reads import READ_ONLY
 from bot.storage.schema import JournalRow
 
 FORMAT_VERSION = 1
+PRUNE_STEP = 5000  # journal entries deleted per transaction when pruning
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +204,23 @@ class Journal:
             rows = [(row.seq, row.payload) for row in session.scalars(query)]
         return [Journaled(number, *decode(payload)) for number, payload in rows]
 
-    def prune(self, upto: int) -> int:
-        """Delete the rows a snapshot covers (sequence numbers up to ``upto``); how many went."""
-        with self._sessions.begin() as session:
-            done = session.execute(delete(JournalRow).where(JournalRow.seq <= upto))
-            return int(getattr(done, "rowcount", 0) or 0)
+    def prune(self, upto: int, *, step: int = PRUNE_STEP) -> int:
+        """Delete the rows a snapshot covers (sequence numbers up to ``upto``); how many went.
+
+        In transactions of ``step`` sequence numbers each: a minute of a busy service's events
+        deleted at once held SQLite's one writer for up to 2 s (measured), and judging waited."""
+        with self._sessions() as session:
+            session.connection(execution_options=READ_ONLY)
+            lowest = session.scalar(select(func.min(JournalRow.seq)))
+        gone = 0
+        start = int(lowest) if lowest is not None else upto + 1
+        while start <= upto:
+            end = min(upto, start + step - 1)
+            with self._sessions.begin() as session:
+                done = session.execute(delete(JournalRow).where(JournalRow.seq <= end))
+                gone += int(getattr(done, "rowcount", 0) or 0)
+            start = end + 1
+        return gone
 
 
 def append_rows(
