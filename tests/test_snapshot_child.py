@@ -87,7 +87,7 @@ def test_a_silent_child_is_stopped_and_reported() -> None:
 
 
 async def test_the_service_saves_through_the_child_and_restores_the_same_memory(
-    tmp_path: Path,
+    tmp_path: Path, caplog_structlog: list[dict[str, object]]
 ) -> None:
     config = service_config(tmp_path)
     assert config.scheduler.snapshot_in_child
@@ -102,6 +102,11 @@ async def test_the_service_saves_through_the_child_and_restores_the_same_memory(
         assert saved is not None
         assert saved.blob["engine"] == runtime.engines[""].snapshot()
         assert saved.blob["journal_seq"] == runtime._position
+        (logged,) = [e for e in caplog_structlog if e["event"] == "engine_memory_saved"]
+        assert logged["in_child"] is True
+        assert logged["bytes"] == runtime.metrics.snapshot_bytes._value.get() > 1000
+        registry = runtime.metrics.registry
+        assert registry.get_sample_value("longform_snapshot_pause_seconds_count") == 1
     finally:
         await runtime.close()
         runtime.store.close()

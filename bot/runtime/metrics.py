@@ -36,6 +36,19 @@ class Metrics:
                                    registry=self.registry)  # fmt: skip
         self.event_backlog = Gauge("longform_event_backlog", "Events waiting to be judged",
                                    registry=self.registry)  # fmt: skip
+        self.snapshot_pause = Histogram(
+            "longform_snapshot_pause_seconds",
+            "How long judging waited for a save of the engines' memory (the fork, or the whole "
+            "snapshot where it is written in the service)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.snapshot = Histogram("longform_snapshot_seconds",
+                                  "Time to write and store the engines' memory",
+                                  buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=self.registry)  # fmt: skip
+        self.snapshot_bytes = Gauge("longform_snapshot_bytes",
+                                    "Size of the engines' memory last saved (JSON)",
+                                    registry=self.registry)  # fmt: skip
 
     def watch(self, events: Callable[[], int], scoring: Callable[[], int],
               outbox: Callable[[], int]) -> None:  # fmt: skip

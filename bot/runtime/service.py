@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -289,20 +290,30 @@ class Runtime:
                 self._saver = ThreadPoolExecutor(1, thread_name_prefix="longform-snapshot")
             loop = asyncio.get_running_loop()
             in_child = self.config.scheduler.snapshot_in_child
+            began = time.perf_counter()
             async with self._engine_lock:
                 now = self.clock()
                 position, prunable = self._position, self._prunable
                 pending = await loop.run_in_executor(
                     self._saver, partial(snapshots.start, self.engines, position, in_child=in_child)
                 )
+            paused = time.perf_counter() - began
             try:
                 texts = await loop.run_in_executor(self._saver, pending.collect)
             except SnapshotError as error:
                 log.error("engine_memory_not_saved", problem=str(error),
                           hint="the previous snapshot stays; the next save tries again")  # fmt: skip
                 return
+            size = sum(len(text.text) for text in texts.values())
             await loop.run_in_executor(self._saver, self._write_snapshots, texts, prunable, now)
             self._prunable = position
+            took = time.perf_counter() - began
+            self.metrics.snapshot_pause.observe(paused)
+            self.metrics.snapshot.observe(took)
+            self.metrics.snapshot_bytes.set(size)
+            log.info("engine_memory_saved", journal_seq=position, bytes=size,
+                     judging_paused_ms=round(paused * 1000, 1), seconds=round(took, 2),
+                     in_child=pending.pid != 0)  # fmt: skip
 
     def _write_snapshots(self, texts: dict[str, EncodedJSON], prunable: int, now: datetime) -> None:
         for key in list(texts):
