@@ -524,6 +524,7 @@ def test_a_saved_snapshot_is_not_kept_alive_by_the_store(store: Store) -> None:
         epoch = store.partitions.claim("stream-y", 0, now=T0).epoch
         part = EncodedJSON(f'{{"mark": "part-{number}"}}')
         assert store.partitions.save("stream-y", 0, epoch, 5, part, now=T0)
+    del part  # the test's own reference
     gc.collect()
     # type(), not isinstance: some objects of other libraries warn when asked for __class__.
     alive = [o.text for o in gc.get_objects() if type(o) is EncodedJSON and "mark" in o.text]
