@@ -148,16 +148,18 @@ async def test_batches_scored_while_the_judge_was_busy_are_judged_in_one_commit(
 
 async def test_the_service_changes_the_interpreter_only_while_it_runs(tmp_path: Path) -> None:
     service = build_service(service_config(tmp_path))
-    before = sys.getswitchinterval()
+    before, thresholds = sys.getswitchinterval(), gc.get_threshold()
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
     await eventually(lambda: gc.get_freeze_count() > 0, within=60, what="start-up frozen")
-    interval_while_running = sys.getswitchinterval()
+    interval_while_running, thresholds_while_running = sys.getswitchinterval(), gc.get_threshold()
     stop.set()
     await running
     assert interval_while_running < before
+    assert thresholds_while_running[0] > thresholds[0]  # young objects collected less often
+    assert thresholds_while_running[1:] == thresholds[1:]
     assert gc.get_freeze_count() == 0
-    assert sys.getswitchinterval() == before
+    assert (sys.getswitchinterval(), gc.get_threshold()) == (before, thresholds)
 
 
 def test_the_journals_look_up_of_a_batch_reads_while_another_transaction_writes(
