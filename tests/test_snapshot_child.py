@@ -71,6 +71,22 @@ def test_a_failure_in_the_child_is_reported_with_its_reason() -> None:
         snapshots.start(engines, 1, in_child=True).collect()
 
 
+def test_a_fork_that_fails_writes_the_snapshot_here_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog_structlog: list[dict[str, object]]
+) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    engines = _engines()
+    monkeypatch.setattr(os, "fork", no_fork)
+    pending = snapshots.start(engines, 9, in_child=True)
+    assert pending.pid == 0
+    texts = pending.collect()
+    assert json.loads(texts[""].text)["engine"] == engines[""].snapshot()
+    (warned,) = [e for e in caplog_structlog if e["event"] == "snapshot_fork_failed"]
+    assert "Resource temporarily unavailable" in str(warned["problem"])
+
+
 def test_a_silent_child_is_stopped_and_reported() -> None:
     read_end, write_end = os.pipe()
     pid = os.fork()

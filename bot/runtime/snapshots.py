@@ -10,8 +10,8 @@ saves in the background.
 
 The child runs only the engines' pure encoding (bot.core.snapshot) and ``os.write``: no logging,
 no database, no event loop, nothing that could wait on a lock another thread held at the fork.
-Where ``os.fork`` does not exist (Windows), or ``[scheduler] snapshot_in_child = false``, the
-text is written here instead, under the lock, as before.
+Where ``os.fork`` does not exist (Windows) or fails (no memory or process left: logged), or with
+``[scheduler] snapshot_in_child = false``, the text is written here instead, under the lock.
 
 The pipe carries, per engine, its key as a JSON string and its snapshot's JSON text, each on a
 line of its own (JSON text written by ``json`` never holds a raw newline); a failure in the child
@@ -31,9 +31,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 
+import structlog
+
 from bot.core.engine import Engine
 from bot.core.snapshot import SnapshotError
 from bot.storage.encoded import EncodedJSON
+
+log = structlog.get_logger(__name__)
 
 # A child that has written nothing for this long is stuck: it is killed and the save reported.
 CHILD_SILENCE_S = 300.0
@@ -74,19 +78,31 @@ def start(engines: Mapping[str, Engine], position: int, *, in_child: bool) -> Pe
     """Begin writing every engine's snapshot; call under the engines' lock, which may be released
     as soon as this returns."""
     if not (in_child and can_fork()):
-        return Pending(texts={key: EncodedJSON("".join(blob_pieces(engine, position)))
-                              for key, engine in engines.items()})  # fmt: skip
+        return _here(engines, position)
     read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        # Python 3.12 warns about forking with threads running: this child touches nothing that
-        # another thread could have held locked at the fork (see the module docstring).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12 warns about forking with threads running: this child touches nothing
+            # that another thread could have held locked at the fork (see the module docstring).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError as error:  # no memory or processes left for a child: this time, here
+        os.close(read_end)
+        os.close(write_end)
+        log.warning("snapshot_fork_failed", problem=str(error),
+                    hint="the snapshot is written in the service this time (judging waits for "
+                         "it); check the host's memory and process limits")  # fmt: skip
+        return _here(engines, position)
     if pid == 0:  # the child: never returns
         os.close(read_end)
         _write_in_child(engines, position, write_end)
     os.close(write_end)
     return Pending(pid=pid, pipe=read_end)
+
+
+def _here(engines: Mapping[str, Engine], position: int) -> Pending:
+    return Pending(texts={key: EncodedJSON("".join(blob_pieces(engine, position)))
+                          for key, engine in engines.items()})  # fmt: skip
 
 
 def _write_in_child(engines: Mapping[str, Engine], position: int, pipe: int) -> None:
