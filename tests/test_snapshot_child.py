@@ -128,10 +128,12 @@ async def test_the_service_saves_through_the_child_and_restores_the_same_memory(
         runtime.store.close()
 
 
+@pytest.mark.parametrize("in_child", [True, False])
 async def test_a_failed_save_keeps_the_previous_snapshot_and_says_so(
-    tmp_path: Path, caplog_structlog: list[dict[str, object]]
+    tmp_path: Path, caplog_structlog: list[dict[str, object]], in_child: bool
 ) -> None:
-    runtime = build_service(service_config(tmp_path)).runtime
+    config = service_config(tmp_path, scheduler={"snapshot_in_child": in_child})
+    runtime = build_service(config).runtime
     await runtime.open()
     try:
         for event in _served(60, seed=35):

@@ -229,7 +229,7 @@ class PartitionWorker:
             log.warning("partition_lost", partition=self.partition, epoch=self._epoch,
                         hint="another judge owns it now; this worker stops")  # fmt: skip
             return False
-        # Each engine's memory as JSON text, made a slice at a time (see Runtime._snapshots).
+        # Each engine's memory as JSON text, made a slice at a time (Engine.snapshot_json).
         parts = (f"{json.dumps(key)}: " + "".join(engine.snapshot_json())
                  for key, engine in self.engines.items())  # fmt: skip
         memory = EncodedJSON("{" + ", ".join(parts) + "}")

@@ -49,7 +49,8 @@ _SWITCH_INTERVAL_S = 0.0005
 # The garbage collector's youngest generation is collected after this many new container objects
 # while serving (Python's default: 700). Judging makes and drops many short-lived objects that no
 # cycle holds; a pass every 700 was ~20% of the engine's time (benchmarks/throughput.py
-# --gc-threshold: 8,208-8,269 msg/s at 700, 10,173 at 50,000, peak RSS +0.6 MiB).
+# --gc-threshold: 8,208-8,269 msg/s at 700, 10,173 at 50,000; the service +4-8% on SQLite, its
+# peak RSS +6-12 MiB: benchmarks/README.md, "Fourth pass").
 _YOUNG_GC_THRESHOLD = 50_000
 
 

@@ -1,8 +1,9 @@
 """Giving freed memory back to the operating system after a large, short-lived allocation.
 
-Why: glibc's malloc keeps memory it has freed inside its heaps for reuse, so one snapshot's worth
-of JSON text raised the resident size for good (a step per snapshot, measured). ``malloc_trim``
-returns those free pages. Elsewhere (macOS, musl) there is no such call and this does nothing.
+Why: glibc's malloc keeps memory it has freed inside its heaps for reuse, so the tens of MiB a
+snapshot passes through on its way to the database can stay resident after it is freed.
+``malloc_trim`` returns those free pages. Elsewhere (macOS, musl) there is no such call and this
+does nothing.
 """
 
 from __future__ import annotations

@@ -291,16 +291,15 @@ class Runtime:
             loop = asyncio.get_running_loop()
             in_child = self.config.scheduler.snapshot_in_child
             began = time.perf_counter()
-            async with self._engine_lock:
-                now = self.clock()
-                position, prunable = self._position, self._prunable
-                pending = await loop.run_in_executor(
-                    self._saver, partial(snapshots.start, self.engines, position, in_child=in_child)
-                )
-            paused = time.perf_counter() - began
             try:
+                async with self._engine_lock:
+                    now = self.clock()
+                    position, prunable = self._position, self._prunable
+                    start = partial(snapshots.start, self.engines, position, in_child=in_child)
+                    pending = await loop.run_in_executor(self._saver, start)
+                paused = time.perf_counter() - began
                 texts = await loop.run_in_executor(self._saver, pending.collect)
-            except SnapshotError as error:
+            except SnapshotError as error:  # a state the engine cannot store, or a failed child
                 log.error("engine_memory_not_saved", problem=str(error),
                           hint="the previous snapshot stays; the next save tries again")  # fmt: skip
                 return
